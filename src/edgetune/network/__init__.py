@@ -1,0 +1,1 @@
+"""The network: transfer-time model, background dynamics, the SDN monitor and its northbound API."""

@@ -1,0 +1,154 @@
+"""The northbound API over HTTP (JSON), as an SDN controller application would serve it.
+
+Endpoints (all GET, JSON bodies)::
+
+    /v1/health                 {"status": "ok", "source": ..., "time_s": ...}
+    /v1/metrics                {"source": ..., "time_s": ..., "paths": {"<node id>": PATH, ...}}
+    /v1/metrics/<node id>      PATH, or 404 {"error": ...}
+
+where ``PATH = {"bandwidth_mbps", "delay_ms", "loss_pct", "samples", "updated_s"}``. The simulated
+monitor and the OpenFlow testbed controller serve exactly this schema, so the orchestrator (through
+:class:`HttpNorthboundClient`) cannot tell them apart. Servers bind to 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from edgetune.network.monitor import NorthboundAPI, PathMetrics
+
+SCHEMA_KEYS = ("bandwidth_mbps", "delay_ms", "loss_pct", "samples", "updated_s")
+
+
+def metrics_document(api: NorthboundAPI) -> dict[str, Any]:
+    """The ``/v1/metrics`` JSON document of a northbound API."""
+    return {
+        "source": api.source,
+        "time_s": api.time_s(),
+        "paths": {str(k): v.to_json() for k, v in sorted(api.path_metrics().items())},
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: NorthboundAPI  # set on the per-server subclass
+
+    def _send(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        path = self.path.rstrip("/")
+        if path == "/v1/health":
+            self._send(200, {"status": "ok", "source": self.api.source, "time_s": self.api.time_s()})
+        elif path == "/v1/metrics":
+            self._send(200, metrics_document(self.api))
+        elif path.startswith("/v1/metrics/"):
+            key = path.rsplit("/", 1)[1]
+            if not key.isdigit():
+                self._send(400, {"error": f"node id must be an integer, got {key!r}"})
+                return
+            got = self.api.path_metrics([int(key)])
+            if not got:
+                self._send(404, {"error": f"no metrics for node {key}"})
+            else:
+                self._send(200, next(iter(got.values())).to_json())
+        else:
+            self._send(404, {"error": f"unknown endpoint {self.path}"})
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        return
+
+
+class NorthboundServer:
+    """Serve a :class:`NorthboundAPI` over HTTP in a background thread.
+
+    Parameters
+    ----------
+    api : NorthboundAPI
+    host : str
+        Bind address; loopback unless told otherwise.
+    port : int
+        0 picks a free port (see :attr:`url`).
+    """
+
+    def __init__(self, api: NorthboundAPI, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.api = api
+        self.host = host
+        self.port = port
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> NorthboundServer:
+        """Bind and serve in a daemon thread."""
+        handler = type("BoundHandler", (_Handler,), {"api": self.api})
+        self._httpd = ThreadingHTTPServer((self.host, self.port), handler)
+        self.port = int(self._httpd.server_address[1])
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="northbound", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server."""
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> NorthboundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class HttpNorthboundClient(NorthboundAPI):
+    """Read a controller's northbound API over HTTP (what Flower and testbed runs use)."""
+
+    source = "http"
+
+    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        self._time = 0.0
+
+    def _get(self, path: str) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=self.timeout_s) as resp:
+                body: dict[str, Any] = json.loads(resp.read())
+                return body
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            raise ConnectionError(f"northbound API at {self.url} unreachable: {exc}") from exc
+
+    def path_metrics(self, node_ids: Sequence[int] | None = None) -> dict[int, PathMetrics]:
+        """Fetch ``/v1/metrics`` and keep ``node_ids``."""
+        doc = self._get("/v1/metrics")
+        self._time = float(doc.get("time_s", 0.0))
+        self.source = f"http:{doc.get('source', '?')}"
+        wanted = None if node_ids is None else {int(i) for i in node_ids}
+        out: dict[int, PathMetrics] = {}
+        for key, p in doc["paths"].items():
+            nid = int(key)
+            if wanted is None or nid in wanted:
+                out[nid] = PathMetrics(**{k: p[k] for k in SCHEMA_KEYS})
+        return out
+
+    def time_s(self) -> float:
+        """Controller time of the latest document read."""
+        return self._time

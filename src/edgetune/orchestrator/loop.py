@@ -1,0 +1,181 @@
+"""Algorithm 1 of the node-elimination paper (000): the one orchestrator loop every engine runs under.
+
+    2    epoch_loss <- PRE_TRAINING_LOSS
+    3-4  send data-set partitions and the model to every node
+    5    for each epoch:
+    6      wait until all gradients are received            (engine.train_round)
+    7      gradient_sum <- sum of received gradients
+    8      PerfScore of every node that trained (Eq. 2-3)     (policy.score)
+    9-11   sort, eliminate the n weakest (Eq. 1), update active_nodes   (policy.select)
+    12-13  update_magnitude <- LR * (1/|active|) * gradient_sum; params -= update_magnitude
+    15     epoch_loss <- validation loss
+    16-17  send the updated model to every node, eliminated ones included   (engine.broadcast)
+
+Reading of line 12: the paper divides the sum of the gradients received *this* epoch by
+``|active_nodes|`` *after* line 11 removed the eliminated ones, which would scale the step by
+``n_before / n_after``; it then calls the result "exactly equivalent to ... the centralized SGD
+calculation", which holds only when the divisor is the number of gradients summed. We follow the
+stated intent: the update is the mean of the gradients received this epoch (FedSGD), so with equal
+partitions it equals one SGD step on the union of those partitions (docs/selection.md).
+
+The loop never reads the fleet's ground-truth links: bandwidth, delay and loss come only from the
+:class:`~edgetune.network.monitor.NorthboundAPI`; compute power is what the fine-tuning initiator
+declared for each device (Sec. III-A) and training time is what the node reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from edgetune.engines.base import Engine
+from edgetune.fleet.schema import Fleet
+from edgetune.network.monitor import NorthboundAPI
+from edgetune.orchestrator.energy import node_energy
+from edgetune.orchestrator.record import EpochRecord, RunRecord
+from edgetune.selection.base import NodeMetrics, SelectionPolicy
+
+
+@dataclass(frozen=True)
+class OrchestratorConfig:
+    """Epoch count T and learning rate of Algorithm 1 (paper: 10 epochs, 5e-5)."""
+
+    epochs: int = 10
+    learning_rate: float = 5e-5
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+
+
+ProgressFn = Callable[[EpochRecord], None]
+
+
+class Orchestrator:
+    """Runs Algorithm 1 with a selection policy on an engine.
+
+    Parameters
+    ----------
+    engine : Engine
+        Runs the work (simulated, in-process, Flower, testbed).
+    policy : SelectionPolicy
+        Node elimination or all resources (or any registered policy).
+    northbound : NorthboundAPI
+        The SDN controller's API: the only source of network metrics.
+    fleet : Fleet
+        Declared compute power and power draw of every node (never its links).
+    config : OrchestratorConfig
+    progress : callable, optional
+        Called with each finished epoch's record.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        policy: SelectionPolicy,
+        northbound: NorthboundAPI,
+        fleet: Fleet,
+        config: OrchestratorConfig | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.northbound = northbound
+        self.fleet = fleet
+        self.config = config or OrchestratorConfig()
+        self.progress = progress
+        self._compute = {n.id: n.compute for n in fleet.nodes}
+
+    def _metrics(
+        self, node_ids: list[int], train_time_s: Mapping[int, float]
+    ) -> dict[int, NodeMetrics]:
+        """Eq. 2's raw inputs for ``node_ids`` (those without network metrics are left out)."""
+        net = self.northbound.path_metrics(node_ids)
+        out: dict[int, NodeMetrics] = {}
+        for i in node_ids:
+            if i not in net or i not in train_time_s:
+                continue
+            p = net[i]
+            out[i] = NodeMetrics(
+                compute=self._compute[i],
+                bandwidth_mbps=p.bandwidth_mbps,
+                delay_ms=p.delay_ms,
+                loss_pct=p.loss_pct,
+                train_time_s=float(train_time_s[i]),
+            )
+        return out
+
+    def run(self) -> RunRecord:
+        """Run all epochs and return the record (the engine is closed afterwards)."""
+        cfg = self.config
+        engine = self.engine
+        nodes = engine.node_ids
+        record = RunRecord(
+            policy=self.policy.name,
+            config={"epochs": cfg.epochs, "learning_rate": cfg.learning_rate, **self.policy.describe(), **engine.describe()},
+            nodes=list(nodes),
+            time_base=engine.time_base,
+        )
+        try:
+            record.pre_training_loss = engine.evaluate()  # line 2
+            engine.distribute(nodes)  # lines 3-4
+            active = list(nodes)
+            last_train_time: dict[int, float] = {}
+            loss = record.pre_training_loss
+            for epoch in range(1, cfg.epochs + 1):
+                start = engine.now_s()
+                result = engine.train_round(epoch, active)  # lines 5-7
+                trained = [i for i in active if i in result.reports]
+                trained_set = set(trained)
+                for i in trained:
+                    last_train_time[i] = result.reports[i].train_time_s
+                candidates = list(trained)
+                if self.policy.wants_standby:
+                    active_set = set(active)
+                    candidates += [i for i in nodes if i not in active_set and i in last_train_time]
+                metrics = self._metrics(candidates, last_train_time)
+                scores = self.policy.score(metrics)  # line 8
+                nxt = self.policy.select(epoch, cfg.epochs, len(nodes), active, scores)  # lines 9-11
+                nxt_set, was_active = set(nxt), set(active)
+                note = None
+                if trained:
+                    engine.apply_update(result, cfg.learning_rate)  # lines 12-14
+                    loss = engine.evaluate()  # line 15
+                else:
+                    note = "no node replied this epoch: model unchanged"
+                end = engine.now_s()
+                engine.broadcast(nodes)  # lines 16-17
+                ep = EpochRecord(
+                    epoch=epoch,
+                    start_s=start,
+                    end_s=end,
+                    active=trained,
+                    metrics={i: m.to_json() for i, m in metrics.items() if i in trained_set},
+                    scores=scores,
+                    eliminated=[i for i in active if i not in nxt_set],
+                    loss=loss,
+                    failed=dict(result.failed),
+                    rejoined=[i for i in nxt if i not in was_active],
+                    upload_bytes=sum(r.upload_bytes for r in result.reports.values()),
+                    note=note,
+                )
+                record.epochs.append(ep)
+                if self.progress is not None:
+                    self.progress(ep)
+                active = nxt
+            record.completion_time_s = record.epochs[-1].end_s if record.epochs else 0.0
+            usage = engine.usage()
+            energy = node_energy(self.fleet, usage, record.completion_time_s)
+            record.energy = {
+                "total_j": sum(e.total_j for e in energy.values()),
+                "compute_j": sum(e.compute_j for e in energy.values()),
+                "idle_j": sum(e.idle_j for e in energy.values()),
+                "radio_j": sum(e.radio_j for e in energy.values()),
+                "per_node_j": {str(i): e.total_j for i, e in energy.items()},
+            }
+            record.bytes_moved = float(sum(u.bytes_moved for u in usage.values()))
+        finally:
+            engine.close()
+        return record

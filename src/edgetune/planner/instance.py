@@ -1,0 +1,264 @@
+"""Schema of a JQODI planning instance (paper 004, Section III, Table I).
+
+An instance file (YAML or JSON) describes one end device ``SD_y``, the edge servers ``ES_x``, the
+cloud ``CS`` and the candidate models ``M_a`` with their quantized variants ``M_(a,q)``. The field
+names are a contract (issue 4); every numeric field states its unit.
+
+Units
+-----
+* compute: abstract *compute units* (the scenarios use FLOPs); speeds in units/s; per-unit
+  energies in J/unit.
+* sizes in bits; rates in bits/s; per-bit energies in J/bit; bandwidth in Hz; SNR as a linear ratio.
+* times in seconds, energies in joules, losses dimensionless.
+
+Simple constraints are declared on the pydantic models; the cross-field rules (unique names,
+partition points inside ``0..n``, robust estimates at least as pessimistic as expected ones) are
+checked in one :func:`validate_instance` step. Every failure is an
+:class:`edgetune.errors.InputError` naming the field path and the value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edgetune.errors import InputError, from_pydantic
+
+__all__ = [
+    "Cloud",
+    "Device",
+    "EdgeServer",
+    "EpochsEstimate",
+    "Estimate",
+    "Instance",
+    "Layer",
+    "Model",
+    "Variant",
+    "instance_from_mapping",
+    "load_instance",
+    "validate_instance",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Cloud(_Strict):
+    """The cloud server CS."""
+
+    speed: float = Field(gt=0, description="v_c: processing speed in compute units/s.")
+    energy_per_unit: float = Field(ge=0, description="ε_c: energy per compute unit in J/unit.")
+
+
+class Device(_Strict):
+    """The end device SD_y that fine-tunes the shallow layers."""
+
+    name: str = Field(min_length=1, description="Device name, e.g. ``pi5``.")
+    speed: float = Field(gt=0, description="v_y: processing speed in compute units/s.")
+    energy_per_unit: float = Field(ge=0, description="ε_y: energy per compute unit in J/unit.")
+
+
+class EdgeServer(_Strict):
+    """An edge server ES_x (also the base station of the device's wireless link)."""
+
+    name: str = Field(min_length=1, description="Server name, unique in the instance.")
+    speed: float = Field(gt=0, description="v_x: processing speed in compute units/s.")
+    energy_per_unit: float = Field(ge=0, description="ε_x: energy per compute unit in J/unit.")
+    cloud_rate_bps: float = Field(gt=0, description="v_(c,x): cloud<->server rate in bits/s.")
+    cloud_energy_per_bit: float = Field(ge=0, description="ε_(c,x): cloud<->server energy in J/bit.")
+    bandwidth_hz: float = Field(gt=0, description="b_(x,y): wireless bandwidth to the device in Hz.")
+    snr: float = Field(gt=0, description="σ: signal-to-noise ratio (linear); v_(x,y) = b·log2(1+σ).")
+    device_energy_per_bit: float = Field(ge=0, description="ε_(x,y): server<->device energy in J/bit.")
+
+
+class Layer(_Strict):
+    """Layer/block ``i`` of a quantized model M_(a,q)."""
+
+    compute: float = Field(ge=0, description="d^i: fine-tuning work of the block per epoch, compute units.")
+    size_bits: float = Field(ge=0, description="g^i: size of the block's parameters in bits.")
+    name: str | None = Field(default=None, description="Optional label, e.g. ``64C3-MP2``.")
+    infer_compute: float | None = Field(
+        default=None, ge=0, description="Per-sample inference work of the block, compute units (Fig. 9)."
+    )
+    output_bits: float | None = Field(
+        default=None, ge=0, description="Per-sample size of the block's output activations in bits (Fig. 9)."
+    )
+
+
+class Estimate(_Strict):
+    """A pair of estimator outputs: the expected value and the robust (pessimistic) one."""
+
+    expected: float = Field(description="Expected-value estimator.")
+    robust: float = Field(description="Robust-value estimator (at least as pessimistic).")
+
+
+class LossJump(_Strict):
+    """γ_(a,q): loss increase caused by quantizing M_a into M_(a,q); ``.inf`` = cannot reach L_max."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=True)
+
+    expected: float = Field(ge=0, description="γ̂_exp (dimensionless loss).")
+    robust: float = Field(ge=0, description="γ̂_rob (dimensionless loss), >= expected.")
+
+
+class EpochsEstimate(_Strict):
+    """K̂_(a,q): epochs needed to reach L_max."""
+
+    expected: int = Field(ge=1, description="K̂_exp (epochs).")
+    robust: int = Field(ge=1, description="K̂_rob (epochs), >= expected.")
+
+
+class Variant(_Strict):
+    """A quantized variant M_(a,q) of a model (``bits == 32``: full precision)."""
+
+    bits: int = Field(ge=1, le=32, description="π_q: bit-width (32 = full precision, 1 = Minimal Model's).")
+    quantize_time_s: float = Field(ge=0, description="τ_(a,q): time to quantize M_a on the cloud, s.")
+    quantize_energy_j: float = Field(ge=0, description="ε_(a,q): energy to quantize M_a on the cloud, J.")
+    layers: tuple[Layer, ...] = Field(min_length=1, description="The n blocks of M_(a,q), in order.")
+    partitions: tuple[int, ...] | None = Field(
+        default=None, description="Allowed partition points j (blocks 1..j on the device); default 1..n-1."
+    )
+    loss_jump: LossJump = Field(description="γ_(a,q) estimators.")
+    epoch_loss_delta: Estimate = Field(
+        description="ℓ = γ_update + γ_run per epoch (Eq. 11), estimators; negative when the loss falls."
+    )
+    epochs: EpochsEstimate | None = Field(
+        default=None, description="K̂ estimators; if absent: the least K with L_a + γ + K·ℓ < L_max."
+    )
+
+    def partition_points(self) -> tuple[int, ...]:
+        """The allowed partition points, defaulting to ``1..n-1``."""
+        if self.partitions is not None:
+            return self.partitions
+        return tuple(range(1, len(self.layers)))
+
+
+class Model(_Strict):
+    """A candidate model M_a = {L_a, F_a} with its variants."""
+
+    name: str = Field(min_length=1, description="Model name, unique in the instance.")
+    loss: float = Field(description="L_a: loss of the pre-trained full-precision model (dimensionless).")
+    update_compute: float = Field(
+        ge=0, description="F_a: the cloud's per-epoch work updating the full-precision model, compute units."
+    )
+    variants: tuple[Variant, ...] = Field(min_length=1, description="The quantized variants M_(a,q).")
+
+
+class Instance(_Strict):
+    """A whole planning instance."""
+
+    t_max_s: float = Field(gt=0, description="T_max: deadline of the fine-tuning, s.")
+    l_max: float = Field(description="L_max: target loss (dimensionless).")
+    cloud: Cloud
+    device: Device
+    edge_servers: tuple[EdgeServer, ...] = Field(min_length=1)
+    models: tuple[Model, ...] = Field(min_length=1)
+    name: str | None = Field(default=None, description="Optional instance name.")
+    description: str | None = Field(default=None, description="Optional free text (sources, assumptions).")
+
+
+def _check_unique(names: list[str], field: str) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise InputError(f"{field}[{i}].name", name, "duplicate name")
+        seen.add(name)
+
+
+def validate_instance(inst: Instance) -> Instance:
+    """Check the cross-field rules of an instance; returns it unchanged.
+
+    Raises
+    ------
+    InputError
+        Duplicate server/model names or bit-widths, partition points outside ``0..n`` (or an empty
+        default set for a one-block model), or robust estimates less pessimistic than expected ones.
+    """
+    _check_unique([s.name for s in inst.edge_servers], "edge_servers")
+    _check_unique([m.name for m in inst.models], "models")
+    for a, model in enumerate(inst.models):
+        seen_bits: set[int] = set()
+        for q, var in enumerate(model.variants):
+            path = f"models[{a}].variants[{q}]"
+            if var.bits in seen_bits:
+                raise InputError(f"{path}.bits", var.bits, "duplicate bit-width for this model")
+            seen_bits.add(var.bits)
+            n = len(var.layers)
+            if var.partitions is None:
+                if n < 2:
+                    raise InputError(f"{path}.partitions", None, "a one-block model needs explicit partitions")
+            else:
+                if len(var.partitions) == 0:
+                    raise InputError(f"{path}.partitions", [], "at least one partition point is needed")
+                if len(set(var.partitions)) != len(var.partitions):
+                    raise InputError(f"{path}.partitions", list(var.partitions), "duplicate partition point")
+                for i, j in enumerate(var.partitions):
+                    if not 0 <= j <= n:
+                        raise InputError(f"{path}.partitions[{i}]", j, f"must be in 0..{n} (the model has {n} blocks)")
+            lj = var.loss_jump
+            if math.isnan(lj.expected) or math.isnan(lj.robust):
+                raise InputError(f"{path}.loss_jump", lj.model_dump(), "NaN is not a loss jump")
+            if lj.robust < lj.expected:
+                raise InputError(f"{path}.loss_jump.robust", lj.robust, "must be >= loss_jump.expected")
+            dl = var.epoch_loss_delta
+            if dl.robust < dl.expected:
+                raise InputError(
+                    f"{path}.epoch_loss_delta.robust", dl.robust, "must be >= epoch_loss_delta.expected"
+                )
+            if var.epochs is not None and var.epochs.robust < var.epochs.expected:
+                raise InputError(f"{path}.epochs.robust", var.epochs.robust, "must be >= epochs.expected")
+    return inst
+
+
+def instance_from_mapping(data: Any, source: str = "") -> Instance:
+    """Build and validate an :class:`Instance` from parsed YAML/JSON.
+
+    Parameters
+    ----------
+    data : Any
+        The parsed document (must be a mapping).
+    source : str
+        Prefix for error messages (e.g. the file name).
+
+    Raises
+    ------
+    InputError
+        Naming the first offending field path and value.
+    """
+    if not isinstance(data, Mapping):
+        prefix = f"{source}: " if source else ""
+        raise InputError(prefix + "<root>", type(data).__name__, "an instance must be a mapping")
+    try:
+        inst = Instance.model_validate(dict(data))
+    except ValidationError as exc:
+        raise from_pydantic(exc, source) from None
+    return validate_instance(inst)
+
+
+def load_instance(path: str | os.PathLike[str]) -> Instance:
+    """Read an instance from a YAML or JSON file.
+
+    Raises
+    ------
+    InputError
+        Missing/unreadable file, a parse error, or a schema violation (field path and value).
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError("instance", str(p), f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError("instance", str(p), f"not valid YAML/JSON: {first}") from None
+    return instance_from_mapping(data, source=p.name)

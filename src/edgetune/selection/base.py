@@ -1,0 +1,140 @@
+"""The selection-policy interface and its registry.
+
+A policy sees, after each epoch, the metrics of the nodes that trained (what the orchestrator read
+from the northbound API plus compute power and measured training time), scores them, and says which
+nodes train in the next epoch. One orchestrator loop (:mod:`edgetune.orchestrator.loop`) drives every
+policy on every engine.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgetune.errors import InputError
+from edgetune.selection.scoring import METRIC_NAMES, perf_scores
+
+
+@dataclass(frozen=True)
+class NodeMetrics:
+    """The five metrics of one node in one epoch (Eq. 2's raw inputs)."""
+
+    compute: float
+    bandwidth_mbps: float
+    delay_ms: float
+    loss_pct: float
+    train_time_s: float
+
+    def as_tuple(self) -> tuple[float, float, float, float, float]:
+        """Values in :data:`METRIC_NAMES` order."""
+        return (self.compute, self.bandwidth_mbps, self.delay_ms, self.loss_pct, self.train_time_s)
+
+    def to_json(self) -> dict[str, float]:
+        """The run record's per-node ``metrics`` object."""
+        return {
+            "compute": self.compute,
+            "bandwidth_mbps": self.bandwidth_mbps,
+            "delay_ms": self.delay_ms,
+            "loss_pct": self.loss_pct,
+            "train_time_s": self.train_time_s,
+        }
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Weights ``w`` and utopia point ``lambda`` of Eq. 2-3, and the rejoin option (beyond the paper)."""
+
+    weights: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)
+    utopia: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
+    rejoin: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(METRIC_NAMES):
+            raise InputError("weights", list(self.weights), f"need {len(METRIC_NAMES)} numbers")
+        if any((not math.isfinite(w)) or w < 0 for w in self.weights):
+            raise InputError("weights", list(self.weights), "must be non-negative")
+        if abs(sum(self.weights) - 1.0) > 1e-6:
+            raise InputError("weights", list(self.weights), f"must sum to 1 (sum={sum(self.weights):.6g})")
+        if len(self.utopia) != len(METRIC_NAMES):
+            raise InputError("utopia", list(self.utopia), f"need {len(METRIC_NAMES)} numbers")
+        if any((not math.isfinite(u)) or not 0 <= u <= 1 for u in self.utopia):
+            raise InputError("utopia", list(self.utopia), "every coordinate must be in [0, 1]")
+
+
+class SelectionPolicy(ABC):
+    """Chooses the nodes of each epoch.
+
+    Hooks: :meth:`score` (Eq. 2-3 by default) and :meth:`select` (who trains next epoch).
+    """
+
+    name: str = "abstract"
+
+    def __init__(self, config: PolicyConfig | None = None) -> None:
+        self.config = config or PolicyConfig()
+
+    @property
+    def wants_standby(self) -> bool:
+        """Whether :meth:`select` also wants metrics of eliminated nodes (for rejoining)."""
+        return False
+
+    def score(self, metrics: Mapping[int, NodeMetrics]) -> dict[int, float]:
+        """PerfScore (Eq. 3) of every node in ``metrics``, normalised over exactly those nodes."""
+        ids = sorted(metrics)
+        if not ids:
+            return {}
+        values = np.array([metrics[i].as_tuple() for i in ids], dtype=np.float64)
+        scores = perf_scores(values, self.config.weights, self.config.utopia)
+        return {i: float(s) for i, s in zip(ids, scores, strict=True)}
+
+    @abstractmethod
+    def select(
+        self, epoch: int, epochs: int, n_initial: int, active: Sequence[int], scores: Mapping[int, float]
+    ) -> list[int]:
+        """Nodes that train in epoch ``epoch + 1``.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch just finished (1-based).
+        epochs : int
+            Total epochs T.
+        n_initial : int
+            |N|, the number of nodes at the start.
+        active : sequence of int
+            Nodes that were active in ``epoch``.
+        scores : mapping
+            PerfScore of the nodes that trained (and, if :attr:`wants_standby`, of eliminated ones).
+        """
+
+    def describe(self) -> dict[str, object]:
+        """The policy's part of the run record's ``config``."""
+        return {"weights": list(self.config.weights), "utopia": list(self.config.utopia), "rejoin": self.config.rejoin}
+
+
+POLICIES: dict[str, type[SelectionPolicy]] = {}
+
+
+def register_policy(cls: type[SelectionPolicy]) -> type[SelectionPolicy]:
+    """Class decorator: make a policy available under ``cls.name``."""
+    POLICIES[cls.name] = cls
+    return cls
+
+
+def make_policy(name: str, config: PolicyConfig | None = None) -> SelectionPolicy:
+    """Build a registered policy by name; unknown names raise :class:`InputError`."""
+    try:
+        cls = POLICIES[name]
+    except KeyError:
+        raise InputError("--policy", name, f"unknown policy; choose from {', '.join(sorted(POLICIES))}") from None
+    return cls(config)
+
+
+def default_policy_config() -> PolicyConfig:
+    """Equal weights, utopia at all ones (the paper's defaults are unstated; these are ours)."""
+    return PolicyConfig()
+
+
