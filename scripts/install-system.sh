@@ -13,3 +13,15 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# python3.11-doc: the pre-training corpus (edgetune data prepare). Downloaded as a .deb, not installed;
+# edgetune extracts it with dpkg -x into its cache.
+deb_dir=${EDGETUNE_DEB_DIR:-/var/cache/edgetune/debs}
+if ! ls "$deb_dir"/python3.11-doc_*.deb >/dev/null 2>&1 && [ ! -d /usr/share/doc/python3.11/html/library ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-system.sh: need root to apt-get download python3.11-doc" >&2; exit 1
+  fi
+  mkdir -p "$deb_dir"
+  [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ] || apt-get update -qq
+  (cd "$deb_dir" && apt-get download -qq python3.11-doc 2>/dev/null) || { apt-get update -qq; (cd "$deb_dir" && apt-get download -qq python3.11-doc); }
+fi

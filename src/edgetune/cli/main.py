@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from edgetune import __version__
 from edgetune.errors import InputError
@@ -22,12 +23,21 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulate",
     "compare",
     "controller",
+    "split",
+    "plan",
 )
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Argument errors become one line naming the argument and value, and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"edgetune: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every registered command."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="edgetune",
         description="Fine-tuning across the edge-to-cloud continuum (node elimination, JQODI planning).",
     )

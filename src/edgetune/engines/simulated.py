@@ -22,6 +22,9 @@ from edgetune.engines.virtual import VirtualCluster
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig, SimulatedMonitor
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
+from edgetune.orchestrator.loop import Orchestrator, OrchestratorConfig, ProgressFn
+from edgetune.orchestrator.record import RunRecord
+from edgetune.selection.base import SelectionPolicy
 
 MB = 1_000_000
 
@@ -130,3 +133,21 @@ def build_simulation(
     monitor = SimulatedMonitor(network, mon_rng, monitor_config)
     cluster = VirtualCluster(network, monitor)
     return SimulatedEngine(fleet, cluster, workload), monitor
+
+
+def simulate(
+    fleet: Fleet,
+    policy: SelectionPolicy,
+    seed: int,
+    config: OrchestratorConfig | None = None,
+    workload: SimWorkload | None = None,
+    network_config: NetworkConfig | None = None,
+    monitor_config: MonitorConfig | None = None,
+    progress: ProgressFn | None = None,
+) -> RunRecord:
+    """One simulated run of Algorithm 1: same fleet + seed + policy give the same record."""
+    engine, monitor = build_simulation(fleet, np.random.default_rng(seed), workload, network_config, monitor_config)
+    record = Orchestrator(engine, policy, monitor, fleet, config, progress).run()
+    record.config["seed"] = seed
+    record.config["setup"] = fleet.setup
+    return record

@@ -165,15 +165,15 @@ class Instance(_Strict):
     description: str | None = Field(default=None, description="Optional free text (sources, assumptions).")
 
 
-def _check_unique(names: list[str], field: str) -> None:
+def _check_unique(names: list[str], field: str, prefix: str) -> None:
     seen: set[str] = set()
     for i, name in enumerate(names):
         if name in seen:
-            raise InputError(f"{field}[{i}].name", name, "duplicate name")
+            raise InputError(f"{prefix}{field}[{i}].name", name, "duplicate name")
         seen.add(name)
 
 
-def validate_instance(inst: Instance) -> Instance:
+def validate_instance(inst: Instance, source: str = "") -> Instance:
     """Check the cross-field rules of an instance; returns it unchanged.
 
     Raises
@@ -181,13 +181,15 @@ def validate_instance(inst: Instance) -> Instance:
     InputError
         Duplicate server/model names or bit-widths, partition points outside ``0..n`` (or an empty
         default set for a one-block model), or robust estimates less pessimistic than expected ones.
+        Field paths are prefixed with ``source: `` when given.
     """
-    _check_unique([s.name for s in inst.edge_servers], "edge_servers")
-    _check_unique([m.name for m in inst.models], "models")
+    prefix = f"{source}: " if source else ""
+    _check_unique([s.name for s in inst.edge_servers], "edge_servers", prefix)
+    _check_unique([m.name for m in inst.models], "models", prefix)
     for a, model in enumerate(inst.models):
         seen_bits: set[int] = set()
         for q, var in enumerate(model.variants):
-            path = f"models[{a}].variants[{q}]"
+            path = f"{prefix}models[{a}].variants[{q}]"
             if var.bits in seen_bits:
                 raise InputError(f"{path}.bits", var.bits, "duplicate bit-width for this model")
             seen_bits.add(var.bits)
@@ -240,7 +242,7 @@ def instance_from_mapping(data: Any, source: str = "") -> Instance:
         inst = Instance.model_validate(dict(data))
     except ValidationError as exc:
         raise from_pydantic(exc, source) from None
-    return validate_instance(inst)
+    return validate_instance(inst, source)
 
 
 def load_instance(path: str | os.PathLike[str]) -> Instance:

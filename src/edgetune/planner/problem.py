@@ -17,7 +17,7 @@ from edgetune.planner.estimates import Flavour, VariantEstimate, final_loss, var
 from edgetune.planner.instance import Instance, Model, Variant
 from edgetune.planner.plan import Plan, ScheduleEntry
 
-__all__ = ["Candidate", "Outcome", "candidates", "evaluate", "make_plan"]
+__all__ = ["Candidate", "Outcome", "candidates", "evaluate", "make_plan", "trajectory"]
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,20 @@ def evaluate(inst: Instance, plan: Plan, flavour: Flavour) -> Outcome | None:
     if the schedule is shorter, it is extended with its last action. ``None`` for an infeasible plan or
     a variant the flavour cannot bring to L_max.
     """
-    if not plan.feasible or not plan.schedule:
+    traj = trajectory(inst, plan, flavour)
+    if traj is None:
+        return None
+    k, time_s, energy_j, loss = traj[-1]
+    return Outcome(k, time_s, energy_j, loss, time_s < inst.t_max_s, loss < inst.l_max)
+
+
+def trajectory(inst: Instance, plan: Plan, flavour: Flavour) -> list[tuple[int, float, float, float]] | None:
+    """``(k, T(k), E(k), L(k))`` for k = 0..K̂_flavour along a plan's schedule (as in :func:`evaluate`).
+
+    ``T(0) = τ_(a,q)``, ``E(0) = ε_(a,q)``, ``L(0) = L_a + γ``. ``None`` for an infeasible plan or a
+    variant the flavour cannot bring to L_max.
+    """
+    if plan.model is None or not plan.schedule:
         return None
     model = next(m for m in inst.models if m.name == plan.model)
     variant = next(v for v in model.variants if v.bits == plan.bits)
@@ -156,8 +169,13 @@ def evaluate(inst: Instance, plan: Plan, flavour: Flavour) -> Outcome | None:
     idx = [names.index(e.edge_server) * len(parts) + parts.index(e.partition) for e in plan.schedule]
     k = est.epochs
     run = (idx + [idx[-1]] * max(0, k - len(idx)))[:k]
-    time_s = plan_time_s(variant.quantize_time_s, table.time_s[run])
-    energy_j = plan_energy_j(variant.quantize_energy_j, table.energy_j[run])
-    loss = final_loss(model.loss, est.loss_jump, est.epoch_delta, k)
-    return Outcome(k, time_s, energy_j, loss, time_s < inst.t_max_s, loss < inst.l_max)
+    points = []
+    for n in range(k + 1):
+        points.append((
+            n,
+            plan_time_s(variant.quantize_time_s, table.time_s[run[:n]]),
+            plan_energy_j(variant.quantize_energy_j, table.energy_j[run[:n]]),
+            final_loss(model.loss, est.loss_jump, est.epoch_delta, n),
+        ))
+    return points
 

@@ -54,13 +54,14 @@ class NodeElimination(SelectionPolicy):
         if epoch >= epochs:
             return list(active)
         n = elimination_count(n_initial, epochs)
-        keep = max(len(active) - n, 1)
         if self.config.rejoin:
+            keep = max(len(active) - n, 1)
             ranked = lowest_first(scores)
             best = set(ranked[len(ranked) - keep :])
             return sorted(best)
         scored = {i: scores[i] for i in active if i in scores}
-        # Nodes that did not report this epoch (failed) have no score: they stay, and count toward keep.
-        drop = max(len(active) - keep, 0)
-        eliminated = set(lowest_first(scored)[: min(drop, len(scored))])
+        # Nodes that did not report this epoch (failed) have no score: they are neither eliminated nor
+        # counted, so they get another chance; the n weakest *scored* nodes go, keeping >= 1 of them.
+        drop = min(n, max(len(scored) - 1, 0))
+        eliminated = set(lowest_first(scored)[:drop])
         return [i for i in active if i not in eliminated]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from edgetune.errors import InputError
 
@@ -36,7 +37,9 @@ def _load_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
     data = np.asarray(batch[b"data"], dtype=np.uint8)
     labels = np.asarray(batch[label_key], dtype=np.int64)
     if data.ndim != 2 or data.shape[1] != 3072 or data.shape[0] != labels.shape[0]:
-        raise InputError("cifar", str(path), f"data {data.shape} / labels {labels.shape}: expected (N, 3072) / (N,)")
+        raise InputError(
+            "cifar", str(path), f"data {data.shape} / labels {labels.shape}: expected (N, 3072) / (N,)"
+        )
     return data.reshape(-1, 3, 32, 32), labels
 
 
@@ -60,7 +63,7 @@ def load_cifar10(root: str | os.PathLike[str], split: str = "train") -> tuple[np
 def load_cifar100(
     root: str | os.PathLike[str], split: str = "train", label: str = "fine"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """CIFAR-100 images (N, 3, 32, 32) uint8 and fine (100) or coarse (20) labels from ``root/{train,test}``."""
+    """CIFAR-100 images (N, 3, 32, 32) uint8 and fine/coarse labels from ``root/{train,test}``."""
     if split not in ("train", "test"):
         raise InputError("split", split, "must be 'train' or 'test'")
     if label not in ("fine", "coarse"):
@@ -75,3 +78,8 @@ def select_classes(
     remap = {c: i for i, c in enumerate(classes)}
     keep = np.isin(labels, classes)
     return images[keep], np.array([remap[int(c)] for c in labels[keep]], dtype=np.int64)
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 images (N, 3, 32, 32) -> float tensor in [0, 1]."""
+    return torch.as_tensor(images, dtype=torch.float32) / 255.0

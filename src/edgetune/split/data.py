@@ -26,14 +26,12 @@ import torch
 from torch.nn import functional as F
 
 from edgetune.errors import InputError
+from edgetune.split.config import DATA_SPECS
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 """Where Debian's ``dataset-fashion-mnist`` puts the IDX files (override: ``EDGETUNE_FASHION_MNIST``)."""
 
 _IDX_DTYPES: dict[int, str] = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-DATA_SPECS: dict[str, tuple[int, int]] = {"data1": (2000, 500), "data2": (5000, 1000)}
-"""The paper's device data sets as (training, validation) image counts."""
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
@@ -74,7 +72,9 @@ def fashion_mnist_dir() -> Path:
     return Path(os.environ.get("EDGETUNE_FASHION_MNIST", str(FASHION_MNIST_DIR)))
 
 
-def load_fashion_mnist(root: str | os.PathLike[str] | None = None, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+def load_fashion_mnist(
+    root: str | os.PathLike[str] | None = None, split: str = "train"
+) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST images (N, 28, 28) uint8 and labels (N,) int64 from the IDX files.
 
     Parameters
@@ -94,7 +94,9 @@ def load_fashion_mnist(root: str | os.PathLike[str] | None = None, split: str = 
             if (folder / name).is_file():
                 return folder / name
         raise InputError(
-            "fashion_mnist", str(folder), f"no {prefix}-{stem}-ubyte[.gz] (apt-get install dataset-fashion-mnist)"
+            "fashion_mnist",
+            str(folder),
+            f"no {prefix}-{stem}-ubyte[.gz] (apt-get install dataset-fashion-mnist)",
         )
 
     images = read_idx(find("images-idx3"))
@@ -105,7 +107,11 @@ def load_fashion_mnist(root: str | os.PathLike[str] | None = None, split: str = 
 
 
 def to_model_input(
-    images: np.ndarray, in_channels: int, image_size: int, content_size: int | None = None, max_value: float = 255.0
+    images: np.ndarray,
+    in_channels: int,
+    image_size: int,
+    content_size: int | None = None,
+    max_value: float = 255.0,
 ) -> torch.Tensor:
     """Images (N, H, W) -> float tensor (N, C, S, S) in [0, 1], scaled and centred, channels repeated.
 

@@ -18,7 +18,7 @@ loss terms (L_a, γ, ℓ, K̂) from :mod:`edgetune.split.estimators`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,9 +27,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from edgetune.errors import InputError
+from edgetune.split.config import ProfileConfig
 from edgetune.split.energy import DEFAULT_BACKHAUL, DEFAULT_WIFI, profile
 from edgetune.split.models import SplitModel
-from edgetune.split.quant import ActQuant, FULL_PRECISION_BITS, QConv2d, QLinear, quantized_weights
+from edgetune.split.quant import FULL_PRECISION_BITS, ActQuant, quantized_weights
 
 TRAIN_FACTOR = 3.0
 """Training MACs per forward MAC (forward + input gradient + weight gradient)."""
@@ -103,7 +104,9 @@ def profile_blocks(model: SplitModel, bits: int | None = None) -> list[BlockProf
     for label, block in zip(model.labels, model.blocks, strict=True):
         macs = [0]
         hooks = [
-            m.register_forward_hook(lambda mod, _inp, res, acc=macs: acc.__setitem__(0, acc[0] + _layer_macs(mod, res)))
+            m.register_forward_hook(
+                lambda mod, _inp, res, acc=macs: acc.__setitem__(0, acc[0] + _layer_macs(mod, res))
+            )
             for m in block.modules()
             if isinstance(m, nn.Conv2d | nn.Linear)
         ]
@@ -132,15 +135,26 @@ def profile_blocks(model: SplitModel, bits: int | None = None) -> list[BlockProf
 
 def instance_layers(
     blocks: list[BlockProfile], n_train: int, n_val: int, train_factor: float = TRAIN_FACTOR
-) -> list[dict[str, float]]:
-    """The instance's ``layers``: ``{compute: d^i per epoch (MAC), size_bits: g^i}`` per block."""
+) -> list[dict[str, Any]]:
+    """The instance's ``layers``: d^i per epoch (``compute``, MAC) and g^i (``size_bits``) per block.
+
+    Also the optional per-sample fields of the planner's collaborative inference (Fig. 9): ``name``,
+    ``infer_compute`` (forward MACs per sample) and ``output_bits`` (activation bits per sample).
+    """
     samples = train_factor * n_train + n_val
-    return [{"compute": float(b.macs_per_sample * samples), "size_bits": float(b.size_bits)} for b in blocks]
+    return [
+        {
+            "compute": float(b.macs_per_sample * samples),
+            "size_bits": float(b.size_bits),
+            "name": b.label,
+            "infer_compute": float(b.macs_per_sample),
+            "output_bits": float(b.out_bits),
+        }
+        for b in blocks
+    ]
 
 
-def calibrate_host_speed(
-    model: SplitModel, batch_size: int = 64, steps: int = 4, seed: int = 0
-) -> float:
+def calibrate_host_speed(model: SplitModel, batch_size: int = 64, steps: int = 4, seed: int = 0) -> float:
     """Training MAC/s of *this* host on ``model``: counted MACs of a step / measured seconds (median).
 
     The model is trained on random data for ``steps`` steps (after one warm-up step) on a deep copy.
@@ -189,48 +203,6 @@ def update_compute(model: nn.Module) -> float:
     return 4.0 * sum(p.numel() for p in model.parameters())
 
 
-def _is_quantized_layer(m: nn.Module) -> bool:
-    return isinstance(m, QConv2d | QLinear)
-
-
-@dataclass(frozen=True)
-class ProfileConfig:
-    """What :func:`build_instance` profiles.
-
-    Parameters
-    ----------
-    models : tuple of str
-        Model names (registry of :mod:`edgetune.split.models`).
-    bits : tuple of int
-        Bit-widths of the variants.
-    device : str
-        End-device profile (e.g. ``"pi5"``).
-    servers : tuple of str
-        Edge-server profiles.
-    cloud : str
-        Cloud profile.
-    t_max_s : float
-        Deadline T_max.
-    l_max : float or None
-        Target loss L_max; None = the largest per-model target of the estimator run.
-    estimator : str
-        ``"lstm"`` (the paper's learned predictors) or ``"powerlaw"``.
-    calibrate_device : bool
-        Use this host's measured training speed as the device's speed (and ε = rated power / speed).
-    """
-
-    models: tuple[str, ...] = ("lenet", "resnet20", "vgg")
-    bits: tuple[int, ...] = (1, 2, 4, 6, 8, 32)
-    device: str = "pi5"
-    servers: tuple[str, ...] = ("rtx3090", "rtx4090")
-    cloud: str = "a100"
-    t_max_s: float = 180.0
-    l_max: float | None = None
-    estimator: str = "lstm"
-    calibrate_device: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def nodes_section(cfg: ProfileConfig, host_mac_per_s: float) -> dict[str, Any]:
     """The instance's ``cloud``, ``device`` and ``edge_servers`` entries from the node profiles."""
     dev = profile(cfg.device)
@@ -266,7 +238,8 @@ def loss_terms(
     """The variant's ``loss_jump``, ``epoch_loss_delta`` and ``epochs`` (None: cannot reach L_max).
 
     ℓ is chosen so that the contract's default rule (least K with L_a + γ + K·ℓ < L_max) gives back the
-    estimated K: ℓ = (L_max - L_a - γ) / (K - 1/2).
+    estimated K: ℓ = (L_max - L_a - γ) / (K - 1/2). The robust ℓ is kept >= the expected one (less
+    negative: the planner's rule for pessimistic estimates).
     """
     k_exp, k_rob = epochs
     if not (np.isfinite(k_exp) and np.isfinite(k_rob)):
@@ -278,8 +251,9 @@ def loss_terms(
     def delta(g: float, k: int) -> float:
         return min((l_max - l_a - g) / (k - 0.5), -1e-9)
 
+    d_exp = delta(g_exp, k_exp_i)
     return {
         "loss_jump": {"expected": g_exp, "robust": g_rob},
-        "epoch_loss_delta": {"expected": delta(g_exp, k_exp_i), "robust": delta(g_rob, k_rob_i)},
+        "epoch_loss_delta": {"expected": d_exp, "robust": max(delta(g_rob, k_rob_i), d_exp)},
         "epochs": {"expected": k_exp_i, "robust": k_rob_i},
     }

@@ -78,7 +78,7 @@ def quantize_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
         return w
     if bits == 1:
         alpha = w.detach().abs().mean().clamp_min(1e-8)
-        return _SignSTE.apply(w) * alpha  # type: ignore[no-any-return]
+        return _SignSTE.apply(w) * alpha
     qmax = 2 ** (bits - 1) - 1
     scale = (w.detach().abs().max() / qmax).clamp_min(1e-8).reshape(1).float()
     zero = torch.zeros(1, dtype=torch.int32)

@@ -18,7 +18,6 @@ Curves are stored as JSON under :func:`default_cache_dir` keyed by the configura
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -32,7 +31,8 @@ import numpy as np
 import torch
 
 from edgetune.io import atomic_write_bytes, atomic_write_json
-from edgetune.split.data import DATA_SPECS, Split, cloud_split, device_split
+from edgetune.split.config import RecordConfig
+from edgetune.split.data import Split, cloud_split, device_split
 from edgetune.split.models import SplitModel, make_model
 from edgetune.split.quant import FULL_PRECISION_BITS
 from edgetune.split.train import evaluate, fit, make_optimizer, train_epoch
@@ -44,52 +44,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["EDGETUNE_CACHE_DIR"])
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return base / "edgetune" / "split"
-
-
-@dataclass(frozen=True)
-class RecordConfig:
-    """How curves are recorded (small by default: tiny widths, few epochs, 16x16 inputs).
-
-    Parameters
-    ----------
-    width : float
-        Model width multiplier.
-    image_size, in_channels : int
-        Model input.
-    data : str
-        Device data set (``"data1"`` or ``"data2"``, :data:`edgetune.split.data.DATA_SPECS`).
-    n_train, n_val : int or None
-        Caps on the device set (None = the data set's own sizes).
-    epochs : int
-        Fine-tuning horizon (epochs after quantization).
-    batch_size : int
-        Fine-tuning batch size.
-    pretrain_images, pretrain_epochs : int
-        Cloud pre-training on Fashion-MNIST.
-    data_seed : int
-        Seed of the data draws (the same device data for every curve).
-    """
-
-    width: float = 0.125
-    image_size: int = 16
-    in_channels: int = 1
-    data: str = "data1"
-    n_train: int | None = 400
-    n_val: int | None = 300
-    epochs: int = 30
-    batch_size: int = 64
-    pretrain_images: int = 3000
-    pretrain_epochs: int = 2
-    data_seed: int = 0
-
-    def key(self) -> str:
-        """Short hash of the configuration (cache key)."""
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
-
-    def sizes(self) -> tuple[int, int]:
-        """(training, validation) sizes requested from the device data."""
-        n_train, n_val = DATA_SPECS[self.data]
-        return (self.n_train or n_train, self.n_val or n_val)
 
 
 @dataclass(frozen=True)
@@ -114,7 +68,9 @@ class Curve:
 
 def build(model: str, bits: int, cfg: RecordConfig) -> SplitModel:
     """The model as :class:`RecordConfig` configures it."""
-    return make_model(model, width=cfg.width, image_size=cfg.image_size, in_channels=cfg.in_channels, bits=bits)
+    return make_model(
+        model, width=cfg.width, image_size=cfg.image_size, in_channels=cfg.in_channels, bits=bits
+    )
 
 
 def device_data(cfg: RecordConfig) -> Split:

@@ -41,9 +41,7 @@ def fit_power_law(prefix: Sequence[float]) -> tuple[float, float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            popt, _ = curve_fit(
-                _law, k, y, p0=p0, bounds=([0.0, 0.01, 0.0], [1e3, 3.0, c_hi]), maxfev=5000
-            )
+            popt, _ = curve_fit(_law, k, y, p0=p0, bounds=([0.0, 0.01, 0.0], [1e3, 3.0, c_hi]), maxfev=5000)
         except (RuntimeError, ValueError):
             return (0.0, 1.0, float(y.mean()))
     return float(popt[0]), float(popt[1]), float(popt[2])

@@ -102,9 +102,7 @@ ModelBuilder = Callable[..., SplitModel]
 _MODELS: dict[str, tuple[type[ModelConfig], ModelBuilder]] = {}
 
 
-def register_model(
-    name: str, config_cls: type[ModelConfig]
-) -> Callable[[ModelBuilder], ModelBuilder]:
+def register_model(name: str, config_cls: type[ModelConfig]) -> Callable[[ModelBuilder], ModelBuilder]:
     """Decorator registering ``build(config) -> SplitModel`` under ``name`` with its config class."""
 
     def deco(fn: ModelBuilder) -> ModelBuilder:

@@ -44,7 +44,11 @@ def build(cfg: VGGConfig) -> SplitModel:
         (
             "MP2-1024FC",
             nn.Sequential(
-                nn.MaxPool2d(2), nn.Flatten(), QLinear(c4 * side * side, hidden, bits=b), nn.ReLU(), ActQuant(b)
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                QLinear(c4 * side * side, hidden, bits=b),
+                nn.ReLU(),
+                ActQuant(b),
             ),
         ),  # -> (B,256,8,8) -> (B,1024)
         ("10SVM", QLinear(hidden, cfg.num_classes, bits=b)),  # -> (B,10) logits

@@ -1,0 +1,68 @@
+"""``edgetune compare``: NE vs AR over 12-40 nodes x the three setups x seeds (the paper's Fig. 2)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from edgetune.cli.common import add_network_args, add_policy_args, add_run_args
+from edgetune.cli.simulate import add_workload_args
+
+
+def register(sub: Any) -> None:
+    """Add ``compare``."""
+    p = sub.add_parser(
+        "compare",
+        help="sweep fleet sizes x setups x seeds with NE and AR; table + Fig. 2",
+        description="Simulate NE and AR on the same fleets (12-40 nodes, normal/limited/prolific, several seeds), "
+        "write runs.csv, summary.csv, summary.md and fig2.png.",
+    )
+    p.add_argument("--nodes", default="12,16,20,24,28,32,36,40", help="node counts (default 12..40 step 4)")
+    p.add_argument("--setups", default="normal,limited,prolific", help="Table I setups (default all three)")
+    p.add_argument("--seeds", type=int, default=5, help="seeds per cell: 0..S-1 offset by --seed (default 5)")
+    p.add_argument("--out", default="runs/compare", help="output folder (default runs/compare)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_args(p)
+    add_policy_args(p)
+    add_workload_args(p)
+    add_network_args(p)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from edgetune.cli.common import check_run_args, network_configs, parse_floats, policy_config
+    from edgetune.cli.simulate import workload_from_args
+    from edgetune.errors import InputError
+    from edgetune.fleet.generate import SETUPS
+    from edgetune.orchestrator.loop import OrchestratorConfig
+    from edgetune.reporting.compare import run_sweep, summarize, summary_markdown, write_report
+
+    counts = parse_floats(args.nodes, "--nodes")
+    if any(c < 1 or c != int(c) for c in counts):
+        raise InputError("--nodes", args.nodes, "node counts must be whole numbers >= 1")
+    setups = [s.strip() for s in args.setups.split(",") if s.strip()]
+    for s in setups:
+        if s not in SETUPS:
+            raise InputError("--setups", s, f"unknown setup; choose from {', '.join(SETUPS)}")
+    if args.seeds < 1:
+        raise InputError("--seeds", args.seeds, "must be at least 1")
+    pcfg = policy_config(args)
+    check_run_args(args)
+    workload = workload_from_args(args)
+    net_cfg, mon_cfg = network_configs(args)
+    seeds = [args.seed + k for k in range(args.seeds)]
+    total = len(counts) * len(setups) * len(seeds) * 2
+    with tqdm(total=total, desc="compare", unit="run", disable=args.quiet) as bar:
+        rows = run_sweep(
+            [int(c) for c in counts], setups, seeds,
+            config=OrchestratorConfig(epochs=args.epochs, learning_rate=args.lr),
+            policy_config=pcfg, workload=workload, network_config=net_cfg, monitor_config=mon_cfg,
+            tick=lambda: bar.update(1),
+        )
+    paths = write_report(rows, args.out)
+    print(summary_markdown(summarize(rows)))
+    for name, path in paths.items():
+        print(f"wrote {name}: {path}")
+    return 0

@@ -1,0 +1,1 @@
+"""Reports: tables (CSV, Markdown) and the papers' figures as PNG (matplotlib, Agg backend)."""

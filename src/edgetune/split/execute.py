@@ -1,0 +1,129 @@
+"""Execute a planner plan for real: quantize, then split fine-tune epoch by epoch as scheduled.
+
+Input: the plan (issue 4's output contract), the instance it was solved on and that instance's meta
+(written by ``profile``). The model is rebuilt with the meta's record configuration, loaded with the
+cached pre-trained weights, quantized to the plan's bit-width (activation ranges calibrated on one
+batch, the cloud's τ_(a,q)), and fine-tuned for the plan's K epochs with each epoch's edge server and
+partition point (:class:`edgetune.split.splitrun.SplitTrainer`). Node speeds and per-unit energies are
+taken from the instance (what the planner saw); measured host seconds are converted with the host speed
+calibrated at profiling time. The result puts the plan's predicted energy, time and final loss next to
+the measured ones.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from edgetune.errors import InputError
+from edgetune.split.energy import LinkProfile, NodeProfile, VirtualClock
+from edgetune.split.estimators.curves import RecordConfig, build, device_data, pretrained_state
+from edgetune.split.splitrun import SplitTrainer, Topology
+
+
+def _node(name: str, entry: dict[str, Any]) -> NodeProfile:
+    speed = float(entry["speed"])
+    return NodeProfile(name, 0.0, float(entry["energy_per_unit"]) * speed, speed)
+
+
+def execute_plan(
+    plan: dict[str, Any], instance: dict[str, Any], meta: dict[str, Any], seed: int = 0
+) -> dict[str, Any]:
+    """Run ``plan`` for real; returns predicted vs measured numbers and per-epoch records."""
+    if not plan.get("feasible", False):
+        raise InputError("plan.feasible", plan.get("feasible"), f"nothing to execute ({plan.get('reason')})")
+    for key in ("model", "bits", "schedule"):
+        if key not in plan:
+            raise InputError(f"plan.{key}", None, "missing")
+    model_name, bits = str(plan["model"]), int(plan["bits"])
+    if model_name not in meta.get("host_mac_per_s", {}):
+        raise InputError("plan.model", model_name, "not profiled in this instance's meta")
+    servers = {s["name"]: s for s in instance["edge_servers"]}
+    rec = RecordConfig(**meta["record"])
+    cache = Path(meta["cache_dir"])
+    host_speed = float(meta["host_mac_per_s"][model_name])
+    clock = VirtualClock(host_speed)
+    device = _node(str(instance["device"].get("name", "device")), instance["device"])
+    cloud = _node("cloud", instance["cloud"])
+
+    torch.manual_seed(seed)
+    model = build(model_name, bits, rec)
+    model.load_state_dict(pretrained_state(model_name, rec, cache))
+    data = device_data(rec)
+    # τ_(a,q): the cloud quantizes the weights and calibrates activation ranges on one batch
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        model.train()(data.x_train[: rec.batch_size])
+    clock.compute(cloud, time.perf_counter() - t0)
+    trainer = SplitTrainer(model, data, clock, batch_size=rec.batch_size)
+    rng = np.random.default_rng(seed)
+    schedule = sorted(plan["schedule"], key=lambda s: int(s["epoch"]))
+    for step in schedule:
+        name = str(step["edge_server"])
+        if name not in servers:
+            raise InputError("plan.schedule.edge_server", name, f"not in the instance ({sorted(servers)})")
+        s = servers[name]
+        topo = Topology(
+            device=device,
+            server=_node(name, s),
+            cloud=cloud,
+            wifi=LinkProfile.shannon(
+                float(s["bandwidth_hz"]), float(s["snr"]), float(s["device_energy_per_bit"])
+            ),
+            backhaul=LinkProfile(float(s["cloud_rate_bps"]), float(s["cloud_energy_per_bit"])),
+        )
+        trainer.run_epoch(int(step["partition"]), topo, rng)
+    final = trainer.records[-1].val_loss if trainer.records else float("nan")
+    t = trainer.traffic
+    return {
+        "model": model_name,
+        "bits": bits,
+        "epochs": len(schedule),
+        "predicted": {
+            "energy_j": plan.get("energy_j"),
+            "time_s": plan.get("time_s"),
+            "final_loss": plan.get("final_loss"),
+        },
+        "measured": {
+            "energy_j": clock.total_energy_j,
+            "time_s": clock.total_time_s,
+            "final_loss": final,
+            "final_accuracy": trainer.records[-1].val_acc if trainer.records else None,
+        },
+        "l_max": instance.get("l_max"),
+        "time_s_by_part": clock.time_s,
+        "energy_j_by_part": clock.energy_j,
+        "traffic_bytes": {
+            "activations": t.activation_bits / 8,
+            "gradients": t.gradient_bits / 8,
+            "labels": t.label_bits / 8,
+            "shallow_weights": t.shallow_weight_bits / 8,
+            "full_model": t.full_model_bits / 8,
+        },
+        "per_epoch": [r.__dict__ for r in trainer.records],
+    }
+
+
+def format_result(result: dict[str, Any]) -> str:
+    """Predicted vs measured as a few aligned lines."""
+    p, m = result["predicted"], result["measured"]
+
+    def f(v: Any, spec: str) -> str:
+        return "-" if v is None else format(v, spec)
+
+    lines = [
+        f"executed {result['model']} {result['bits']}-bit for {result['epochs']} epochs "
+        f"(L_max {result['l_max']})",
+        f"{'':12} {'predicted':>12} {'measured':>12}",
+        f"{'energy_j':12} {f(p['energy_j'], '12.4g')} {f(m['energy_j'], '12.4g')}",
+        f"{'time_s':12} {f(p['time_s'], '12.4g')} {f(m['time_s'], '12.4g')}",
+        f"{'final_loss':12} {f(p['final_loss'], '12.4f')} {f(m['final_loss'], '12.4f')}",
+        "time by part: " + ", ".join(f"{k} {v:.3g}s" for k, v in result["time_s_by_part"].items()),
+        "energy by part: " + ", ".join(f"{k} {v:.3g}J" for k, v in result["energy_j_by_part"].items()),
+        "traffic: " + ", ".join(f"{k} {v / 1e6:.3g}MB" for k, v in result["traffic_bytes"].items()),
+    ]
+    return "\n".join(lines)

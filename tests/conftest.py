@@ -1,0 +1,87 @@
+"""Shared fixtures: small seeded fleets, a stub northbound API and a scripted engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult  # noqa: E402
+from edgetune.fleet.generate import generate_fleet  # noqa: E402
+from edgetune.fleet.schema import Fleet  # noqa: E402
+from edgetune.network.monitor import NorthboundAPI, PathMetrics  # noqa: E402
+
+
+@pytest.fixture
+def fleet12() -> Fleet:
+    """12 nodes, normal setup, seed 7."""
+    return generate_fleet(12, "normal", np.random.default_rng(7), seed=7)
+
+
+class StubNorthbound(NorthboundAPI):
+    """Serves fixed metrics (what a test wants the orchestrator to see)."""
+
+    source = "stub"
+
+    def __init__(self, metrics: dict[int, tuple[float, float, float]]) -> None:
+        self.metrics = metrics
+        self.reads = 0
+
+    def path_metrics(self, node_ids: Sequence[int] | None = None) -> dict[int, PathMetrics]:
+        self.reads += 1
+        ids = self.metrics if node_ids is None else node_ids
+        return {
+            i: PathMetrics(bandwidth_mbps=b, delay_ms=d, loss_pct=loss, samples=1, updated_s=0.0)
+            for i in ids
+            if i in self.metrics
+            for (b, d, loss) in [self.metrics[i]]
+        }
+
+
+class ScriptedEngine(Engine):
+    """Every node takes a fixed train time; the clock advances by the slowest; records calls."""
+
+    name = "scripted"
+
+    def __init__(self, train_time_s: dict[int, float], fail: dict[int, set[int]] | None = None) -> None:
+        self.train_time_s = train_time_s
+        self.fail = fail or {}
+        self.clock = 0.0
+        self.calls: list[tuple[str, object]] = []
+        self.updates: list[list[int]] = []
+
+    @property
+    def node_ids(self) -> list[int]:
+        return sorted(self.train_time_s)
+
+    def now_s(self) -> float:
+        return self.clock
+
+    def distribute(self, node_ids: Sequence[int]) -> None:
+        self.calls.append(("distribute", list(node_ids)))
+        self.clock += 1.0
+
+    def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
+        self.calls.append(("train", list(active)))
+        failed = self.fail.get(epoch, set())
+        ok = [i for i in active if i not in failed]
+        t = max((self.train_time_s[i] for i in ok), default=0.0)
+        self.clock += t
+        reports = {i: NodeReport(i, self.train_time_s[i], 100, self.clock) for i in ok}
+        return RoundResult(reports=reports, failed={i: "scripted failure" for i in failed if i in active})
+
+    def apply_update(self, result: RoundResult, learning_rate: float) -> None:
+        self.updates.append(sorted(result.reports))
+
+    def evaluate(self) -> float | None:
+        return 1.0 / (1 + len(self.updates))
+
+    def broadcast(self, node_ids: Sequence[int]) -> None:
+        self.calls.append(("broadcast", list(node_ids)))
+
+    def usage(self) -> dict[int, NodeUsage]:
+        return {i: NodeUsage(busy_s=0.0, bytes_moved=0.0) for i in self.train_time_s}

@@ -1,0 +1,97 @@
+"""SDN monitor: measurement, EWMA smoothing, lazy polling, and the HTTP northbound API."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import numpy as np
+import pytest
+
+from edgetune.fleet.schema import Fleet
+from edgetune.network.dynamics import VariationConfig
+from edgetune.network.model import Topology
+from edgetune.network.monitor import MonitorConfig, SimulatedMonitor
+from edgetune.network.northbound import HttpNorthboundClient, NorthboundServer
+from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
+from tests.conftest import StubNorthbound
+
+QUIET = NetworkConfig(variation=VariationConfig(bandwidth_sigma=0.0, delay_sigma=0.0))
+EXACT = MonitorConfig(bandwidth_noise=0.0, delay_noise_ms=0.0, loss_probes=1_000_000)
+
+
+def test_ewma_by_hand(fleet12: Fleet) -> None:
+    mon = SimulatedMonitor(SimulatedNetwork(fleet12, np.random.default_rng(0), QUIET), np.random.default_rng(1),
+                           MonitorConfig(ewma_alpha=0.5))
+    n = len(fleet12.nodes)
+    for t, x in enumerate([10.0, 20.0, 40.0]):
+        mon.record(float(t), np.full(n, x), np.full(n, x), np.full(n, x))
+    m = mon.path_metrics([0])[0]
+    assert m.bandwidth_mbps == 27.5  # 10 -> 0.5*20+0.5*10 = 15 -> 0.5*40+0.5*15 = 27.5
+    assert m.samples == 3
+
+
+def test_idle_network_is_measured_as_configured(fleet12: Fleet) -> None:
+    net = SimulatedNetwork(fleet12, np.random.default_rng(0), QUIET)
+    mon = SimulatedMonitor(net, np.random.default_rng(1), EXACT)
+    mon.advance_to(60.0)
+    top = Topology.from_fleet(fleet12)
+    got = mon.path_metrics()
+    assert sorted(got) == fleet12.node_ids
+    np.testing.assert_allclose([got[i].bandwidth_mbps for i in fleet12.node_ids], top.path_bandwidth_mbps())
+    np.testing.assert_allclose([got[i].delay_ms for i in fleet12.node_ids], top.path_delay_ms())
+    np.testing.assert_allclose([got[i].loss_pct for i in fleet12.node_ids], top.path_loss_pct(), atol=0.05)
+
+
+def test_fine_tuning_traffic_loads_the_measured_path(fleet12: Fleet) -> None:
+    net = SimulatedNetwork(fleet12, np.random.default_rng(0), QUIET)
+    mon = SimulatedMonitor(net, np.random.default_rng(1), MonitorConfig(ewma_alpha=1.0, bandwidth_noise=0.0, delay_noise_ms=0.0))
+    idle = net.path_state(0.0)
+    ends = net.transfer(np.array([0]), 50e6, 0.0, "down")  # node 0 downloads 50 MB from t=0
+    mon.advance_to(float(ends[0]) / 2)
+    busy = mon.path_metrics()
+    # The flow's own rate (TCP-limited under this path's loss) is what the path has less of.
+    rate_mbps = 50e6 * 8 / (float(ends[0]) - idle.delay_ms[0] / 1e3) / 1e6
+    assert busy[0].bandwidth_mbps == pytest.approx(idle.available_mbps[0] - rate_mbps, rel=1e-6)
+    assert busy[0].delay_ms > idle.delay_ms[0]  # queueing on the loaded links
+    other = next(i for i in fleet12.node_ids if fleet12.node(i).gateway != fleet12.node(0).gateway)
+    assert busy[other].bandwidth_mbps == pytest.approx(idle.available_mbps[other], rel=1e-9)
+
+
+def test_lazy_polling_equals_polling_all_along(fleet12: Fleet) -> None:
+    cfg = MonitorConfig(poll_interval_s=5.0, ewma_alpha=0.3, bandwidth_noise=0.0, delay_noise_ms=0.0)
+    nets = [SimulatedNetwork(fleet12, np.random.default_rng(3)) for _ in range(2)]
+    for net in nets:
+        net.transfer(np.arange(12), 20e6, 0.0, "up")
+    eager = SimulatedMonitor(nets[0], np.random.default_rng(4), cfg)
+    lazy = SimulatedMonitor(nets[1], np.random.default_rng(4), cfg)
+    for t in np.arange(0.0, 2000.0, 5.0):
+        eager.advance_to(float(t))
+    lazy.advance_to(1995.0)
+    a, b = eager.path_metrics(), lazy.path_metrics()
+    for i in a:
+        assert b[i].bandwidth_mbps == pytest.approx(a[i].bandwidth_mbps, rel=1e-5)
+        assert b[i].delay_ms == pytest.approx(a[i].delay_ms, rel=1e-5)
+
+
+def test_http_northbound_round_trip() -> None:
+    stub = StubNorthbound({1: (10.0, 20.0, 0.5), 7: (3.5, 80.0, 2.0)})
+    with NorthboundServer(stub) as server:
+        assert server.host == "127.0.0.1"
+        client = HttpNorthboundClient(server.url)
+        got = client.path_metrics()
+        assert got == stub.path_metrics()
+        assert client.path_metrics([7]) == {7: stub.path_metrics([7])[7]}
+        with urllib.request.urlopen(server.url + "/v1/metrics/7") as resp:
+            assert json.loads(resp.read())["delay_ms"] == 80.0
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(server.url + "/v1/metrics/99")
+        assert exc.value.code == 404
+        health = json.loads(urllib.request.urlopen(server.url + "/v1/health").read())
+        assert health["status"] == "ok" and health["source"] == "stub"
+
+
+def test_client_reports_unreachable_controller() -> None:
+    client = HttpNorthboundClient("http://127.0.0.1:9", timeout_s=0.5)
+    with pytest.raises(ConnectionError):
+        client.path_metrics()
