@@ -70,8 +70,8 @@ def test_lazy_polling_equals_polling_all_along(fleet12: Fleet) -> None:
     lazy.advance_to(1995.0)
     a, b = eager.path_metrics(), lazy.path_metrics()
     for i in a:
-        assert b[i].bandwidth_mbps == pytest.approx(a[i].bandwidth_mbps, rel=1e-5)
-        assert b[i].delay_ms == pytest.approx(a[i].delay_ms, rel=1e-5)
+        assert b[i].bandwidth_mbps == pytest.approx(a[i].bandwidth_mbps, rel=1e-4)
+        assert b[i].delay_ms == pytest.approx(a[i].delay_ms, rel=1e-4)
 
 
 def test_http_northbound_round_trip() -> None:

@@ -28,6 +28,10 @@ import numpy as np
 from edgetune.network.simulated import SimulatedNetwork
 
 
+#: Combined EWMA weight below which old polls are skipped by lazy monitors (see SimulatedMonitor).
+HORIZON_WEIGHT = 1e-4
+
+
 @dataclass(frozen=True)
 class PathMetrics:
     """Smoothed metrics of one orchestrator <-> node path, as served northbound."""
@@ -62,6 +66,14 @@ class NorthboundAPI(ABC):
     def time_s(self) -> float:
         """The controller's clock (seconds since it started measuring)."""
         return 0.0
+
+    def path_arrays(self, node_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        """Bulk form of :meth:`path_metrics`: ids that have metrics and an (n, 3) array of
+        (bandwidth_mbps, delay_ms, loss_pct). Monitors override it to skip per-node objects."""
+        got = self.path_metrics(node_ids)
+        ids = [int(i) for i in node_ids if int(i) in got]
+        arr = np.array([[got[i].bandwidth_mbps, got[i].delay_ms, got[i].loss_pct] for i in ids], dtype=np.float64)
+        return ids, arr.reshape(len(ids), 3)
 
 
 @dataclass(frozen=True)
@@ -120,8 +132,23 @@ class NetworkMonitor(NorthboundAPI):
         """Time of the latest poll."""
         return self._now
 
+    def path_arrays(self, node_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        """Bulk read straight from the EWMA state."""
+        self._sync()
+        with self._lock:
+            pos = np.fromiter((self._pos.get(int(i), -1) for i in node_ids), dtype=np.int64, count=len(node_ids))
+            ok = pos >= 0
+            ok[ok] = self._samples[pos[ok]] > 0
+            sel = pos[ok]
+            ids = [int(i) for i, k in zip(node_ids, ok.tolist(), strict=True) if k]
+            return ids, np.stack([self._bw[sel], self._delay[sel], self._loss[sel]], axis=1)
+
+    def _sync(self) -> None:
+        """Hook: bring measurements up to date before a read (lazy monitors poll here)."""
+
     def path_metrics(self, node_ids: Sequence[int] | None = None) -> dict[int, PathMetrics]:
         """Latest smoothed metrics (paths never measured are left out)."""
+        self._sync()
         ids = self._ids if node_ids is None else [int(i) for i in node_ids]
         out: dict[int, PathMetrics] = {}
         with self._lock:
@@ -147,9 +174,10 @@ class SimulatedMonitor(NetworkMonitor):
     traffic log) without paying for polls nobody reads.
 
     :meth:`advance_to` polls at every multiple of ``poll_interval_s`` up to ``t_s``. Polls older than
-    the EWMA horizon (where a sample's weight ``alpha (1 - alpha)^m`` falls below 1e-6) are skipped:
-    they cannot move the served values by more than that fraction, and skipping them keeps a long
-    virtual epoch O(N) instead of O(N x epoch length / interval).
+    the EWMA horizon ``h`` (where the combined weight ``(1 - alpha)^h`` of everything older falls
+    below :data:`HORIZON_WEIGHT` = 1e-4) are skipped: they cannot move the served values by more than
+    that fraction, and skipping them keeps a long virtual epoch O(N) instead of
+    O(N x epoch length / interval).
     """
 
     source = "simulated"
@@ -162,24 +190,29 @@ class SimulatedMonitor(NetworkMonitor):
         self._rng = rng
         self._next_poll = 0.0
         a = self.config.ewma_alpha
-        self._horizon = 1 if a >= 1 else max(1, math.ceil(math.log(1e-6) / math.log(1 - a)))
+        self._horizon = 1 if a >= 1 else max(1, math.ceil(math.log(HORIZON_WEIGHT) / math.log(1 - a)))
         #: Where "now" is on the virtual clock; reads advance the monitor to it first (lazy polling).
         self.clock: Callable[[], float] | None = None
 
-    def path_metrics(self, node_ids: Sequence[int] | None = None) -> dict[int, PathMetrics]:
-        """Poll up to the clock's present, then serve the smoothed metrics."""
+    def _sync(self) -> None:
+        """Poll up to the clock's present before serving."""
         if self.clock is not None:
             self.advance_to(self.clock())
-        return super().path_metrics(node_ids)
 
     def measure(self, t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One noisy measurement of every path."""
+        bw, delay, loss = self.measure_many(np.asarray([t_s]))
+        return bw[0], delay[0], loss[0]
+
+    def measure_many(self, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Noisy measurements of every path at each of ``times_s``: three (P, N) arrays."""
         cfg = self.config
-        state = self.network.path_state(t_s)
-        n = state.available_mbps.shape[0]
-        bw = state.available_mbps * self._rng.lognormal(0.0, cfg.bandwidth_noise, n)
-        delay = state.delay_ms + np.abs(self._rng.normal(0.0, cfg.delay_noise_ms, n))
-        lost = self._rng.binomial(cfg.loss_probes, np.clip(state.loss_pct / 100.0, 0.0, 1.0))
+        state = self.network.path_state(times_s)
+        shape = state.available_mbps.shape
+        bw = state.available_mbps * self._rng.lognormal(0.0, cfg.bandwidth_noise, shape)
+        delay = state.delay_ms + np.abs(self._rng.normal(0.0, cfg.delay_noise_ms, shape))
+        p = np.broadcast_to(np.clip(state.loss_pct / 100.0, 0.0, 1.0), shape)
+        lost = self._rng.binomial(cfg.loss_probes, p)
         return bw, delay, 100.0 * lost / cfg.loss_probes
 
     def advance_to(self, t_s: float) -> None:
@@ -189,8 +222,10 @@ class SimulatedMonitor(NetworkMonitor):
             return
         last_tick = math.floor(t_s / dt)
         first_tick = max(math.ceil(self._next_poll / dt), last_tick - self._horizon + 1)
-        for k in range(first_tick, last_tick + 1):
-            self.poll(k * dt)
+        times = np.arange(first_tick, last_tick + 1, dtype=np.float64) * dt
+        bw, delay, loss = self.measure_many(times)  # all polls of the window at once
+        for k, t in enumerate(times.tolist()):
+            self.record(t, bw[k], delay[k], loss[k])
         self._next_poll = (last_tick + 1) * dt
         self.network.forget_before(last_tick * dt)
 

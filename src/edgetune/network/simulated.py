@@ -106,13 +106,31 @@ class SimulatedNetwork:
             return start.copy()
         delay = self._path_delay_ms(idx, start)
         loss = top.path_loss_pct()[idx]
-        own = top.access_bw_mbps[idx] * self._access_var.bandwidth_factor(start, idx)
-        cap = np.minimum(own, mathis_throughput_mbps(2 * delay, loss, self.config.mss_bytes))
         gw = top.gateway[idx]
         t_phase = float(start.min())
-        gw_cap = top.gateway_bw_mbps * self._gw_var.bandwidth_factor(t_phase)
-        rate = max_min_share(cap, gw, gw_cap)
-        rate = max_min_share(rate, np.zeros(n, dtype=np.int64), np.asarray([top.core_bw_mbps]))
+        core = np.zeros(n, dtype=np.int64)
+        core_cap = np.asarray([top.core_bw_mbps])
+
+        def rates(access_f: FloatArray, gw_f: FloatArray, rtt_ms: FloatArray) -> FloatArray:
+            cap = np.minimum(top.access_bw_mbps[idx] * access_f, mathis_throughput_mbps(rtt_ms, loss, self.config.mss_bytes))
+            return max_min_share(max_min_share(cap, gw, top.gateway_bw_mbps * gw_f), core, core_cap)
+
+        # A transfer lasting many variation periods sees the *average* capacity, not the value at its
+        # start (S = integral of r(t) dt). One fixed-point step: estimate the duration with the factors
+        # at the start, then use each factor's exact window average (bandwidth, and delay for TCP's RTT). With the
+        # start value alone, the end of a long transfer would swing with the phase of a 2-minute
+        # oscillation at its start, and tiny changes would grow epoch after epoch.
+        rate = rates(self._access_var.bandwidth_factor(start, idx), self._gw_var.bandwidth_factor(t_phase), 2 * delay)
+        duration = size * 8.0 / (rate * 1e6)
+        stop = start + duration
+        access_f = self._access_var.mean_bandwidth_factor(start, stop, idx)
+        gw_f = self._gw_var.mean_bandwidth_factor(t_phase, t_phase + float(np.median(duration)))
+        mean_delay = (
+            top.access_delay_ms[idx] * self._access_var.mean_delay_factor(start, stop, idx)
+            + top.gateway_delay_ms[gw] * self._gw_var.mean_delay_factor(start, stop, gw)
+            + top.core_delay_ms
+        )
+        rate = rates(access_f, gw_f, 2 * mean_delay)
         end = start + delay / 1e3 + size * 8.0 / (rate * 1e6)
         end = np.where(size > 0, end, start)
         self._phases.append(_Phase(idx=idx.copy(), start_s=start, end_s=end, rate_mbps=rate, direction=direction))
@@ -124,43 +142,57 @@ class SimulatedNetwork:
         """Drop finished phases that can no longer affect a measurement at or after ``t_s``."""
         self._phases = [p for p in self._phases if p.end_s.size and float(p.end_s.max()) > t_s]
 
-    def _load(self, t_s: float, direction: Direction) -> tuple[FloatArray, FloatArray, float]:
+    def _load(self, t_s: FloatArray, direction: Direction) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Load (Mbps) on every access link, gateway uplink and the core link at each of ``t_s``: (P, N), (P, G), (P,)."""
         top = self.topology
-        node_load = np.zeros(top.n_nodes)
+        p_times = t_s.shape[0]
+        node_load = np.zeros((p_times, top.n_nodes))
         for p in self._phases:
             if p.direction != direction:
                 continue
-            on = (p.start_s <= t_s) & (t_s < p.end_s)
+            on = (p.start_s[None, :] <= t_s[:, None]) & (t_s[:, None] < p.end_s[None, :])  # (P, F)
             if on.any():
-                np.add.at(node_load, p.idx[on], p.rate_mbps[on])
-        gw_load = np.bincount(top.gateway, weights=node_load, minlength=top.n_gateways)
-        return node_load, gw_load, float(node_load.sum())
+                node_load[:, p.idx] += on * p.rate_mbps[None, :]
+        gw_load = np.zeros((p_times, top.n_gateways))
+        np.add.at(gw_load.T, top.gateway, node_load.T)
+        return node_load, gw_load, node_load.sum(axis=1)
 
-    def path_state(self, t_s: float) -> PathState:
+    def path_state(self, t_s: FloatArray | float) -> PathState:
         """True available bandwidth, delay (with queueing) and loss of every path at ``t_s``.
 
-        Available bandwidth is the bottleneck of capacity minus load over the three links, taken in the
-        more loaded direction; queueing delay grows linearly with each link's utilisation up to
+        ``t_s`` may be a scalar (arrays of shape (N,)) or P times (arrays of shape (P, N)). Available
+        bandwidth is the bottleneck of capacity minus load over the three links, taken in the more
+        loaded direction; queueing delay grows linearly with each link's utilisation up to
         ``queue_delay_ms_at_full``.
         """
         top = self.topology
-        acc_cap = top.access_bw_mbps * self._access_var.bandwidth_factor(t_s)
-        gw_cap = top.gateway_bw_mbps * self._gw_var.bandwidth_factor(t_s)
-        avail = np.full(top.n_nodes, np.inf)
-        queue = np.zeros(top.n_nodes)
+        scalar = np.ndim(t_s) == 0
+        times = np.atleast_1d(np.asarray(t_s, dtype=np.float64))
+        acc_cap = top.access_bw_mbps * self._access_var.bandwidth_factor(times[:, None])  # (P, N)
+        gw_cap = top.gateway_bw_mbps * self._gw_var.bandwidth_factor(times[:, None])  # (P, G)
+        avail = np.full(acc_cap.shape, np.inf)
+        queue = np.zeros(acc_cap.shape)
         q = self.config.queue_delay_ms_at_full
         for direction in ("up", "down"):
-            node_load, gw_load, core_load = self._load(t_s, direction)
-            a = np.minimum(acc_cap - node_load, (gw_cap - gw_load)[top.gateway])
-            a = np.minimum(a, top.core_bw_mbps - core_load)
+            node_load, gw_load, core_load = self._load(times, direction)
+            gw_left = (gw_cap - gw_load)[:, top.gateway]
+            a = np.minimum(np.minimum(acc_cap - node_load, gw_left), (top.core_bw_mbps - core_load)[:, None])
             avail = np.minimum(avail, a)
             util = (
                 np.minimum(node_load / acc_cap, 1.0)
-                + np.minimum(gw_load / gw_cap, 1.0)[top.gateway]
-                + min(core_load / top.core_bw_mbps, 1.0)
+                + np.minimum(gw_load / gw_cap, 1.0)[:, top.gateway]
+                + np.minimum(core_load / top.core_bw_mbps, 1.0)[:, None]
             )
             queue = np.maximum(queue, q * util)
         avail = np.maximum(avail, 0.01 * acc_cap)  # probes always get a trickle through
-        all_idx = np.arange(top.n_nodes, dtype=np.int64)
-        delay = self._path_delay_ms(all_idx, t_s) + queue
-        return PathState(available_mbps=avail, delay_ms=delay, loss_pct=top.path_loss_pct())
+        gw = top.gateway
+        delay = (
+            top.access_delay_ms * self._access_var.delay_factor(times[:, None])
+            + (top.gateway_delay_ms * self._gw_var.delay_factor(times[:, None]))[:, gw]
+            + top.core_delay_ms
+            + queue
+        )
+        loss = np.broadcast_to(top.path_loss_pct(), avail.shape)
+        if scalar:
+            return PathState(available_mbps=avail[0], delay_ms=delay[0], loss_pct=loss[0])
+        return PathState(available_mbps=avail, delay_ms=delay, loss_pct=loss)

@@ -28,12 +28,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from edgetune.engines.base import Engine
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import NorthboundAPI
 from edgetune.orchestrator.energy import node_energy
 from edgetune.orchestrator.record import EpochRecord, RunRecord
-from edgetune.selection.base import NodeMetrics, SelectionPolicy
+from edgetune.selection.base import MetricsTable, SelectionPolicy
 
 
 @dataclass(frozen=True)
@@ -88,24 +90,14 @@ class Orchestrator:
         self.progress = progress
         self._compute = {n.id: n.compute for n in fleet.nodes}
 
-    def _metrics(
-        self, node_ids: list[int], train_time_s: Mapping[int, float]
-    ) -> dict[int, NodeMetrics]:
-        """Eq. 2's raw inputs for ``node_ids`` (those without network metrics are left out)."""
-        net = self.northbound.path_metrics(node_ids)
-        out: dict[int, NodeMetrics] = {}
-        for i in node_ids:
-            if i not in net or i not in train_time_s:
-                continue
-            p = net[i]
-            out[i] = NodeMetrics(
-                compute=self._compute[i],
-                bandwidth_mbps=p.bandwidth_mbps,
-                delay_ms=p.delay_ms,
-                loss_pct=p.loss_pct,
-                train_time_s=float(train_time_s[i]),
-            )
-        return out
+    def _metrics(self, node_ids: list[int], train_time_s: Mapping[int, float]) -> MetricsTable:
+        """Eq. 2's raw inputs for ``node_ids`` (nodes without network metrics are left out)."""
+        ids, net = self.northbound.path_arrays([i for i in node_ids if i in train_time_s])
+        values = np.empty((len(ids), 5))
+        values[:, 0] = [self._compute[i] for i in ids]
+        values[:, 1:4] = net
+        values[:, 4] = [train_time_s[i] for i in ids]
+        return MetricsTable(ids=ids, values=values)
 
     def run(self) -> RunRecord:
         """Run all epochs and return the record (the engine is closed afterwards)."""
@@ -152,7 +144,7 @@ class Orchestrator:
                     start_s=start,
                     end_s=end,
                     active=trained,
-                    metrics={i: m.to_json() for i, m in metrics.items() if i in trained_set},
+                    metrics=metrics.to_json(keep=trained_set),
                     scores=scores,
                     eliminated=[i for i in active if i not in nxt_set],
                     loss=loss,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgetune.errors import InputError
+from numpy.typing import NDArray
+
 from edgetune.selection.scoring import METRIC_NAMES, perf_scores
 
 
@@ -41,6 +43,36 @@ class NodeMetrics:
             "delay_ms": self.delay_ms,
             "loss_pct": self.loss_pct,
             "train_time_s": self.train_time_s,
+        }
+
+
+@dataclass(frozen=True)
+class MetricsTable:
+    """Eq. 2's raw inputs for many nodes at once: ``values[k]`` holds node ``ids[k]``'s five metrics.
+
+    The orchestrator builds one per epoch with numpy, so scoring 10,000 nodes stays vectorised.
+    """
+
+    ids: list[int]
+    values: NDArray[np.float64]  # (n, 5) in METRIC_NAMES order
+
+    @classmethod
+    def from_mapping(cls, metrics: Mapping[int, NodeMetrics]) -> MetricsTable:
+        """Build from per-node :class:`NodeMetrics` (ids sorted)."""
+        ids = sorted(metrics)
+        values = np.array([metrics[i].as_tuple() for i in ids], dtype=np.float64).reshape(len(ids), len(METRIC_NAMES))
+        return cls(ids=ids, values=values)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def to_json(self, keep: set[int] | None = None) -> dict[int, dict[str, float]]:
+        """Per-node metric objects for the run record (only ``keep`` if given)."""
+        rows = self.values.tolist()
+        return {
+            i: dict(zip(METRIC_NAMES, row, strict=True))
+            for i, row in zip(self.ids, rows, strict=True)
+            if keep is None or i in keep
         }
 
 
@@ -81,14 +113,13 @@ class SelectionPolicy(ABC):
         """Whether :meth:`select` also wants metrics of eliminated nodes (for rejoining)."""
         return False
 
-    def score(self, metrics: Mapping[int, NodeMetrics]) -> dict[int, float]:
+    def score(self, metrics: Mapping[int, NodeMetrics] | MetricsTable) -> dict[int, float]:
         """PerfScore (Eq. 3) of every node in ``metrics``, normalised over exactly those nodes."""
-        ids = sorted(metrics)
-        if not ids:
+        table = metrics if isinstance(metrics, MetricsTable) else MetricsTable.from_mapping(metrics)
+        if not len(table):
             return {}
-        values = np.array([metrics[i].as_tuple() for i in ids], dtype=np.float64)
-        scores = perf_scores(values, self.config.weights, self.config.utopia)
-        return {i: float(s) for i, s in zip(ids, scores, strict=True)}
+        scores = perf_scores(table.values, self.config.weights, self.config.utopia)
+        return dict(zip(table.ids, scores.tolist(), strict=True))
 
     @abstractmethod
     def select(
