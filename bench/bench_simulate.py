@@ -42,8 +42,10 @@ def main() -> None:
                 best_gen, best_run = min(best_gen, t1 - t0), min(best_run, t2 - t1)
             per_epoch = best_run / args.epochs
             results[(n, pol)] = best_run
-            print(f"{n:>7} {pol:>6} {best_gen:7.3f} {best_run:7.3f} {per_epoch * 1e3:13.2f} "
-                  f"{per_epoch / (n * math.log2(n)) * 1e6:14.3f}")
+            print(
+                f"{n:>7} {pol:>6} {best_gen:7.3f} {best_run:7.3f} {per_epoch * 1e3:13.2f} "
+                f"{per_epoch / (n * math.log2(n)) * 1e6:14.3f}"
+            )
     big = max(sizes)
     for pol in ("ne", "ar"):
         t = results[(big, pol)]

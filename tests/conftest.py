@@ -10,10 +10,10 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult  # noqa: E402
-from edgetune.fleet.generate import generate_fleet  # noqa: E402
-from edgetune.fleet.schema import Fleet  # noqa: E402
-from edgetune.network.monitor import NorthboundAPI, PathMetrics  # noqa: E402
+from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult
+from edgetune.fleet.generate import generate_fleet
+from edgetune.fleet.schema import Fleet
+from edgetune.network.monitor import NorthboundAPI, PathMetrics
 
 
 @pytest.fixture

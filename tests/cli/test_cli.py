@@ -22,7 +22,10 @@ def fleet_file(tmp_path: Path) -> Path:
 
 def test_generate_then_simulate(fleet_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run.json"
-    assert main(["simulate", "--fleet", str(fleet_file), "--policy", "ne", "--out", str(out), "--quiet", "--seed", "2"]) == 0
+    assert (
+        main(["simulate", "--fleet", str(fleet_file), "--policy", "ne", "--out", str(out), "--quiet", "--seed", "2"])
+        == 0
+    )
     rec = json.loads(out.read_text())
     assert rec["policy"] == "ne" and len(rec["epochs"]) == 10
     assert [len(e["active"]) for e in rec["epochs"]] == [12, 11, 10, 9, 8, 7, 6, 5, 4, 3]
@@ -77,8 +80,19 @@ def test_bad_inputs(fleet_file: Path, tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_console_script_exit_code(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "edgetune.cli.main", "simulate", "--fleet", str(tmp_path / "x.yaml"), "--out", str(tmp_path / "r.json")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "edgetune.cli.main",
+            "simulate",
+            "--fleet",
+            str(tmp_path / "x.yaml"),
+            "--out",
+            str(tmp_path / "r.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "--fleet" in proc.stderr
@@ -86,7 +100,20 @@ def test_console_script_exit_code(tmp_path: Path) -> None:
 
 def test_compare_small_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cmp"
-    argv = ["compare", "--nodes", "12,16", "--setups", "limited", "--seeds", "2", "--epochs", "4", "--out", str(out), "--quiet"]
+    argv = [
+        "compare",
+        "--nodes",
+        "12,16",
+        "--setups",
+        "limited",
+        "--seeds",
+        "2",
+        "--epochs",
+        "4",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(argv) == 0
     for name in ("runs.csv", "summary.csv", "summary.md", "fig2.png"):
         assert (out / name).stat().st_size > 0

@@ -29,9 +29,14 @@ def tiny_fleet(n: int, gateway_mbps: float) -> Fleet:
         orchestrator=OrchestratorSpec(switch="agg0", link=LinkSpec(bandwidth_mbps=1000.0, delay_ms=1.0)),
         switches=[
             SwitchSpec(id="agg0", kind="aggregation"),
-            SwitchSpec(id="gw0", kind="gateway", parent="agg0", uplink=LinkSpec(bandwidth_mbps=gateway_mbps, delay_ms=1.0)),
+            SwitchSpec(
+                id="gw0", kind="gateway", parent="agg0", uplink=LinkSpec(bandwidth_mbps=gateway_mbps, delay_ms=1.0)
+            ),
         ],
-        nodes=[NodeSpec(id=i, compute=2.0, gateway="gw0", link=LinkSpec(bandwidth_mbps=8.0, delay_ms=8.0)) for i in range(n)],
+        nodes=[
+            NodeSpec(id=i, compute=2.0, gateway="gw0", link=LinkSpec(bandwidth_mbps=8.0, delay_ms=8.0))
+            for i in range(n)
+        ],
     )
 
 

@@ -21,8 +21,11 @@ EXACT = MonitorConfig(bandwidth_noise=0.0, delay_noise_ms=0.0, loss_probes=1_000
 
 
 def test_ewma_by_hand(fleet12: Fleet) -> None:
-    mon = SimulatedMonitor(SimulatedNetwork(fleet12, np.random.default_rng(0), QUIET), np.random.default_rng(1),
-                           MonitorConfig(ewma_alpha=0.5))
+    mon = SimulatedMonitor(
+        SimulatedNetwork(fleet12, np.random.default_rng(0), QUIET),
+        np.random.default_rng(1),
+        MonitorConfig(ewma_alpha=0.5),
+    )
     n = len(fleet12.nodes)
     for t, x in enumerate([10.0, 20.0, 40.0]):
         mon.record(float(t), np.full(n, x), np.full(n, x), np.full(n, x))
@@ -45,7 +48,9 @@ def test_idle_network_is_measured_as_configured(fleet12: Fleet) -> None:
 
 def test_fine_tuning_traffic_loads_the_measured_path(fleet12: Fleet) -> None:
     net = SimulatedNetwork(fleet12, np.random.default_rng(0), QUIET)
-    mon = SimulatedMonitor(net, np.random.default_rng(1), MonitorConfig(ewma_alpha=1.0, bandwidth_noise=0.0, delay_noise_ms=0.0))
+    mon = SimulatedMonitor(
+        net, np.random.default_rng(1), MonitorConfig(ewma_alpha=1.0, bandwidth_noise=0.0, delay_noise_ms=0.0)
+    )
     idle = net.path_state(0.0)
     ends = net.transfer(np.array([0]), 50e6, 0.0, "down")  # node 0 downloads 50 MB from t=0
     mon.advance_to(float(ends[0]) / 2)

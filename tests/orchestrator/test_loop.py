@@ -14,7 +14,10 @@ def make_fleet(computes: list[float]) -> Fleet:
     link = LinkSpec(bandwidth_mbps=100.0, delay_ms=1.0, loss_pct=0.0)
     return Fleet(
         orchestrator=OrchestratorSpec(switch="agg0", link=link),
-        switches=[SwitchSpec(id="agg0", kind="aggregation"), SwitchSpec(id="gw0", kind="gateway", parent="agg0", uplink=link)],
+        switches=[
+            SwitchSpec(id="agg0", kind="aggregation"),
+            SwitchSpec(id="gw0", kind="gateway", parent="agg0", uplink=link),
+        ],
         nodes=[NodeSpec(id=i, compute=c, gateway="gw0", link=link) for i, c in enumerate(computes)],
     )
 
@@ -53,7 +56,7 @@ def test_node_elimination_by_hand() -> None:
 
 
 def test_all_resources_same_but_no_elimination() -> None:
-    rec, engine, _ = run("ar")
+    rec, _engine, _ = run("ar")
     assert [e.active for e in rec.epochs] == [[0, 1, 2, 3, 4]] * 3
     assert all(e.eliminated == [] for e in rec.epochs)
     assert rec.epochs[0].scores == pytest.approx({0: 1.0, 1: 0.8, 2: 0.95, 3: 0.85, 4: 0.9})

@@ -8,8 +8,16 @@ from edgetune.reporting.compare import SweepRow, summarize, summary_markdown
 
 
 def row(policy: str, seed: int, t: float) -> SweepRow:
-    return SweepRow(setup="normal", nodes=12, seed=seed, policy=policy, completion_time_s=t, energy_j=10.0,
-                    bytes_moved=0.0, last_epoch_nodes=3)
+    return SweepRow(
+        setup="normal",
+        nodes=12,
+        seed=seed,
+        policy=policy,
+        completion_time_s=t,
+        energy_j=10.0,
+        bytes_moved=0.0,
+        last_epoch_nodes=3,
+    )
 
 
 def test_summary_pairs_ne_and_ar_by_seed() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Any
 
 from edgetune.errors import InputError
 from edgetune.network.dynamics import VariationConfig
@@ -35,8 +36,11 @@ def positive(field: str, value: float, allow_zero: bool = False) -> float:
 def add_policy_args(p: argparse.ArgumentParser) -> None:
     """--weights, --utopia, --rejoin (Eq. 2-3 and the rejoin option)."""
     g = p.add_argument_group("node scoring (Eq. 2-3)")
-    g.add_argument("--weights", default="0.2,0.2,0.2,0.2,0.2",
-                   help="w for compute,bandwidth,delay,loss,train-time; non-negative, sum 1 (default equal)")
+    g.add_argument(
+        "--weights",
+        default="0.2,0.2,0.2,0.2,0.2",
+        help="w for compute,bandwidth,delay,loss,train-time; non-negative, sum 1 (default equal)",
+    )
     g.add_argument("--utopia", default="1,1,1,1,1", help="utopia point lambda in [0,1]^5 (default all ones)")
     g.add_argument("--rejoin", action="store_true", help="let eliminated nodes rejoin (beyond the paper)")
 
@@ -48,7 +52,9 @@ def policy_config(args: argparse.Namespace) -> PolicyConfig:
     try:
         return PolicyConfig(weights=weights, utopia=utopia, rejoin=bool(args.rejoin))
     except InputError as exc:
-        raise InputError("--" + exc.field, args.weights if exc.field == "weights" else args.utopia, exc.reason) from None
+        raise InputError(
+            "--" + exc.field, args.weights if exc.field == "weights" else args.utopia, exc.reason
+        ) from None
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -70,8 +76,12 @@ def add_network_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network and SDN monitor")
     g.add_argument("--poll-interval-s", type=float, default=5.0, help="monitor polling period (default 5 s)")
     g.add_argument("--ewma-alpha", type=float, default=0.3, help="EWMA smoothing weight of a new sample (default 0.3)")
-    g.add_argument("--variation", type=float, default=0.15,
-                   help="std of the log background bandwidth variation (0 turns variation off; default 0.15)")
+    g.add_argument(
+        "--variation",
+        type=float,
+        default=0.15,
+        help="std of the log background bandwidth variation (0 turns variation off; default 0.15)",
+    )
 
 
 def network_configs(args: argparse.Namespace) -> tuple[NetworkConfig, MonitorConfig]:
@@ -82,3 +92,8 @@ def network_configs(args: argparse.Namespace) -> tuple[NetworkConfig, MonitorCon
     positive("--variation", args.variation, allow_zero=True)
     var = VariationConfig(bandwidth_sigma=args.variation, delay_sigma=args.variation * 2 / 3)
     return NetworkConfig(variation=var), MonitorConfig(poll_interval_s=args.poll_interval_s, ewma_alpha=args.ewma_alpha)
+
+
+def tick(bar: Any) -> None:
+    """Advance a tqdm bar by one (a typed callback for progress hooks)."""
+    bar.update(1)

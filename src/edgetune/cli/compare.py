@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from edgetune.cli.common import check_run_args, network_configs, parse_floats, policy_config
+    from edgetune.cli.common import check_run_args, network_configs, parse_floats, policy_config, tick
     from edgetune.cli.simulate import workload_from_args
     from edgetune.errors import InputError
     from edgetune.fleet.generate import SETUPS
@@ -56,10 +56,15 @@ def _run(args: argparse.Namespace) -> int:
     total = len(counts) * len(setups) * len(seeds) * 2
     with tqdm(total=total, desc="compare", unit="run", disable=args.quiet) as bar:
         rows = run_sweep(
-            [int(c) for c in counts], setups, seeds,
+            [int(c) for c in counts],
+            setups,
+            seeds,
             config=OrchestratorConfig(epochs=args.epochs, learning_rate=args.lr),
-            policy_config=pcfg, workload=workload, network_config=net_cfg, monitor_config=mon_cfg,
-            tick=lambda: bar.update(1),
+            policy_config=pcfg,
+            workload=workload,
+            network_config=net_cfg,
+            monitor_config=mon_cfg,
+            tick=lambda: tick(bar),
         )
     paths = write_report(rows, args.out)
     print(summary_markdown(summarize(rows)))

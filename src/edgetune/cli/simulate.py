@@ -12,9 +12,15 @@ def add_workload_args(p: argparse.ArgumentParser) -> None:
     """The modelled workload (Sec. IV-A defaults)."""
     g = p.add_argument_group("modelled workload (paper Sec. IV-A)")
     g.add_argument("--model-mb", type=float, default=500.0, help="model size, MB (default 500)")
-    g.add_argument("--dataset-mb", type=float, default=1000.0, help="data set size split over the nodes, MB (default 1000)")
-    g.add_argument("--compute-s-per-mb", type=float, default=1.0,
-                   help="seconds one MB of data takes on a node of compute power 1 (default 1.0)")
+    g.add_argument(
+        "--dataset-mb", type=float, default=1000.0, help="data set size split over the nodes, MB (default 1000)"
+    )
+    g.add_argument(
+        "--compute-s-per-mb",
+        type=float,
+        default=1.0,
+        help="seconds one MB of data takes on a node of compute power 1 (default 1.0)",
+    )
 
 
 def workload_from_args(args: argparse.Namespace) -> Any:
@@ -35,7 +41,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "simulate",
         help="simulate node elimination (ne) or all resources (ar) on a fleet",
-        description="Run Algorithm 1 on the simulation engine (modelled traffic, virtual clock) and write the run record.",
+        description="Run Algorithm 1 on the simulation engine (modelled traffic, virtual clock) "
+        "and write the run record.",
     )
     p.add_argument("--fleet", required=True, help="fleet YAML (edgetune fleet generate)")
     p.add_argument("--policy", default="ne", help="ne (node elimination) | ar (all resources)")
@@ -51,7 +58,7 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from edgetune.cli.common import check_run_args, network_configs, policy_config
+    from edgetune.cli.common import check_run_args, network_configs, policy_config, tick
     from edgetune.engines.simulated import simulate
     from edgetune.fleet.schema import load_fleet
     from edgetune.orchestrator.loop import OrchestratorConfig
@@ -65,8 +72,14 @@ def _run(args: argparse.Namespace) -> int:
     fleet = load_fleet(args.fleet)
     bar = tqdm(total=args.epochs, desc=f"simulate {args.policy}", unit="epoch", disable=args.quiet, leave=False)
     record = simulate(
-        fleet, policy, args.seed, OrchestratorConfig(epochs=args.epochs, learning_rate=args.lr), workload,
-        net_cfg, mon_cfg, progress=lambda _ep: bar.update(1),
+        fleet,
+        policy,
+        args.seed,
+        OrchestratorConfig(epochs=args.epochs, learning_rate=args.lr),
+        workload,
+        net_cfg,
+        mon_cfg,
+        progress=lambda _ep: tick(bar),
     )
     bar.close()
     record.save(args.out)

@@ -45,7 +45,9 @@ class BackgroundVariation:
         self._delay = self._draw(n_links, m, rng, cfg.delay_sigma)
 
     @staticmethod
-    def _draw(n: int, m: int, rng: np.random.Generator, sigma: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def _draw(
+        n: int, m: int, rng: np.random.Generator, sigma: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         amp = rng.normal(0.0, 1.0, (n, m))
         amp /= np.sqrt((amp**2).mean(axis=1, keepdims=True)) + 1e-12  # exact std sigma for every link
         phase = rng.uniform(0.0, 2 * np.pi, (n, m))
@@ -55,7 +57,10 @@ class BackgroundVariation:
         return amp * np.cos(phase), amp * np.sin(phase)
 
     def _factor(
-        self, coef: tuple[NDArray[np.float64], NDArray[np.float64]], t_s: NDArray[np.float64] | float, idx: NDArray[np.int64] | None
+        self,
+        coef: tuple[NDArray[np.float64], NDArray[np.float64]],
+        t_s: NDArray[np.float64] | float,
+        idx: NDArray[np.int64] | None,
     ) -> NDArray[np.float64]:
         a_cos, a_sin = coef
         t = np.asarray(t_s, dtype=np.float64)
@@ -71,7 +76,9 @@ class BackgroundVariation:
         x = (a_cos * np.sin(wt) + a_sin * np.cos(wt)).sum(axis=-1)
         return np.asarray(np.exp(x), dtype=np.float64)
 
-    def bandwidth_factor(self, t_s: NDArray[np.float64] | float, idx: NDArray[np.int64] | None = None) -> NDArray[np.float64]:
+    def bandwidth_factor(
+        self, t_s: NDArray[np.float64] | float, idx: NDArray[np.int64] | None = None
+    ) -> NDArray[np.float64]:
         """Multiplier of each link's capacity: at one time (scalar), at P times (``(P, 1)`` -> ``(P, L)``),
         or at one time per link selected by ``idx``."""
         return self._factor(self._bw, t_s, idx)
@@ -115,6 +122,8 @@ class BackgroundVariation:
         x = (a_cos * sin_avg + a_sin * cos_avg).sum(axis=-1)
         return np.asarray(np.exp(x), dtype=np.float64)
 
-    def delay_factor(self, t_s: NDArray[np.float64] | float, idx: NDArray[np.int64] | None = None) -> NDArray[np.float64]:
+    def delay_factor(
+        self, t_s: NDArray[np.float64] | float, idx: NDArray[np.int64] | None = None
+    ) -> NDArray[np.float64]:
         """Multiplier of each link's delay at time ``t_s``."""
         return self._factor(self._delay, t_s, idx)

@@ -36,7 +36,9 @@ IntArray = NDArray[np.int64]
 MATHIS_C = math.sqrt(1.5)
 
 
-def mathis_throughput_mbps(rtt_ms: FloatArray | float, loss_pct: FloatArray | float, mss_bytes: int = 1460) -> FloatArray:
+def mathis_throughput_mbps(
+    rtt_ms: FloatArray | float, loss_pct: FloatArray | float, mss_bytes: int = 1460
+) -> FloatArray:
     """Eq. (N2): steady-state TCP throughput in Mbps; ``inf`` where the loss is zero."""
     rtt_s = np.maximum(np.asarray(rtt_ms, dtype=np.float64), 1e-3) / 1e3
     p = np.asarray(loss_pct, dtype=np.float64) / 100.0
@@ -45,7 +47,9 @@ def mathis_throughput_mbps(rtt_ms: FloatArray | float, loss_pct: FloatArray | fl
     return np.asarray(rate_bps / 1e6, dtype=np.float64)
 
 
-def transfer_time_s(size_bytes: FloatArray | float, delay_ms: FloatArray | float, rate_mbps: FloatArray | float) -> FloatArray:
+def transfer_time_s(
+    size_bytes: FloatArray | float, delay_ms: FloatArray | float, rate_mbps: FloatArray | float
+) -> FloatArray:
     """Eq. (N1): seconds to move ``size_bytes`` over a path of one-way delay ``delay_ms`` at ``rate_mbps``."""
     size = np.asarray(size_bytes, dtype=np.float64)
     out = np.asarray(delay_ms, dtype=np.float64) / 1e3 + size * 8.0 / (np.asarray(rate_mbps, dtype=np.float64) * 1e6)

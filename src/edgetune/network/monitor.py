@@ -27,7 +27,6 @@ import numpy as np
 
 from edgetune.network.simulated import SimulatedNetwork
 
-
 #: Combined EWMA weight below which old polls are skipped by lazy monitors (see SimulatedMonitor).
 HORIZON_WEIGHT = 1e-4
 

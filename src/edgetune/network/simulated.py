@@ -101,7 +101,9 @@ class SimulatedNetwork:
         top = self.topology
         n = idx.shape[0]
         size = np.broadcast_to(np.asarray(size_bytes, dtype=np.float64), (n,))
-        start = np.maximum(np.broadcast_to(np.asarray(ready_s, dtype=np.float64), (n,)), self._busy_until[direction][idx])
+        start = np.maximum(
+            np.broadcast_to(np.asarray(ready_s, dtype=np.float64), (n,)), self._busy_until[direction][idx]
+        )
         if n == 0:
             return start.copy()
         delay = self._path_delay_ms(idx, start)
@@ -112,7 +114,9 @@ class SimulatedNetwork:
         core_cap = np.asarray([top.core_bw_mbps])
 
         def rates(access_f: FloatArray, gw_f: FloatArray, rtt_ms: FloatArray) -> FloatArray:
-            cap = np.minimum(top.access_bw_mbps[idx] * access_f, mathis_throughput_mbps(rtt_ms, loss, self.config.mss_bytes))
+            cap = np.minimum(
+                top.access_bw_mbps[idx] * access_f, mathis_throughput_mbps(rtt_ms, loss, self.config.mss_bytes)
+            )
             return max_min_share(max_min_share(cap, gw, top.gateway_bw_mbps * gw_f), core, core_cap)
 
         # A transfer lasting many variation periods sees the *average* capacity, not the value at its
@@ -143,7 +147,7 @@ class SimulatedNetwork:
         self._phases = [p for p in self._phases if p.end_s.size and float(p.end_s.max()) > t_s]
 
     def _load(self, t_s: FloatArray, direction: Direction) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Load (Mbps) on every access link, gateway uplink and the core link at each of ``t_s``: (P, N), (P, G), (P,)."""
+        """Load (Mbps) on access links, gateway uplinks and the core link at each time: (P, N), (P, G), (P,)."""
         top = self.topology
         p_times = t_s.shape[0]
         node_load = np.zeros((p_times, top.n_nodes))

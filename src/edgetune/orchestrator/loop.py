@@ -106,7 +106,12 @@ class Orchestrator:
         nodes = engine.node_ids
         record = RunRecord(
             policy=self.policy.name,
-            config={"epochs": cfg.epochs, "learning_rate": cfg.learning_rate, **self.policy.describe(), **engine.describe()},
+            config={
+                "epochs": cfg.epochs,
+                "learning_rate": cfg.learning_rate,
+                **self.policy.describe(),
+                **engine.describe(),
+            },
             nodes=list(nodes),
             time_base=engine.time_base,
         )

@@ -86,7 +86,10 @@ def run_sweep(
                     )
                     rows.append(
                         SweepRow(
-                            setup=setup, nodes=n, seed=seed, policy=pol,
+                            setup=setup,
+                            nodes=n,
+                            seed=seed,
+                            policy=pol,
                             completion_time_s=rec.completion_time_s,
                             energy_j=float(rec.energy["total_j"]),
                             bytes_moved=rec.bytes_moved,
@@ -114,9 +117,13 @@ def summarize(rows: Sequence[SweepRow]) -> list[SummaryRow]:
         ne_m, ar_m = statistics.fmean(ne_t), statistics.fmean(ar_t)
         out.append(
             SummaryRow(
-                setup=setup, nodes=n, seeds=len(seeds),
-                ne_mean_s=ne_m, ne_std_s=statistics.pstdev(ne_t),
-                ar_mean_s=ar_m, ar_std_s=statistics.pstdev(ar_t),
+                setup=setup,
+                nodes=n,
+                seeds=len(seeds),
+                ne_mean_s=ne_m,
+                ne_std_s=statistics.pstdev(ne_t),
+                ar_mean_s=ar_m,
+                ar_std_s=statistics.pstdev(ar_t),
                 speedup=ar_m / ne_m if ne_m > 0 else float("nan"),
                 reduction_pct=100.0 * (1 - ne_m / ar_m) if ar_m > 0 else float("nan"),
                 best_seed_reduction_pct=max(100.0 * (1 - a / b) for a, b in zip(ne_t, ar_t, strict=True) if b > 0),
@@ -155,7 +162,8 @@ def _hours(s: float) -> str:
 def summary_markdown(summary: Sequence[SummaryRow]) -> str:
     """The summary as a Markdown table (times in virtual hours) plus per-setup headline numbers."""
     lines = [
-        "| setup | nodes | seeds | NE time (h) | AR time (h) | AR/NE | NE saves | best seed saves | NE energy (MJ) | AR energy (MJ) |",
+        "| setup | nodes | seeds | NE time (h) | AR time (h) | AR/NE | NE saves | best seed saves "
+        "| NE energy (MJ) | AR energy (MJ) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in summary:
@@ -192,7 +200,10 @@ def plot_fig2(summary: Sequence[SummaryRow], rows: Sequence[SweepRow], path: str
             sel = sorted({r.nodes for r in rows if r.setup == setup and r.policy == pol})
             if not sel:
                 continue
-            per = [[r.completion_time_s / 3600 for r in rows if r.setup == setup and r.policy == pol and r.nodes == n] for n in sel]
+            per = [
+                [r.completion_time_s / 3600 for r in rows if r.setup == setup and r.policy == pol and r.nodes == n]
+                for n in sel
+            ]
             mean = [statistics.fmean(v) for v in per]
             ax.plot(sel, mean, marker="o", color=colors[pol], label=labels[pol])
             ax.fill_between(sel, [min(v) for v in per], [max(v) for v in per], color=colors[pol], alpha=0.15)

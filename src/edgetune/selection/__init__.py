@@ -5,8 +5,8 @@ from edgetune.selection.elimination import elimination_count
 from edgetune.selection.scoring import METRIC_NAMES, normalize, perf_scores
 
 # Importing the modules registers the policies.
-from edgetune.selection import all_resources as _ar  # noqa: E402,F401  isort: skip
-from edgetune.selection import elimination as _ne  # noqa: E402,F401  isort: skip
+from edgetune.selection import all_resources as _ar  # noqa: F401  isort: skip
+from edgetune.selection import elimination as _ne  # noqa: F401  isort: skip
 
 __all__ = [
     "METRIC_NAMES",

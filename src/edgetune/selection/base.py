@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from edgetune.errors import InputError
 from numpy.typing import NDArray
 
+from edgetune.errors import InputError
 from edgetune.selection.scoring import METRIC_NAMES, perf_scores
 
 
@@ -167,5 +166,3 @@ def make_policy(name: str, config: PolicyConfig | None = None) -> SelectionPolic
 def default_policy_config() -> PolicyConfig:
     """Equal weights, utopia at all ones (the paper's defaults are unstated; these are ours)."""
     return PolicyConfig()
-
-

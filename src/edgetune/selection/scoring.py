@@ -45,9 +45,7 @@ def normalize(values: NDArray[np.float64], benefit: Sequence[bool] = BENEFIT) ->
     return np.where(flat, 1.0, out)
 
 
-def perf_scores(
-    values: NDArray[np.float64], weights: Sequence[float], utopia: Sequence[float]
-) -> NDArray[np.float64]:
+def perf_scores(values: NDArray[np.float64], weights: Sequence[float], utopia: Sequence[float]) -> NDArray[np.float64]:
     """Eq. 2-3: PerfScore of every row of ``values`` (nodes x 5 metrics in :data:`METRIC_NAMES` order)."""
     w = np.asarray(weights, dtype=np.float64)
     lam = np.asarray(utopia, dtype=np.float64)
