@@ -42,27 +42,46 @@ def random_instance_doc(
             k_exp = int(rng.integers(1, k_max + 1))
             k_rob = int(rng.integers(k_exp, k_max + 1))
             excess = float(rng.uniform(0.001, 0.01))
-            variants.append({
-                "bits": int(bits),
-                "quantize_time_s": float(rng.uniform(0.0, 0.5)),
-                "quantize_energy_j": float(rng.uniform(0.0, 2.0)),
-                "layers": [
-                    {"compute": float(rng.uniform(1.0, 20.0)), "size_bits": float(rng.uniform(1.0, 30.0)),
-                     "infer_compute": float(rng.uniform(0.1, 2.0)), "output_bits": float(rng.uniform(1.0, 5.0))}
-                    for _ in range(n_layers)
-                ],
-                "loss_jump": {"expected": excess, "robust": excess},
-                "epoch_loss_delta": {"expected": -excess / (k_exp - 0.5), "robust": -excess / (k_rob - 0.5)},
-                "epochs": {"expected": k_exp, "robust": k_rob},
-            })
+            variants.append(
+                {
+                    "bits": int(bits),
+                    "quantize_time_s": float(rng.uniform(0.0, 0.5)),
+                    "quantize_energy_j": float(rng.uniform(0.0, 2.0)),
+                    "layers": [
+                        {
+                            "compute": float(rng.uniform(1.0, 20.0)),
+                            "size_bits": float(rng.uniform(1.0, 30.0)),
+                            "infer_compute": float(rng.uniform(0.1, 2.0)),
+                            "output_bits": float(rng.uniform(1.0, 5.0)),
+                        }
+                        for _ in range(n_layers)
+                    ],
+                    "loss_jump": {"expected": excess, "robust": excess},
+                    "epoch_loss_delta": {
+                        "expected": -excess / (k_exp - 0.5),
+                        "robust": -excess / (k_rob - 0.5),
+                    },
+                    "epochs": {"expected": k_exp, "robust": k_rob},
+                }
+            )
             _ = q
-        models.append({"name": f"m{a}", "loss": 0.02, "update_compute": float(rng.uniform(0.0, 5.0)),
-                       "variants": variants})
+        models.append(
+            {
+                "name": f"m{a}",
+                "loss": 0.02,
+                "update_compute": float(rng.uniform(0.0, 5.0)),
+                "variants": variants,
+            }
+        )
     doc: dict[str, Any] = {
         "t_max_s": 1.0,
         "l_max": 0.02,
         "cloud": {"speed": 100.0, "energy_per_unit": 0.5},
-        "device": {"name": "dev", "speed": float(rng.uniform(0.5, 5.0)), "energy_per_unit": float(rng.uniform(0.1, 1.0))},
+        "device": {
+            "name": "dev",
+            "speed": float(rng.uniform(0.5, 5.0)),
+            "energy_per_unit": float(rng.uniform(0.1, 1.0)),
+        },
         "edge_servers": servers,
         "models": models,
     }
@@ -73,8 +92,8 @@ def random_instance_doc(
     pool, _ = candidates(inst, "robust")
     lo = min(c.variant.quantize_time_s + c.epochs * float(c.options.time_s.min()) for c in pool)
     hi = max(c.variant.quantize_time_s + c.epochs * float(c.options.time_s.max()) for c in pool)
-    frac = float(rng.uniform(0.0, 1.1)) if tightness is None else tightness
-    doc["t_max_s"] = lo + frac * (hi - lo) + 1e-6
+    frac = float(rng.uniform(-0.1, 1.1)) if tightness is None else tightness
+    doc["t_max_s"] = (lo + frac * (hi - lo) if frac >= 0 else lo * (1.0 + frac)) + 1e-6
     return doc
 
 
@@ -90,23 +109,54 @@ def small_doc() -> dict[str, Any]:
         "l_max": 0.0186,
         "cloud": {"speed": 1.9e13, "energy_per_unit": 2.1e-11},
         "device": {"name": "pi5", "speed": 3.0e10, "energy_per_unit": 4.0e-10},
-        "edge_servers": [{
-            "name": "rtx3090", "speed": 3.5e13, "energy_per_unit": 1.0e-11, "cloud_rate_bps": 1.0e9,
-            "cloud_energy_per_bit": 1.0e-9, "bandwidth_hz": 2.0e7, "snr": 3.0, "device_energy_per_bit": 5.0e-8,
-        }],
-        "models": [{
-            "name": "lenet", "loss": 0.0186, "update_compute": 1.0e9,
-            "variants": [{
-                "bits": 8, "quantize_time_s": 2.0, "quantize_energy_j": 300.0,
-                "layers": [
-                    {"compute": 1.0e9, "size_bits": 1.0e5, "infer_compute": 1.0e6, "output_bits": 8.0e3},
-                    {"compute": 2.0e9, "size_bits": 2.0e5, "infer_compute": 2.0e6, "output_bits": 4.0e3},
-                    {"compute": 3.0e9, "size_bits": 3.0e5, "infer_compute": 3.0e6, "output_bits": 80.0},
+        "edge_servers": [
+            {
+                "name": "rtx3090",
+                "speed": 3.5e13,
+                "energy_per_unit": 1.0e-11,
+                "cloud_rate_bps": 1.0e9,
+                "cloud_energy_per_bit": 1.0e-9,
+                "bandwidth_hz": 2.0e7,
+                "snr": 3.0,
+                "device_energy_per_bit": 5.0e-8,
+            }
+        ],
+        "models": [
+            {
+                "name": "lenet",
+                "loss": 0.0186,
+                "update_compute": 1.0e9,
+                "variants": [
+                    {
+                        "bits": 8,
+                        "quantize_time_s": 2.0,
+                        "quantize_energy_j": 300.0,
+                        "layers": [
+                            {
+                                "compute": 1.0e9,
+                                "size_bits": 1.0e5,
+                                "infer_compute": 1.0e6,
+                                "output_bits": 8.0e3,
+                            },
+                            {
+                                "compute": 2.0e9,
+                                "size_bits": 2.0e5,
+                                "infer_compute": 2.0e6,
+                                "output_bits": 4.0e3,
+                            },
+                            {
+                                "compute": 3.0e9,
+                                "size_bits": 3.0e5,
+                                "infer_compute": 3.0e6,
+                                "output_bits": 80.0,
+                            },
+                        ],
+                        "partitions": [1, 2],
+                        "loss_jump": {"expected": 0.004, "robust": 0.005},
+                        "epoch_loss_delta": {"expected": -1.0e-4, "robust": -8.0e-5},
+                        "epochs": {"expected": 3, "robust": 4},
+                    }
                 ],
-                "partitions": [1, 2],
-                "loss_jump": {"expected": 0.004, "robust": 0.005},
-                "epoch_loss_delta": {"expected": -1.0e-4, "robust": -8.0e-5},
-                "epochs": {"expected": 3, "robust": 4},
-            }],
-        }],
+            }
+        ],
     }

@@ -28,10 +28,10 @@ def inst():
 def test_volumes_eq1_to_4(inst):
     var = inst.models[0].variants[0]
     v = volumes(var, 1)
-    assert v.cloud_edge_bits == 6.0e5        # Eq. 1: 1e5 + 2e5 + 3e5
-    assert v.edge_device_bits == 1.0e5       # Eq. 2: blocks 1..1
-    assert v.device_compute == 1.0e9         # Eq. 3
-    assert v.edge_compute == 5.0e9           # Eq. 4: 2e9 + 3e9
+    assert v.cloud_edge_bits == 6.0e5  # Eq. 1: 1e5 + 2e5 + 3e5
+    assert v.edge_device_bits == 1.0e5  # Eq. 2: blocks 1..1
+    assert v.device_compute == 1.0e9  # Eq. 3
+    assert v.edge_compute == 5.0e9  # Eq. 4: 2e9 + 3e9
     v2 = volumes(var, 2)
     assert (v2.edge_device_bits, v2.device_compute, v2.edge_compute) == (3.0e5, 3.0e9, 3.0e9)
     assert volumes(var, 0).device_compute == 0.0 and volumes(var, 3).edge_compute == 0.0

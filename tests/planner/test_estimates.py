@@ -6,20 +6,20 @@ import math
 
 import pytest
 
+from edgetune.planner import scenarios
 from edgetune.planner.estimates import final_loss, least_epochs, variant_estimate
 from edgetune.planner.instance import instance_from_mapping
-from edgetune.planner import scenarios
 
 from .helpers import small_doc
 
 
 def test_least_epochs_hand_values():
-    assert least_epochs(0.0186, 0.004, -1.0e-4, 0.0186) == 41       # 40 epochs only reach equality
+    assert least_epochs(0.0186, 0.004, -1.0e-4, 0.0186) == 41  # 40 epochs only reach equality
     assert least_epochs(0.0186, 0.004, -8.0e-5, 0.0186) == 51
-    assert least_epochs(0.0, 0.0, -1.0, 0.5) == 1                   # already below after one epoch
-    assert least_epochs(0.02, 0.004, 0.0, 0.0186) is None           # non-negative change: never
-    assert least_epochs(0.02, math.inf, -1.0, 0.0186) is None       # γ = ∞
-    for k in (1, 2, 7, 26, 133):                                    # the rule inverts itself
+    assert least_epochs(0.0, 0.0, -1.0, 0.5) == 1  # already below after one epoch
+    assert least_epochs(0.02, 0.004, 0.0, 0.0186) is None  # non-negative change: never
+    assert least_epochs(0.02, math.inf, -1.0, 0.0186) is None  # γ = ∞
+    for k in (1, 2, 7, 26, 133):  # the rule inverts itself
         excess = 0.0031
         assert least_epochs(0.0186, excess, -excess / (k - 0.5), 0.0186) == k
 
@@ -38,7 +38,7 @@ def test_explicit_epochs_must_meet_target():
     doc["models"][0]["variants"][0]["epochs"] = None
     inst = instance_from_mapping(doc)
     est = variant_estimate(inst.models[0], inst.models[0].variants[0], inst.l_max, "robust")
-    assert est.reachable and est.epochs == 63   # 0.005 / 8e-5 = 62.5
+    assert est.reachable and est.epochs == 63  # 0.005 / 8e-5 = 62.5
 
 
 @pytest.mark.parametrize("name", ["jqodi-data1", "jqodi-data2"])

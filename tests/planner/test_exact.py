@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edgetune.planner import exact as exact_mod
 from edgetune.planner.brute import plan_brute
 from edgetune.planner.exact import lower_hull, lp_bound, pareto_frontier, plan_exact, solve_epochs
 from edgetune.planner.plan import SearchLimitExceeded
@@ -32,11 +33,11 @@ def _brute_counts(t, e, k, budget):
 
 def test_frontier_and_hull():
     t = np.array([1.0, 2.0, 2.0, 3.0, 4.0, 5.0])
-    e = np.array([9.0, 5.0, 6.0, 5.0, 1.0, 1.0])
+    e = np.array([9.0, 7.0, 8.0, 7.5, 1.0, 1.0])
     front = pareto_frontier(t, e)
-    assert list(front) == [0, 1, 4]           # (2,6), (3,5) and (5,1) are dominated
+    assert list(front) == [0, 1, 4]  # (2,8), (3,7.5) and (5,1) are dominated
     ht, he = lower_hull(t[front], e[front])
-    assert list(ht) == [1.0, 4.0] and list(he) == [9.0, 1.0]   # (2,5) lies above the segment
+    assert list(ht) == [1.0, 4.0] and list(he) == [9.0, 1.0]  # (2,7) lies above the segment (6.33)
     # 3 epochs within 9 s: LP mixes (1,9) and (4,1) at average 3 -> 3 * (9 - 8*2/3) = 11
     assert float(lp_bound(3, 9.0, ht, he)) == pytest.approx(11.0)
     assert float(lp_bound(3, 2.0, ht, he)) == np.inf
@@ -62,13 +63,19 @@ def test_solve_epochs_equals_brute(data, k, budget):
     t = np.array([a / 4 for a, _ in data])
     e = np.array([b / 4 for _, b in data])
     b = budget / 4
-    res = solve_epochs(t, e, k, b)
     ref = _brute_counts(t, e, k, b)
-    if ref is None:
-        assert res is None
-    else:
-        assert res is not None and res.energy_j == ref
-        assert sum(res.counts.values()) == k and res.time_s < b
+    for max_nodes in (exact_mod._MAX_NODES, 0):  # reduced-cost search, then the label-setting fallback
+        saved = exact_mod._MAX_NODES
+        exact_mod._MAX_NODES = max_nodes
+        try:
+            res = solve_epochs(t, e, k, b)
+        finally:
+            exact_mod._MAX_NODES = saved
+        if ref is None:
+            assert res is None
+        else:
+            assert res is not None and res.energy_j == ref
+            assert sum(res.counts.values()) == k and res.time_s < b
 
 
 def _milp(t, e, k, budget):

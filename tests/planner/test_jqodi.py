@@ -40,21 +40,44 @@ def test_jqodi_feasible_and_not_cheaper_than_exact(seed):
 
 def _two_server_doc():
     """Server a: 1 s, 10 J per epoch; server b: 5 s, 10.5 J; K_exp = 1, K_rob = 2, no other costs."""
+
     def srv(name, speed, eps):
-        return {"name": name, "speed": speed, "energy_per_unit": eps, "cloud_rate_bps": 1.0,
-                "cloud_energy_per_bit": 0.0, "bandwidth_hz": 1.0, "snr": 1.0, "device_energy_per_bit": 0.0}
+        return {
+            "name": name,
+            "speed": speed,
+            "energy_per_unit": eps,
+            "cloud_rate_bps": 1.0,
+            "cloud_energy_per_bit": 0.0,
+            "bandwidth_hz": 1.0,
+            "snr": 1.0,
+            "device_energy_per_bit": 0.0,
+        }
+
     return {
-        "t_max_s": 100.0, "l_max": 0.02,
+        "t_max_s": 100.0,
+        "l_max": 0.02,
         "cloud": {"speed": 1.0, "energy_per_unit": 0.0},
         "device": {"name": "d", "speed": 1.0, "energy_per_unit": 0.0},
         "edge_servers": [srv("a", 1.0, 10.0), srv("b", 0.2, 10.5)],
-        "models": [{"name": "m", "loss": 0.02, "update_compute": 0.0, "variants": [{
-            "bits": 8, "quantize_time_s": 0.0, "quantize_energy_j": 0.0,
-            "layers": [{"compute": 1.0, "size_bits": 0.0}], "partitions": [0],
-            "loss_jump": {"expected": 0.001, "robust": 0.001},
-            "epoch_loss_delta": {"expected": -0.002, "robust": -0.001},
-            "epochs": {"expected": 1, "robust": 2},
-        }]}],
+        "models": [
+            {
+                "name": "m",
+                "loss": 0.02,
+                "update_compute": 0.0,
+                "variants": [
+                    {
+                        "bits": 8,
+                        "quantize_time_s": 0.0,
+                        "quantize_energy_j": 0.0,
+                        "layers": [{"compute": 1.0, "size_bits": 0.0}],
+                        "partitions": [0],
+                        "loss_jump": {"expected": 0.001, "robust": 0.001},
+                        "epoch_loss_delta": {"expected": -0.002, "robust": -0.001},
+                        "epochs": {"expected": 1, "robust": 2},
+                    }
+                ],
+            }
+        ],
     }
 
 

@@ -26,19 +26,30 @@ def register(subparsers: Any) -> None:
         help="plan model, bit-width, partitions and edge servers (JQODI paper)",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
-    p.add_argument("instance", metavar="INSTANCE_OR_SCENARIO",
-                   help="instance file (YAML/JSON) or scenario name (jqodi-data1, jqodi-data2)")
-    p.add_argument("--method", default="exact",
-                   help="jqodi, jqodi-stationary, exact (default), optimum, full, minimal, brute")
+    p.add_argument(
+        "instance",
+        metavar="INSTANCE_OR_SCENARIO",
+        help="instance file (YAML/JSON) or scenario name (jqodi-data1, jqodi-data2)",
+    )
+    p.add_argument(
+        "--method",
+        default="exact",
+        help="jqodi, jqodi-stationary, exact (default), optimum, full, minimal, brute",
+    )
     p.add_argument("--out", help="plan JSON (single method) or Markdown table (--compare)")
     p.add_argument("--compare", action="store_true", help="run all methods side by side")
     p.add_argument("--plot", help="with --compare: write Fig. 7(c) (time vs energy) as PNG")
-    p.add_argument("--inference", action="store_true",
-                   help="also print per-sample collaborative inference cost (Fig. 9)")
+    p.add_argument(
+        "--inference", action="store_true", help="also print per-sample collaborative inference cost (Fig. 9)"
+    )
     p.add_argument("--samples", type=int, default=1, help="samples for --inference (default 1)")
     p.add_argument("--inference-out", help="write the --inference rows as JSON")
-    p.add_argument("--jqodi-max-vertices", type=int, default=None,
-                   help="bound on the jqodi time-energy tree (default 200000)")
+    p.add_argument(
+        "--jqodi-max-vertices",
+        type=int,
+        default=None,
+        help="bound on the jqodi time-energy tree (default 200000)",
+    )
     p.set_defaults(func=run)
 
 
@@ -55,8 +66,11 @@ def _resolve(arg: str) -> Any:
 
 
 def _inference_lines(title: str, rows: list[Any]) -> list[str]:
-    out = [f"{title}", "| setup | partition | device (s) | transfer (s) | server (s) | latency (s) | energy (J) |",
-           "|---|---|---|---|---|---|---|"]
+    out = [
+        f"{title}",
+        "| setup | partition | device (s) | transfer (s) | server (s) | latency (s) | energy (J) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     out += [
         f"| {r.setup} | {r.partition} | {r.device_s:.4g} | {r.transfer_s:.4g} | {r.server_s:.4g} "
         f"| {r.latency_s:.4g} | {r.energy_j:.4g} |"
@@ -95,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
                 if r.plan is not None and r.plan.feasible:
                     inf = plan_inference(inst, r.plan, args.samples)
                     inf_json[r.method] = [x.to_json() for x in inf]
-                    lines += _inference_lines(
-                        f"Inference of {args.samples} sample(s), {r.method}: {r.plan.model} {r.plan.bits}-bit", inf
-                    ) + [""]
+                    title = f"Inference of {args.samples} sample(s), {r.method}: "
+                    title += f"{r.plan.model} {r.plan.bits}-bit"
+                    lines += [*_inference_lines(title, inf), ""]
             text += "\n".join(lines)
         print(text, end="")
         if args.plot:
@@ -120,8 +134,10 @@ def run(args: argparse.Namespace) -> int:
     if args.inference and plan.feasible:
         inference = plan_inference(inst, plan, args.samples)
     if plan.feasible:
-        summary = (f"{plan.method}: {plan.model} {plan.bits}-bit, K={plan.epochs} ({plan.schedule_summary()}), "
-                   f"{plan.energy_j:.1f} J, {plan.time_s:.2f} s, loss {plan.final_loss:.5g}")
+        summary = (
+            f"{plan.method}: {plan.model} {plan.bits}-bit, K={plan.epochs} ({plan.schedule_summary()}), "
+            f"{plan.energy_j:.1f} J, {plan.time_s:.2f} s, loss {plan.final_loss:.5g}"
+        )
     else:
         summary = f"{plan.method}: infeasible: {plan.reason}"
     if args.out:

@@ -43,6 +43,7 @@ class BackgroundVariation:
         self._omega = 2 * np.pi / periods  # (M,)
         self._bw = self._draw(n_links, m, rng, cfg.bandwidth_sigma)
         self._delay = self._draw(n_links, m, rng, cfg.delay_sigma)
+        self._stack_cache: dict[int, NDArray[np.float64]] = {}
 
     @staticmethod
     def _draw(
@@ -56,6 +57,14 @@ class BackgroundVariation:
         # then costs M sines and one small matrix product instead of N x M sines.
         return amp * np.cos(phase), amp * np.sin(phase)
 
+    def _stacked(self, coef: tuple[NDArray[np.float64], NDArray[np.float64]]) -> NDArray[np.float64]:
+        key = id(coef[0])
+        got = self._stack_cache.get(key)
+        if got is None:
+            got = np.ascontiguousarray(np.vstack([coef[0].T, coef[1].T]))  # (2M, L)
+            self._stack_cache[key] = got
+        return got
+
     def _factor(
         self,
         coef: tuple[NDArray[np.float64], NDArray[np.float64]],
@@ -65,9 +74,10 @@ class BackgroundVariation:
         a_cos, a_sin = coef
         t = np.asarray(t_s, dtype=np.float64)
         if idx is None and (t.ndim == 0 or t.shape[-1] == 1):
-            # every link at one time (scalar -> (L,)) or at P times given as (P, 1) -> (P, L)
+            # every link at one time (scalar -> (L,)) or at P times given as (P, 1) -> (P, L):
+            # one (P, 2M) @ (2M, L) product with the coefficients stacked once per process
             flat = t.reshape(-1, 1) * self._omega  # (P, M)
-            x = np.sin(flat) @ a_cos.T + np.cos(flat) @ a_sin.T  # (P, L)
+            x = np.hstack([np.sin(flat), np.cos(flat)]) @ self._stacked(coef)  # (P, L)
             return np.asarray(np.exp(x[0] if t.ndim == 0 else x), dtype=np.float64)
         # one time per selected link: t has the shape of idx (or of all links)
         if idx is not None:

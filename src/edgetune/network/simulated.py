@@ -157,8 +157,9 @@ class SimulatedNetwork:
             on = (p.start_s[None, :] <= t_s[:, None]) & (t_s[:, None] < p.end_s[None, :])  # (P, F)
             if on.any():
                 node_load[:, p.idx] += on * p.rate_mbps[None, :]
-        gw_load = np.zeros((p_times, top.n_gateways))
-        np.add.at(gw_load.T, top.gateway, node_load.T)
+        flat = (np.arange(p_times)[:, None] * top.n_gateways + top.gateway[None, :]).ravel()
+        gw_load = np.bincount(flat, weights=node_load.ravel(), minlength=p_times * top.n_gateways)
+        gw_load = gw_load.reshape(p_times, top.n_gateways)
         return node_load, gw_load, node_load.sum(axis=1)
 
     def path_state(self, t_s: FloatArray | float) -> PathState:

@@ -65,7 +65,9 @@ def plan_brute(
             best = key
     if best is None:
         return Plan.infeasible(
-            method, f"no schedule meets T_max={inst.t_max_s:g} s under the {flavour} estimates",
-            time.perf_counter() - start, flavour,
+            method,
+            f"no schedule meets T_max={inst.t_max_s:g} s under the {flavour} estimates",
+            time.perf_counter() - start,
+            flavour,
         )
     return make_plan(inst, method, pool[best[2]], best[3], time.perf_counter() - start)

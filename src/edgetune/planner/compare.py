@@ -113,11 +113,24 @@ def format_table(inst: Instance, rows: Sequence[CompareRow]) -> str:
         if opt is not None and out is not None and p.feasible:
             gap = f"{100.0 * (out.energy_j - opt.energy_j) / opt.energy_j:+.1f}%"
         lines.append(
-            "| " + " | ".join([
-                r.method, p.estimates, shown.model or "-", _fmt(shown.bits, "d"), _fmt(shown.epochs, "d"),
-                shown.schedule_summary(), _fmt(shown.energy_j, ".1f"), _fmt(shown.time_s, ".2f"),
-                _fmt(out.energy_j if out else None, ".1f"), _fmt(out.time_s if out else None, ".2f"), gap,
-                f"{1000.0 * p.solve_time_s:.2f}", note.replace("|", "/"),
-            ]) + " |"
+            "| "
+            + " | ".join(
+                [
+                    r.method,
+                    p.estimates,
+                    shown.model or "-",
+                    _fmt(shown.bits, "d"),
+                    _fmt(shown.epochs, "d"),
+                    shown.schedule_summary(),
+                    _fmt(shown.energy_j, ".1f"),
+                    _fmt(shown.time_s, ".2f"),
+                    _fmt(out.energy_j if out else None, ".1f"),
+                    _fmt(out.time_s if out else None, ".2f"),
+                    gap,
+                    f"{1000.0 * p.solve_time_s:.2f}",
+                    note.replace("|", "/"),
+                ]
+            )
+            + " |"
         )
     return "\n".join(lines) + "\n"

@@ -163,10 +163,10 @@ def option_table(inst: Instance, model: Model, variant: Variant) -> OptionTable:
     sizes = np.asarray([layer.size_bits for layer in variant.layers], dtype=np.float64)
     cum_work = np.concatenate(([0.0], np.cumsum(work)))
     cum_size = np.concatenate(([0.0], np.cumsum(sizes)))
-    d_ce = float(cum_size[-1])                   # Eq. 1
-    d_ed_bits = cum_size[parts]                  # Eq. 2
-    d_ed = cum_work[parts]                       # Eq. 3
-    d_es = cum_work[-1] - cum_work[parts]        # Eq. 4
+    d_ce = float(cum_size[-1])  # Eq. 1
+    d_ed_bits = cum_size[parts]  # Eq. 2
+    d_ed = cum_work[parts]  # Eq. 3
+    d_es = cum_work[-1] - cum_work[parts]  # Eq. 4
     srv = inst.edge_servers
     v_x = np.asarray([s.speed for s in srv])[:, None]
     e_x = np.asarray([s.energy_per_unit for s in srv])[:, None]
@@ -177,9 +177,7 @@ def option_table(inst: Instance, model: Model, variant: Variant) -> OptionTable:
     dev, cloud = inst.device, inst.cloud
     f_a = model.update_compute
     t = (d_ed / dev.speed + d_es / v_x + f_a / cloud.speed) + 2.0 * (d_ce / v_cx + d_ed_bits / v_xy)
-    e = (d_ed * dev.energy_per_unit + d_es * e_x + f_a * cloud.energy_per_unit) + 2.0 * (
-        d_ce * e_cx + d_ed_bits * e_xy
-    )
+    e = (d_ed * dev.energy_per_unit + d_es * e_x + f_a * cloud.energy_per_unit) + 2.0 * (d_ce * e_cx + d_ed_bits * e_xy)
     n_srv, n_part = len(srv), len(parts)
     return OptionTable(
         server=np.repeat(np.arange(n_srv, dtype=np.int64), n_part),

@@ -109,14 +109,24 @@ def variant_estimate(model: Model, variant: Variant, l_max: float, flavour: Flav
         k = least_epochs(model.loss, gamma, delta, l_max)
         if k is None:
             return VariantEstimate(
-                flavour, gamma, delta, None, None, False,
+                flavour,
+                gamma,
+                delta,
+                None,
+                None,
+                False,
                 f"{label}: no epoch count reaches L_max={l_max} ({flavour} ℓ={delta:g} >= 0)",
             )
     assert k is not None
     loss = final_loss(model.loss, gamma, delta, k)
     if not loss < l_max:
         return VariantEstimate(
-            flavour, gamma, delta, k, loss, False,
+            flavour,
+            gamma,
+            delta,
+            k,
+            loss,
+            False,
             f"{label}: {flavour} loss after K={k} epochs is {loss:.6g} >= L_max={l_max}",
         )
     return VariantEstimate(flavour, gamma, delta, k, loss, True, None)

@@ -15,9 +15,16 @@ pseudo-polynomial (the labels of a layer have distinct times) and exact. It uses
    ``r·h(C/r)`` energy, ``h`` the lower convex hull of the frontier. It gives a per-label lower bound
    and an incumbent (round the LP's two hull vertices down to a feasible integer mix, then improve by
    single swaps).
-4. **Label-setting over epochs.** Layer k holds the Pareto-minimal (T, E) pairs reachable with k
+4. **Reduced-cost enumeration.** With the LP's supporting line through its two hull vertices a, b,
+   ``E = LP + Σ n_i·r_i + λ·slack`` (``r_i >= 0`` reduced costs), so only the counts of the options
+   other than a, b with ``Σ n_i·r_i <= incumbent - LP`` need enumerating, and for each the best
+   a/b split is closed-form. If that enumeration would exceed 200 000 nodes (near-collinear
+   frontiers), the label-setting below is used instead; both are exact.
+5. **Label-setting over epochs.** Layer k holds the Pareto-minimal (T, E) pairs reachable with k
    epochs; permutations of a multiset land on the same label and are merged; a label is dropped when
    ``T + (K-k)·t_min >= B`` (cannot finish) or when ``E + bound > incumbent`` (cannot improve).
+   A first pass keeping only the 64 most promising labels per layer (a beam) tightens the incumbent;
+   the second, exact pass keeps every label that can still beat it.
 
 Across variants, candidates are visited by increasing LP bound ``ε_(a,q) + K·h(B/K)`` and skipped
 when that bound cannot beat the best plan so far. The pruning tolerance (relative 1e-12) only keeps
@@ -41,6 +48,8 @@ from edgetune.planner.problem import Candidate, candidates, make_plan
 __all__ = ["KnapsackResult", "lower_hull", "lp_bound", "pareto_frontier", "plan_exact", "solve_epochs"]
 
 _REL_TOL = 1e-12
+_BEAM_WIDTH = 64
+_MAX_NODES = 200_000
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -119,7 +128,7 @@ class KnapsackResult:
 
 def _incumbent(t: FloatArray, e: FloatArray, k_epochs: int, budget: float) -> dict[int, int] | None:
     """A feasible integer mix: round the LP's hull mix down, then apply improving single swaps."""
-    ht, he = lower_hull(t, e)
+    ht, _he = lower_hull(t, e)
     avg = budget / k_epochs
     pos = int(np.searchsorted(ht, avg, side="right")) - 1
     pos = max(0, min(pos, ht.shape[0] - 2))
@@ -156,6 +165,156 @@ def _incumbent(t: FloatArray, e: FloatArray, k_epochs: int, budget: float) -> di
             del counts[u]
         counts[w] = counts.get(w, 0) + 1
     return counts
+
+
+class _NodeLimit(Exception):
+    pass
+
+
+def _reduced_cost_search(
+    t: FloatArray,
+    e: FloatArray,
+    k_epochs: int,
+    budget_s: float,
+    ub: float,
+    ht: FloatArray,
+    he: FloatArray,
+    max_nodes: int,
+) -> tuple[float, dict[int, int] | None, int] | None:
+    """Exact search by reduced costs; ``None`` when it would visit more than ``max_nodes`` nodes.
+
+    The LP optimum mixes the two hull vertices ``a`` (faster) and ``b`` (cheaper) around the average
+    time ``B/K``; with the supporting line ``e + λ·t = μ`` every option has reduced cost
+    ``r_i = e_i + λ·t_i - μ >= 0`` (0 for a and b), and any schedule costs
+    ``E = LP + Σ_i n_i·r_i + λ·(B - T)``. So a schedule beating the incumbent has
+    ``Σ n_i·r_i <= incumbent - LP``, which bounds the counts of the other options; for fixed counts of
+    those, the best a/b split is closed-form (as many b as fit strictly below the budget). The search
+    enumerates those counts depth-first and tightens the incumbent as it goes. Returns
+    ``(energy, counts or None, nodes)``.
+    """
+    avg = budget_s / k_epochs
+    pos = int(np.searchsorted(ht, avg, side="right")) - 1
+    pos = max(0, min(pos, ht.shape[0] - 2))
+    a = int(np.flatnonzero(t == ht[pos])[0])
+    b = int(np.flatnonzero(t == ht[pos + 1])[0])
+    ta, tb, ea, eb = float(t[a]), float(t[b]), float(e[a]), float(e[b])
+    lam = (ea - eb) / (tb - ta)
+    mu = ea + lam * ta
+    lp = k_epochs * mu - lam * budget_s
+    red = e + lam * t - mu
+    others = [i for i in np.argsort(-red, kind="stable").tolist() if i not in (a, b)]
+    t_min = float(t.min())
+    best_e = ub
+    best: dict[int, int] | None = None
+    nodes = 0
+    chosen: dict[int, int] = {}
+
+    def basic(cnt: int, used_t: float, used_e: float) -> None:
+        nonlocal best_e, best
+        k_left, cap = k_epochs - cnt, budget_s - used_t
+        if k_left == 0:
+            if cap > 0 and used_e < best_e:
+                best_e, best = used_e, dict(chosen)
+            return
+        if k_left * ta >= cap:
+            return
+        n_b = min(k_left, int(np.floor((cap - k_left * ta) / (tb - ta))))
+        while n_b > 0 and (k_left - n_b) * ta + n_b * tb >= cap:
+            n_b -= 1
+        energy = used_e + (k_left - n_b) * ea + n_b * eb
+        if energy < best_e:
+            best_e = energy
+            best = dict(chosen)
+            best[a] = best.get(a, 0) + k_left - n_b
+            if n_b:
+                best[b] = best.get(b, 0) + n_b
+            best = {i: n for i, n in best.items() if n}
+
+    def visit(start: int, cnt: int, used_t: float, used_e: float, red_sum: float) -> None:
+        nonlocal nodes
+        nodes += 1
+        if nodes > max_nodes:
+            raise _NodeLimit
+        basic(cnt, used_t, used_e)
+        for idx in range(start, len(others)):
+            i = others[idx]
+            ti, ei, ri = float(t[i]), float(e[i]), float(red[i])
+            n = 1
+            while cnt + n <= k_epochs:
+                if lp + red_sum + n * ri > best_e * (1 + _REL_TOL):
+                    break
+                if used_t + n * ti + (k_epochs - cnt - n) * t_min >= budget_s:
+                    break
+                chosen[i] = n
+                visit(idx + 1, cnt + n, used_t + n * ti, used_e + n * ei, red_sum + n * ri)
+                n += 1
+            chosen.pop(i, None)
+
+    try:
+        visit(0, 0, 0.0, 0.0, 0.0)
+    except _NodeLimit:
+        return None
+    return best_e, best, nodes
+
+
+def _label_setting(
+    t: FloatArray,
+    e: FloatArray,
+    k_epochs: int,
+    budget_s: float,
+    ub: float,
+    ht: FloatArray,
+    he: FloatArray,
+    width: int | None,
+) -> tuple[float, dict[int, int], int] | None:
+    """Label-setting over epochs on frontier options; returns (energy, counts, labels) of the best.
+
+    Layer k holds the Pareto-minimal (T, E) labels of k epochs that can still finish below the
+    budget and (by the LP bound) beat ``ub``. With ``width`` only that many labels of least
+    ``E + bound`` survive each layer (a beam: fast, not exact).
+    """
+    t_min = float(t[0])
+    lab_t = np.zeros(1)
+    lab_e = np.zeros(1)
+    parents: list[IntArray] = []
+    choices: list[IntArray] = []
+    n_labels = 1
+    m = t.shape[0]
+    for k in range(1, k_epochs + 1):
+        rem = k_epochs - k
+        cand_t = (lab_t[:, None] + t[None, :]).ravel()
+        cand_e = (lab_e[:, None] + e[None, :]).ravel()
+        ok = cand_t + rem * t_min < budget_s
+        bound = cand_e + lp_bound(rem, budget_s - cand_t, ht, he)
+        if np.isfinite(ub):
+            ok &= bound <= ub * (1 + _REL_TOL)
+        sel = np.flatnonzero(ok)
+        if sel.shape[0] == 0:
+            return None
+        ct, ce = cand_t[sel], cand_e[sel]
+        order = np.lexsort((ce, ct))
+        ce_sorted = ce[order]
+        keep = np.ones(order.shape[0], dtype=bool)
+        if order.shape[0] > 1:
+            keep[1:] = ce_sorted[1:] < np.minimum.accumulate(ce_sorted)[:-1]
+        chosen = sel[order[keep]]
+        if width is not None and chosen.shape[0] > width:
+            chosen = chosen[np.argsort(bound[chosen], kind="stable")[:width]]
+        parents.append(chosen // m)
+        choices.append(chosen % m)
+        lab_t, lab_e = cand_t[chosen], cand_e[chosen]
+        n_labels += int(chosen.shape[0])
+    final = np.flatnonzero(lab_t < budget_s)
+    if final.shape[0] == 0:
+        return None
+    j = int(final[np.argmin(lab_e[final])])
+    energy = float(lab_e[j])
+    counts: dict[int, int] = {}
+    for layer in range(k_epochs - 1, -1, -1):
+        o = int(choices[layer][j])
+        counts[o] = counts.get(o, 0) + 1
+        j = int(parents[layer][j])
+    return energy, counts, n_labels
 
 
 def solve_epochs(
@@ -204,46 +363,24 @@ def solve_epochs(
         inc_e = float(sum(e[i] * n for i, n in inc.items()))
         if inc_e < ub:
             ub, best_counts = inc_e, inc
-    t_min = float(t[0])
-    # label-setting over epochs; labels (T, E) with parent pointers
-    lab_t = np.zeros(1)
-    lab_e = np.zeros(1)
-    parents: list[IntArray] = []
-    choices: list[IntArray] = []
-    n_labels = 1
-    m = t.shape[0]
-    for k in range(1, k_epochs + 1):
-        rem = k_epochs - k
-        cand_t = (lab_t[:, None] + t[None, :]).ravel()
-        cand_e = (lab_e[:, None] + e[None, :]).ravel()
-        ok = cand_t + rem * t_min < budget_s
-        if np.isfinite(ub):
-            ok &= cand_e + lp_bound(rem, budget_s - cand_t, ht, he) <= ub * (1 + _REL_TOL)
-        sel = np.flatnonzero(ok)
-        if sel.shape[0] == 0:
-            break
-        ct, ce = cand_t[sel], cand_e[sel]
-        order = np.lexsort((ce, ct))
-        ce_sorted = ce[order]
-        keep = np.ones(order.shape[0], dtype=bool)
-        if order.shape[0] > 1:
-            keep[1:] = ce_sorted[1:] < np.minimum.accumulate(ce_sorted)[:-1]
-        chosen = sel[order[keep]]
-        parents.append(chosen // m)
-        choices.append(chosen % m)
-        lab_t, lab_e = cand_t[chosen], cand_e[chosen]
-        n_labels += int(chosen.shape[0])
+    # reduced-cost enumeration around the LP's two hull vertices; the label-setting is the fallback
+    rc = _reduced_cost_search(t, e, k_epochs, budget_s, ub, ht, he, _MAX_NODES)
+    n_labels = 0
+    if rc is not None:
+        n_labels = rc[2]
+        if rc[1] is not None and rc[0] < ub:
+            ub, best_counts = rc[0], rc[1]
     else:
-        final = np.flatnonzero(lab_t < budget_s)
-        if final.shape[0]:
-            j = int(final[np.argmin(lab_e[final])])
-            if lab_e[j] < ub or best_counts is None:
-                counts: dict[int, int] = {}
-                for layer in range(k_epochs - 1, -1, -1):
-                    o = int(choices[layer][j])
-                    counts[o] = counts.get(o, 0) + 1
-                    j = int(parents[layer][j])
-                best_counts = counts
+        # a beam search (the label-setting keeping the most promising labels) tightens the incumbent,
+        # then the exact label-setting only keeps labels that can still beat it
+        beam = _label_setting(t, e, k_epochs, budget_s, ub, ht, he, width=_BEAM_WIDTH)
+        if beam is not None and beam[0] < ub:
+            ub, best_counts = beam[0], beam[1]
+        found = _label_setting(t, e, k_epochs, budget_s, ub, ht, he, width=None)
+        if found is not None:
+            n_labels = found[2]
+            if found[0] < ub or best_counts is None:
+                best_counts = found[1]
     if best_counts is None:
         return None
     mapped = {int(front[i]): n for i, n in best_counts.items()}
@@ -310,9 +447,7 @@ def plan_exact(
             best = key
     elapsed = time.perf_counter() - start
     if best is None:
-        fastest = min(
-            cand.variant.quantize_time_s + cand.epochs * float(cand.options.time_s.min()) for cand in pool
-        )
+        fastest = min(cand.variant.quantize_time_s + cand.epochs * float(cand.options.time_s.min()) for cand in pool)
         return Plan.infeasible(
             method,
             f"no schedule meets T_max={inst.t_max_s:g} s under the {flavour} estimates "

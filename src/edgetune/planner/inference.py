@@ -100,18 +100,27 @@ def collaborative_inference(
     dev = inst.device
     total = math.fsum(work)
     rows = [
-        InferenceCost(dev.name, n, samples * total / dev.speed, 0.0, 0.0, samples * total / dev.speed,
-                      samples * total * dev.energy_per_unit)
+        InferenceCost(
+            dev.name,
+            n,
+            samples * total / dev.speed,
+            0.0,
+            0.0,
+            samples * total / dev.speed,
+            samples * total * dev.energy_per_unit,
+        )
     ]
     head, tail = math.fsum(work[:partition]), math.fsum(work[partition:])
     for srv in inst.edge_servers:
         dev_s = samples * head / dev.speed
         tr_s = samples * out_bits / device_link_rate_bps(srv)
         srv_s = samples * tail / srv.speed
-        energy = samples * (head * dev.energy_per_unit + out_bits * srv.device_energy_per_bit
-                            + tail * srv.energy_per_unit)
-        rows.append(InferenceCost(f"{dev.name}+{srv.name}", partition, dev_s, tr_s, srv_s, dev_s + tr_s + srv_s,
-                                  energy))
+        energy = samples * (
+            head * dev.energy_per_unit + out_bits * srv.device_energy_per_bit + tail * srv.energy_per_unit
+        )
+        rows.append(
+            InferenceCost(f"{dev.name}+{srv.name}", partition, dev_s, tr_s, srv_s, dev_s + tr_s + srv_s, energy)
+        )
     return rows
 
 

@@ -212,9 +212,7 @@ def validate_instance(inst: Instance, source: str = "") -> Instance:
                 raise InputError(f"{path}.loss_jump.robust", lj.robust, "must be >= loss_jump.expected")
             dl = var.epoch_loss_delta
             if dl.robust < dl.expected:
-                raise InputError(
-                    f"{path}.epoch_loss_delta.robust", dl.robust, "must be >= epoch_loss_delta.expected"
-                )
+                raise InputError(f"{path}.epoch_loss_delta.robust", dl.robust, "must be >= epoch_loss_delta.expected")
             if var.epochs is not None and var.epochs.robust < var.epochs.expected:
                 raise InputError(f"{path}.epochs.robust", var.epochs.robust, "must be >= epochs.expected")
     return inst

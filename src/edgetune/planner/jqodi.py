@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
 
 from edgetune.planner.estimates import final_loss, variant_estimate
 from edgetune.planner.instance import Instance
@@ -96,8 +95,9 @@ class TimeEnergyTree:
     def __len__(self) -> int:
         return len(self.kind)
 
-    def _add(self, kind: int, parent: int, weight: float, t: float, loss: float, depth: int, action: int,
-             cand: int) -> int:
+    def _add(
+        self, kind: int, parent: int, weight: float, t: float, loss: float, depth: int, action: int, cand: int
+    ) -> int:
         self.kind.append(kind)
         self.parent.append(parent)
         self.weight.append(weight)
@@ -117,9 +117,7 @@ class TimeEnergyTree:
         return kids
 
 
-def create_tree(
-    inst: Instance, shape: TreeShape = "full", max_vertices: int = DEFAULT_MAX_VERTICES
-) -> TimeEnergyTree:
+def create_tree(inst: Instance, shape: TreeShape = "full", max_vertices: int = DEFAULT_MAX_VERTICES) -> TimeEnergyTree:
     """Algorithm 1 (CreateTree) with the robust estimators.
 
     Raises
@@ -145,8 +143,15 @@ def create_tree(
     return tree
 
 
-def _grow(tree: TimeEnergyTree, inst: Instance, cand: Candidate, ci: int, vq: int, shape: TreeShape,
-          max_vertices: int) -> None:
+def _grow(
+    tree: TimeEnergyTree,
+    inst: Instance,
+    cand: Candidate,
+    ci: int,
+    vq: int,
+    shape: TreeShape,
+    max_vertices: int,
+) -> None:
     """Lines 18-39 for one bit-width vertex: the epochs' state vertices and the Θ links."""
     t_opt, e_opt = cand.options.time_s, cand.options.energy_j
     m, k_rob = len(cand.options), cand.epochs
@@ -174,8 +179,16 @@ def _grow(tree: TimeEnergyTree, inst: Instance, cand: Candidate, ci: int, vq: in
         level_loss = level_loss + delta  # lines 23 and 33
         ids = np.empty(new_t.shape[0], dtype=np.int64)
         for n in range(new_t.shape[0]):
-            ids[n] = tree._add(_KIND_STATE, int(level_ids[par[n]]), float(e_opt[act[n]]), float(new_t[n]),
-                               level_loss, k, int(act[n]), ci)
+            ids[n] = tree._add(
+                _KIND_STATE,
+                int(level_ids[par[n]]),
+                float(e_opt[act[n]]),
+                float(new_t[n]),
+                level_loss,
+                k,
+                int(act[n]),
+                ci,
+            )
         level_ids, level_t, level_act = ids, new_t, act
         if level_ids.shape[0] == 0:
             return

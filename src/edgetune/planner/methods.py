@@ -13,9 +13,7 @@
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from edgetune.errors import InputError
@@ -151,18 +149,12 @@ class Brute(PlannerMethod):
     name = "brute"
     estimates = "robust"
 
-    def __init__(self, max_schedules: int = DEFAULT_MAX_SCHEDULES, flavour: Flavour = "robust",
-                 bits: int | None = None) -> None:
+    def __init__(
+        self, max_schedules: int = DEFAULT_MAX_SCHEDULES, flavour: Flavour = "robust", bits: int | None = None
+    ) -> None:
         self.max_schedules = max_schedules
         self.flavour: Flavour = flavour
         self.bits = bits
 
     def plan(self, instance: Instance) -> Plan:
         return plan_brute(instance, self.flavour, self.name, self.bits, self.max_schedules)
-
-
-def timed(fn: Callable[[], Plan]) -> tuple[Plan, float]:
-    """Run ``fn`` and return its plan with the wall-clock seconds it took."""
-    start = time.perf_counter()
-    plan = fn()
-    return plan, time.perf_counter() - start

@@ -83,8 +83,18 @@ class Plan:
     def with_solve_time(self, solve_time_s: float) -> Plan:
         """A copy with ``solve_time_s`` replaced."""
         return Plan(
-            self.method, self.feasible, self.reason, self.model, self.bits, self.epochs, self.schedule,
-            self.energy_j, self.time_s, self.final_loss, solve_time_s, self.estimates,
+            self.method,
+            self.feasible,
+            self.reason,
+            self.model,
+            self.bits,
+            self.epochs,
+            self.schedule,
+            self.energy_j,
+            self.time_s,
+            self.final_loss,
+            solve_time_s,
+            self.estimates,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -54,9 +54,7 @@ class Candidate:
         return f"{self.model.name} {self.variant.bits}-bit"
 
 
-def candidates(
-    inst: Instance, flavour: Flavour, bits: int | None = None
-) -> tuple[list[Candidate], list[str]]:
+def candidates(inst: Instance, flavour: Flavour, bits: int | None = None) -> tuple[list[Candidate], list[str]]:
     """The reachable variants (optionally only those of ``bits``) and the reasons others were dropped.
 
     A variant is dropped when its estimators cannot reach L_max (γ = ∞, Eq. 12) or when quantizing it
@@ -171,11 +169,12 @@ def trajectory(inst: Instance, plan: Plan, flavour: Flavour) -> list[tuple[int, 
     run = (idx + [idx[-1]] * max(0, k - len(idx)))[:k]
     points = []
     for n in range(k + 1):
-        points.append((
-            n,
-            plan_time_s(variant.quantize_time_s, table.time_s[run[:n]]),
-            plan_energy_j(variant.quantize_energy_j, table.energy_j[run[:n]]),
-            final_loss(model.loss, est.loss_jump, est.epoch_delta, n),
-        ))
+        points.append(
+            (
+                n,
+                plan_time_s(variant.quantize_time_s, table.time_s[run[:n]]),
+                plan_energy_j(variant.quantize_energy_j, table.energy_j[run[:n]]),
+                final_loss(model.loss, est.loss_jump, est.epoch_delta, n),
+            )
+        )
     return points
-
