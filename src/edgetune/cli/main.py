@@ -25,6 +25,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "controller",
     "split",
     "plan",
+    "finetune",
+    "flower",
+    "testbed",
 )
 
 

@@ -29,7 +29,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "instance",
         metavar="INSTANCE_OR_SCENARIO",
-        help="instance file (YAML/JSON) or scenario name (jqodi-data1, jqodi-data2)",
+        nargs="?",
+        help="instance file (YAML/JSON) or scenario name (jqodi-data1, jqodi-data2); with --profile, "
+        "where the profiled instance is written (default runs/profile/instance.yaml)",
     )
     p.add_argument(
         "--method",
@@ -50,6 +52,13 @@ def register(subparsers: Any) -> None:
         default=None,
         help="bound on the jqodi time-energy tree (default 200000)",
     )
+    from edgetune.split.options import add_profile_arguments  # torch-free
+
+    g = p.add_argument_group(
+        "--profile: build the instance from real models, profiles and estimators (edgetune profile)"
+    )
+    g.add_argument("--profile", action="store_true", help="profile real models into the instance, then plan")
+    add_profile_arguments(g)  # an argument group takes the same add_argument calls
     p.set_defaults(func=run)
 
 
@@ -79,6 +88,18 @@ def _inference_lines(title: str, rows: list[Any]) -> list[str]:
     return out
 
 
+def _profile(args: argparse.Namespace) -> Any:
+    """``--profile``: record/profile real models, write the instance (+ meta for finetune-split), load it."""
+    from edgetune.planner.instance import instance_from_mapping
+    from edgetune.split.instance import instance_from_args, write_instance
+
+    target = Path(args.instance or "runs/profile/instance.yaml")
+    instance, meta = instance_from_args(args, lambda msg: print(msg, file=sys.stderr))
+    write_instance(target, instance, meta)
+    print(f"profiled instance: {target}", file=sys.stderr)
+    return instance_from_mapping(instance)
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of ``edgetune plan``."""
     from edgetune.io import atomic_write_json, atomic_write_text
@@ -94,7 +115,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--plot", args.plot, "needs --compare")
     if args.inference_out and not args.inference:
         raise InputError("--inference-out", args.inference_out, "needs --inference")
-    inst = _resolve(args.instance)
+    if args.profile:
+        inst = _profile(args)
+    elif args.instance is None:
+        raise InputError("INSTANCE_OR_SCENARIO", None, "required unless --profile")
+    else:
+        inst = _resolve(args.instance)
     opts = {} if args.jqodi_max_vertices is None else {"max_vertices": args.jqodi_max_vertices}
 
     if args.compare:

@@ -46,9 +46,7 @@ def _estimate(args: argparse.Namespace) -> int:
         from edgetune.errors import InputError
 
         raise InputError("prefix", args.prefix, f"must be in [1, {rec.epochs - 1}]")
-    curves = record_curves(
-        args.models, args.bits, range(args.seeds), rec, args.cache_dir, _progress(args.quiet)
-    )
+    curves = record_curves(args.models, args.bits, range(args.seeds), rec, args.cache_dir, _progress(args.quiet))
     curves = [c for c in curves if c.bits in args.bits or c.bits == 32]
     rows = estimate_table(curves, prefix=args.prefix, margin=args.margin)
     n_train, n_val = rec.sizes()

@@ -158,8 +158,8 @@ class SimulatedNetwork:
             if on.any():
                 node_load[:, p.idx] += on * p.rate_mbps[None, :]
         flat = (np.arange(p_times)[:, None] * top.n_gateways + top.gateway[None, :]).ravel()
-        gw_load = np.bincount(flat, weights=node_load.ravel(), minlength=p_times * top.n_gateways)
-        gw_load = gw_load.reshape(p_times, top.n_gateways)
+        counts = np.bincount(flat, weights=node_load.ravel(), minlength=p_times * top.n_gateways)
+        gw_load: FloatArray = np.asarray(counts, dtype=np.float64).reshape(p_times, top.n_gateways)
         return node_load, gw_load, node_load.sum(axis=1)
 
     def path_state(self, t_s: FloatArray | float) -> PathState:

@@ -37,9 +37,7 @@ def _load_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
     data = np.asarray(batch[b"data"], dtype=np.uint8)
     labels = np.asarray(batch[label_key], dtype=np.int64)
     if data.ndim != 2 or data.shape[1] != 3072 or data.shape[0] != labels.shape[0]:
-        raise InputError(
-            "cifar", str(path), f"data {data.shape} / labels {labels.shape}: expected (N, 3072) / (N,)"
-        )
+        raise InputError("cifar", str(path), f"data {data.shape} / labels {labels.shape}: expected (N, 3072) / (N,)")
     return data.reshape(-1, 3, 32, 32), labels
 
 
@@ -71,9 +69,7 @@ def load_cifar100(
     return _load_batch(Path(root) / split, f"{label}_labels".encode())
 
 
-def select_classes(
-    images: np.ndarray, labels: np.ndarray, classes: list[int]
-) -> tuple[np.ndarray, np.ndarray]:
+def select_classes(images: np.ndarray, labels: np.ndarray, classes: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Keep only ``classes`` and relabel them 0..len(classes)-1 (the paper's "10 classes of CIFAR-100")."""
     remap = {c: i for i, c in enumerate(classes)}
     keep = np.isin(labels, classes)

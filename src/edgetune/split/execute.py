@@ -30,9 +30,7 @@ def _node(name: str, entry: dict[str, Any]) -> NodeProfile:
     return NodeProfile(name, 0.0, float(entry["energy_per_unit"]) * speed, speed)
 
 
-def execute_plan(
-    plan: dict[str, Any], instance: dict[str, Any], meta: dict[str, Any], seed: int = 0
-) -> dict[str, Any]:
+def execute_plan(plan: dict[str, Any], instance: dict[str, Any], meta: dict[str, Any], seed: int = 0) -> dict[str, Any]:
     """Run ``plan`` for real; returns predicted vs measured numbers and per-epoch records."""
     if not plan.get("feasible", False):
         raise InputError("plan.feasible", plan.get("feasible"), f"nothing to execute ({plan.get('reason')})")
@@ -71,9 +69,7 @@ def execute_plan(
             device=device,
             server=_node(name, s),
             cloud=cloud,
-            wifi=LinkProfile.shannon(
-                float(s["bandwidth_hz"]), float(s["snr"]), float(s["device_energy_per_bit"])
-            ),
+            wifi=LinkProfile.shannon(float(s["bandwidth_hz"]), float(s["snr"]), float(s["device_energy_per_bit"])),
             backhaul=LinkProfile(float(s["cloud_rate_bps"]), float(s["cloud_energy_per_bit"])),
         )
         trainer.run_epoch(int(step["partition"]), topo, rng)
@@ -116,8 +112,7 @@ def format_result(result: dict[str, Any]) -> str:
         return "-" if v is None else format(v, spec)
 
     lines = [
-        f"executed {result['model']} {result['bits']}-bit for {result['epochs']} epochs "
-        f"(L_max {result['l_max']})",
+        f"executed {result['model']} {result['bits']}-bit for {result['epochs']} epochs (L_max {result['l_max']})",
         f"{'':12} {'predicted':>12} {'measured':>12}",
         f"{'energy_j':12} {f(p['energy_j'], '12.4g')} {f(m['energy_j'], '12.4g')}",
         f"{'time_s':12} {f(p['time_s'], '12.4g')} {f(m['time_s'], '12.4g')}",

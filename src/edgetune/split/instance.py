@@ -214,6 +214,4 @@ def instance_from_args(
     for name in (cfg.device, cfg.cloud, *cfg.servers):
         profile(name)
     rec = record_config_from_args(args)
-    return build_instance(
-        cfg, rec, tuple(range(args.seeds)), args.prefix, args.margin, args.cache_dir, progress
-    )
+    return build_instance(cfg, rec, tuple(range(args.seeds)), args.prefix, args.margin, args.cache_dir, progress)

@@ -33,18 +33,14 @@ def add_record_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bits", type=_csv(int), default=(1, 2, 4, 6, 8, 32), help="comma list of bit-widths")
     p.add_argument("--seeds", type=int, default=3, help="seeds per (model, bits) (default 3)")
     p.add_argument("--data", default=d.data, choices=["data1", "data2"], help="device data set size")
-    p.add_argument(
-        "--n-train", type=int, default=d.n_train, help=f"cap on device training images ({d.n_train})"
-    )
+    p.add_argument("--n-train", type=int, default=d.n_train, help=f"cap on device training images ({d.n_train})")
     p.add_argument("--n-val", type=int, default=d.n_val, help=f"cap on device validation images ({d.n_val})")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"fine-tuning horizon ({d.epochs})")
     p.add_argument("--width", type=float, default=d.width, help=f"model width multiplier ({d.width})")
     p.add_argument("--image-size", type=int, default=d.image_size, help=f"input side ({d.image_size})")
     p.add_argument("--prefix", type=int, default=8, help="epochs of the early curve the estimators see (8)")
     p.add_argument("--margin", type=float, default=0.5, help="per-model L_max = L_a * (1 + margin) (0.5)")
-    p.add_argument(
-        "--cache-dir", type=Path, default=None, help="curve cache (default ~/.cache/edgetune/split)"
-    )
+    p.add_argument("--cache-dir", type=Path, default=None, help="curve cache (default ~/.cache/edgetune/split)")
 
 
 def record_config_from_args(args: argparse.Namespace) -> RecordConfig:
@@ -68,15 +64,11 @@ def add_profile_arguments(p: argparse.ArgumentParser) -> None:
     add_record_arguments(p)
     p.add_argument("--estimator", choices=ESTIMATORS, default="lstm", help="K̂ estimator (lstm)")
     p.add_argument("--t-max-s", type=float, default=180.0, help="deadline T_max in seconds (180)")
-    p.add_argument(
-        "--l-max", type=float, default=None, help="target loss (default: largest per-model target)"
-    )
+    p.add_argument("--l-max", type=float, default=None, help="target loss (default: largest per-model target)")
     p.add_argument("--device", default="pi5", help="device profile (pi5)")
     p.add_argument("--servers", type=_csv(str), default=("rtx3090", "rtx4090"), help="edge-server profiles")
     p.add_argument("--cloud", default="a100", help="cloud profile (a100)")
-    p.add_argument(
-        "--calibrate-device", action="store_true", help="use this host's measured speed for the device"
-    )
+    p.add_argument("--calibrate-device", action="store_true", help="use this host's measured speed for the device")
 
 
 def profile_config_from_args(args: argparse.Namespace) -> ProfileConfig:

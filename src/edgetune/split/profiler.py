@@ -104,9 +104,7 @@ def profile_blocks(model: SplitModel, bits: int | None = None) -> list[BlockProf
     for label, block in zip(model.labels, model.blocks, strict=True):
         macs = [0]
         hooks = [
-            m.register_forward_hook(
-                lambda mod, _inp, res, acc=macs: acc.__setitem__(0, acc[0] + _layer_macs(mod, res))
-            )
+            m.register_forward_hook(lambda mod, _inp, res, acc=macs: acc.__setitem__(0, acc[0] + _layer_macs(mod, res)))
             for m in block.modules()
             if isinstance(m, nn.Conv2d | nn.Linear)
         ]

@@ -191,12 +191,7 @@ class SplitTrainer:
             t2 = time.perf_counter()
             times.server_s += t1 - t0
             times.device_s += t2 - t1
-            sent = (
-                self.traffic.activation_bits
-                - before.activation_bits
-                + self.traffic.label_bits
-                - before.label_bits
-            )
+            sent = self.traffic.activation_bits - before.activation_bits + self.traffic.label_bits - before.label_bits
             back = self.traffic.gradient_bits - before.gradient_bits
             clock.transfer("edge<->device", topo.wifi, sent + back)
         # inference pass on the validation set, split the same way (forward only)

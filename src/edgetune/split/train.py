@@ -27,9 +27,7 @@ def batches(rng: np.random.Generator, n: int, batch_size: int) -> list[np.ndarra
 
 
 @torch.no_grad()
-def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512
-) -> tuple[float, float]:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on ``(x, y)`` in eval mode."""
     was_training = model.training
     model.eval()

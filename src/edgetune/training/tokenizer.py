@@ -92,7 +92,9 @@ def train_bpe(texts: Iterable[str], vocab_size: int) -> BPETokenizer:
     return BPETokenizer(tok)
 
 
-def load_or_train_bpe(corpus_path: Path, vocab_size: int, cache_dir: Path, max_chars: int | None = None) -> BPETokenizer:
+def load_or_train_bpe(
+    corpus_path: Path, vocab_size: int, cache_dir: Path, max_chars: int | None = None
+) -> BPETokenizer:
     """The cached BPE for this corpus file and size, trained (and saved atomically) on first use.
 
     Parameters

@@ -68,9 +68,7 @@ class Curve:
 
 def build(model: str, bits: int, cfg: RecordConfig) -> SplitModel:
     """The model as :class:`RecordConfig` configures it."""
-    return make_model(
-        model, width=cfg.width, image_size=cfg.image_size, in_channels=cfg.in_channels, bits=bits
-    )
+    return make_model(model, width=cfg.width, image_size=cfg.image_size, in_channels=cfg.in_channels, bits=bits)
 
 
 def device_data(cfg: RecordConfig) -> Split:

@@ -107,9 +107,7 @@ class LearnedEstimator:
         if math.isfinite(seen):
             return seen, seen
         seq = torch.from_numpy(sequence_features(prefix[: self.prefix + 1], target)).unsqueeze(0)
-        static = torch.tensor(
-            [[*static_features(model, bits, self.models), prefix[0] / target]], dtype=torch.float32
-        )
+        static = torch.tensor([[*static_features(model, bits, self.models), prefix[0] / target]], dtype=torch.float32)
         with torch.no_grad():
             log_k = self.lstm(seq, static)[0]
         out = []

@@ -73,7 +73,7 @@ def targets_for(curves: Sequence[Curve], margin: float) -> tuple[dict[str, float
 
 
 def estimate_table(
-    curves: Sequence[Curve], prefix: int = 8, margin: float = 0.5, seed: int = 0
+    curves: Sequence[Curve], prefix: int = 8, margin: float = 0.5, seed: int = 0, steps: int = 400
 ) -> list[EstimateRow]:
     """Build the Table VI/VII analog from recorded curves (several seeds per (model, bits))."""
     l_a, l_max = targets_for(curves, margin)
@@ -81,7 +81,7 @@ def estimate_table(
     learned: dict[tuple[str, int, int], tuple[float, float, float]] = {}
     for held in seeds:
         train = [c for c in curves if c.seed != held] or list(curves)
-        est = train_learned(train, l_max, l_a, prefix, seed=seed)
+        est = train_learned(train, l_max, l_a, prefix, seed=seed, steps=steps)
         for c in curves:
             if c.seed == held:
                 k_exp, k_rob = est.epochs(c.model, c.bits, c.losses[: prefix + 1], l_max[c.model])

@@ -26,9 +26,7 @@ class LeNetConfig(ModelConfig):
 
 
 def _conv_pool(c_in: int, c_out: int, bits: int) -> nn.Sequential:
-    return nn.Sequential(
-        QConv2d(c_in, c_out, 3, padding=1, bits=bits), nn.ReLU(), nn.MaxPool2d(2), ActQuant(bits)
-    )
+    return nn.Sequential(QConv2d(c_in, c_out, 3, padding=1, bits=bits), nn.ReLU(), nn.MaxPool2d(2), ActQuant(bits))
 
 
 @register_model("lenet", LeNetConfig)

@@ -1,0 +1,323 @@
+"""The in-process engine: Algorithm 1 with *real* PyTorch fine-tuning on every node, on a virtual clock.
+
+Every active node really runs forward/backward over its partition of the domain corpus
+(:mod:`edgetune.training.local`); the orchestrator really averages the replies and steps the global
+model (:mod:`edgetune.training.aggregate`) and really measures the validation cross-entropy. Only
+*time* is virtual, so a 40-node heterogeneous fleet runs on a 2-core host:
+
+* **Virtual clock.** A node's training time is its measured compute time (process CPU seconds of its
+  forward/backward on the host) scaled by its compute power relative to the host::
+
+      train_time_s(i) = measured_cpu_s(i) * host_compute / C_i
+
+  with ``host_compute = 30`` by default: one host core counts as a node of the fleet's mean compute
+  power (Sec. IV-A draws C with mean 30). Orchestrator work (averaging, the optimiser step, the
+  validation loss) advances the clock by its measured CPU time (the cloud server is the host).
+  ``host_seconds_per_token`` replaces measurements by a fixed cost per token (deterministic clocks
+  for tests and reproducible records).
+* **Traffic.** Sizes are real: ``torch.save`` of the model, of each node's token blocks, of every
+  gradient (or LoRA adapter gradient / FedAvg delta). They move through the same
+  :class:`~edgetune.engines.virtual.VirtualCluster` (network model + SDN monitor) as the simulation
+  engine: model + partition before epoch 1, an update upload per active node per epoch, the updated
+  trainable weights broadcast to every node (eliminated ones included) after every epoch.
+* **Nodes' models.** A broadcast hands every receiving node a snapshot of the global trainable
+  tensors (one clone per broadcast, shared by its receivers); :meth:`InProcessEngine.node_state`
+  returns what a node holds, so tests can check an eliminated node's model equals the global one.
+
+The run record's times are therefore *virtual seconds* (``time_base = "virtual"``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult, register_engine
+from edgetune.engines.virtual import VirtualCluster
+from edgetune.errors import InputError
+from edgetune.fleet.schema import Fleet
+from edgetune.network.monitor import MonitorConfig, SimulatedMonitor
+from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
+from edgetune.training.aggregate import Aggregator, GradientSum, make_aggregator
+from edgetune.training.local import mean_loss, trainable
+from edgetune.training.lora import payload_bytes
+from edgetune.training.partition import FinetuneData, IntArray, Partitioner, make_partitioner
+
+
+@dataclass(frozen=True)
+class InProcessConfig:
+    """Knobs of the in-process engine.
+
+    Attributes
+    ----------
+    host_compute : float
+        Compute power (fleet units) of one host CPU core; 30 = the fleet's mean node.
+    aggregator : str
+        ``fedsgd`` (Algorithm 1) or ``fedavg``.
+    optimizer : str
+        ``adam`` or ``sgd`` (server optimiser for FedSGD, local optimiser for FedAvg).
+    local_steps : int
+        FedAvg local steps per epoch (FedSGD: 1, one full-partition gradient).
+    micro_batch : int
+        Blocks per forward/backward.
+    host_seconds_per_token : float or None
+        If set, every training token costs this many host seconds (forward+backward; evaluation a
+        third of it) instead of the measured CPU time, and orchestrator time is not measured.
+    """
+
+    host_compute: float = 30.0
+    aggregator: str = "fedsgd"
+    optimizer: str = "adam"
+    local_steps: int = 1
+    micro_batch: int = 16
+    host_seconds_per_token: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.host_compute > 0:
+            raise InputError("host_compute", self.host_compute, "must be positive")
+        if self.host_seconds_per_token is not None and not self.host_seconds_per_token >= 0:
+            raise InputError("host_seconds_per_token", self.host_seconds_per_token, "must be non-negative")
+
+
+def _digest(tensors: Sequence[torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(t.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _block_dtype(vocab_size: int) -> torch.dtype:
+    return torch.int16 if vocab_size <= 32_767 else torch.int32
+
+
+@register_engine
+class InProcessEngine(Engine):
+    """Real fine-tuning on a :class:`VirtualCluster`.
+
+    Parameters
+    ----------
+    fleet : Fleet
+    cluster : VirtualCluster
+    model : torch.nn.Module
+        The global (pre-trained) model, possibly LoRA-wrapped; trained in place.
+    data : FinetuneData
+        Training blocks (partitioned) and the held-out validation blocks.
+    partitions : dict
+        Node id -> indices into ``data.train``.
+    rng : numpy.random.Generator
+        Mini-batch sampling of FedAvg local steps.
+    config : InProcessConfig, optional
+    learning_rate : float
+        Local optimiser learning rate (FedAvg); FedSGD takes the orchestrator's rate in
+        :meth:`apply_update`.
+    model_name : str
+        For the record.
+    """
+
+    name = "inprocess"
+    time_base = "virtual"
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        cluster: VirtualCluster,
+        model: Any,
+        data: FinetuneData,
+        partitions: dict[int, IntArray],
+        rng: np.random.Generator,
+        config: InProcessConfig | None = None,
+        learning_rate: float = 1e-3,
+        model_name: str = "custom",
+        partitioner: Partitioner | None = None,
+    ) -> None:
+        self.fleet = fleet
+        self.cluster = cluster
+        self.model = model
+        self.data = data
+        self.partitions = partitions
+        self.rng = rng
+        self.config = config or InProcessConfig()
+        self.learning_rate = learning_rate
+        self.model_name = model_name
+        self.partitioner = partitioner
+        self.aggregator: Aggregator = make_aggregator(
+            self.config.aggregator, optimizer=self.config.optimizer, local_steps=self.config.local_steps,
+            micro_batch=self.config.micro_batch,
+        )
+        self._ids = fleet.node_ids
+        self._compute = {n.id: n.compute for n in fleet.nodes}
+        self._named = trainable(model)
+        self._params = [p for _, p in self._named]
+        self._train_blocks = torch.from_numpy(np.ascontiguousarray(data.train))
+        self._val_blocks = torch.from_numpy(np.ascontiguousarray(data.val))
+        self._snapshot: tuple[torch.Tensor, ...] = tuple(p.detach().clone() for p in self._params)
+        self._held: dict[int, tuple[torch.Tensor, ...]] = {}
+        self._distributed = False
+        self.version = 0
+        self.timings: dict[str, float] = {"local_compute_wall_s": 0.0, "local_compute_cpu_s": 0.0,
+                                          "aggregate_s": 0.0, "evaluate_s": 0.0, "train_round_wall_s": 0.0}
+        self.trained_tokens = 0
+        vocab = int(getattr(model.config, "vocab_size", 65_536))
+        self._bdtype = _block_dtype(vocab)
+        self.update_bytes = payload_bytes(self._named)
+        self.model_bytes = payload_bytes(list(model.state_dict().items()))
+        self._partition_bytes = {
+            i: payload_bytes([("blocks", torch.empty(len(self.partitions[i]), data.block_len, dtype=self._bdtype))])
+            for i in self._ids
+        }
+
+    # -- Engine interface ------------------------------------------------------------------------------
+    @property
+    def node_ids(self) -> list[int]:
+        """All nodes."""
+        return list(self._ids)
+
+    def now_s(self) -> float:
+        """Virtual seconds since distribution started."""
+        return self.cluster.clock_s
+
+    def distribute(self, node_ids: Sequence[int]) -> None:
+        """Model (all weights) + each node's token blocks, concurrently from t = 0 (lines 3-4)."""
+        sizes = np.asarray([self.model_bytes + self._partition_bytes[i] for i in node_ids], dtype=np.float64)
+        self.cluster.send_down(node_ids, sizes)
+        for i in node_ids:
+            self._held[i] = self._snapshot
+        self._distributed = True
+
+    def _host_seconds(self, tokens: int, measured_s: float, share: float = 1.0) -> float:
+        spt = self.config.host_seconds_per_token
+        return measured_s if spt is None else tokens * spt * share
+
+    def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
+        """Every active node trains on its partition for real; uploads its update (lines 5-7)."""
+        w0 = time.perf_counter()
+        acc = GradientSum()
+        compute_s = np.zeros(len(active))
+        losses: dict[int, float] = {}
+        for k, i in enumerate(active):
+            if self._held.get(i) is not self._snapshot:
+                raise RuntimeError(f"node {i} does not hold the current global model")
+            c0 = time.perf_counter()
+            res = self.aggregator.local(
+                self.model, self._params, self._train_blocks[torch.from_numpy(self.partitions[i])],
+                self.learning_rate, self.rng,
+            )
+            self.timings["local_compute_wall_s"] += time.perf_counter() - c0
+            self.timings["local_compute_cpu_s"] += res.compute_s
+            acc.add(res.update, float(res.n_tokens))
+            self.trained_tokens += res.n_tokens
+            host_s = self._host_seconds(res.n_tokens, res.compute_s)
+            compute_s[k] = host_s * self.config.host_compute / self._compute[i]
+            losses[i] = res.train_loss
+        arrivals = self.cluster.compute_and_upload(active, compute_s, float(self.update_bytes))
+        reports = {
+            int(i): NodeReport(
+                node_id=int(i), train_time_s=float(c), upload_bytes=self.update_bytes, arrived_s=float(a)
+            )
+            for i, c, a in zip(active, compute_s, arrivals, strict=True)
+        }
+        self.timings["train_round_wall_s"] += time.perf_counter() - w0
+        return RoundResult(reports=reports, payload={"sum": acc, "train_loss": losses})
+
+    def apply_update(self, result: RoundResult, learning_rate: float) -> None:
+        """Token-weighted mean of the received updates, then the server step (lines 12-13)."""
+        acc: GradientSum = result.payload["sum"]
+        c0, w0 = time.process_time(), time.perf_counter()
+        self.aggregator.apply(self._params, acc.mean(), learning_rate)
+        self._snapshot = tuple(p.detach().clone() for p in self._params)
+        self.version += 1
+        self.timings["aggregate_s"] += time.perf_counter() - w0
+        self.cluster.advance(self._host_seconds(0, time.process_time() - c0))
+
+    def evaluate(self) -> float | None:
+        """Cross-entropy of the global model on the validation split (line 15; PRE_TRAINING_LOSS first)."""
+        c0, w0 = time.process_time(), time.perf_counter()
+        loss = mean_loss(self.model, self._val_blocks, micro_batch=4 * self.config.micro_batch)
+        self.timings["evaluate_s"] += time.perf_counter() - w0
+        if self._distributed:  # the clock starts with distribution (completion time, Sec. IV-B)
+            self.cluster.advance(self._host_seconds(int(self._val_blocks.numel()), time.process_time() - c0, 1 / 3))
+        return loss
+
+    def broadcast(self, node_ids: Sequence[int]) -> None:
+        """Updated trainable weights to ``node_ids`` (all weights, or only LoRA adapters; lines 16-17)."""
+        self.cluster.send_down(node_ids, float(self.update_bytes))
+        for i in node_ids:
+            self._held[i] = self._snapshot
+
+    def usage(self) -> dict[int, NodeUsage]:
+        """Busy seconds (virtual) and bytes moved per node."""
+        return self.cluster.usage()
+
+    def describe(self) -> dict[str, Any]:
+        """Engine, model, data, payload sizes and clock for the record."""
+        n_total = sum(p.numel() for p in self.model.parameters())
+        per_node = {str(i): int(len(self.partitions[i]) * self.data.block_len) for i in self._ids}
+        return {
+            **super().describe(),
+            "time_unit": "virtual seconds: node time = measured host CPU seconds * host_compute / compute",
+            "inprocess": asdict(self.config),
+            "model": self.model_name,
+            "parameters": int(n_total),
+            "trainable_parameters": int(sum(p.numel() for p in self._params)),
+            "model_bytes": int(self.model_bytes),
+            "update_bytes": int(self.update_bytes),
+            "local_learning_rate": self.learning_rate,
+            **self.aggregator.describe(),
+            **(self.partitioner.describe() if self.partitioner else {}),
+            "data": {"block_len": self.data.block_len, "train_blocks": len(self.data.train),
+                     "val_blocks": len(self.data.val), "tokens_per_node": per_node},
+        }
+
+    # -- inspection --------------------------------------------------------------------------------------
+    def node_state(self, node_id: int) -> tuple[torch.Tensor, ...]:
+        """The trainable tensors node ``node_id`` holds (the last model it received)."""
+        return self._held[node_id]
+
+    def global_state(self) -> tuple[torch.Tensor, ...]:
+        """The global model's trainable tensors now."""
+        return tuple(p.detach() for p in self._params)
+
+    def node_digest(self, node_id: int) -> str:
+        """Short hash of what node ``node_id`` holds."""
+        return _digest(self._held[node_id])
+
+    def global_digest(self) -> str:
+        """Short hash of the global trainable tensors."""
+        return _digest(self.global_state())
+
+
+def build_inprocess(
+    fleet: Fleet,
+    rng: np.random.Generator,
+    model: Any,
+    data: FinetuneData,
+    config: InProcessConfig | None = None,
+    partition: str = "iid",
+    partition_kwargs: dict[str, Any] | None = None,
+    learning_rate: float = 1e-3,
+    model_name: str = "custom",
+    network_config: NetworkConfig | None = None,
+    monitor_config: MonitorConfig | None = None,
+) -> tuple[InProcessEngine, SimulatedMonitor]:
+    """Wire the simulated network, its SDN monitor and the in-process engine for one run.
+
+    Four child generators are spawned from ``rng``: network variation, monitor noise, the partition
+    and the nodes' mini-batch sampling. ``model`` is trained in place: pass a copy per run.
+    """
+    net_rng, mon_rng, part_rng, train_rng = rng.spawn(4)
+    network = SimulatedNetwork(fleet, net_rng, network_config)
+    monitor = SimulatedMonitor(network, mon_rng, monitor_config)
+    cluster = VirtualCluster(network, monitor)
+    partitioner = make_partitioner(partition, **(partition_kwargs or {}))
+    parts = partitioner.split(data.train_category, len(fleet.nodes), part_rng)
+    partitions = {nid: parts[k] for k, nid in enumerate(fleet.node_ids)}
+    engine = InProcessEngine(
+        fleet, cluster, model, data, partitions, train_rng, config, learning_rate, model_name, partitioner
+    )
+    return engine, monitor

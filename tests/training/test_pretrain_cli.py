@@ -1,0 +1,91 @@
+"""Cached pre-training and the ``data`` / ``pretrain`` / ``finetune`` commands (offline, tiny)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from edgetune.cli.main import main
+from edgetune.training import corpus
+from edgetune.training.pretrain import PretrainConfig, pretrain
+
+WORDS = [
+    "the", "list", "sort", "key", "function", "returns", "a", "new", "value", "from", "each", "item", "and", "loop",
+]
+
+
+@pytest.fixture
+def offline_corpora(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private cache holding a small pre-training text, and a small fortunes folder."""
+    cache = tmp_path / "cache"
+    (cache / "training").mkdir(parents=True)
+    paras = [" ".join(WORDS[(k * 7 + j) % len(WORDS)] for j in range(40)) for k in range(200)]
+    (cache / "training" / "pydoc.txt").write_text("\n\n".join(paras), encoding="utf-8")
+    fort = tmp_path / "fortunes"
+    fort.mkdir()
+    for cat in ("wisdom", "work"):
+        (fort / cat).write_text("".join(f"The {cat} item number {k} returns a value.\n%\n" for k in range(120)),
+                                encoding="utf-8")
+    monkeypatch.setenv("EDGETUNE_CACHE_DIR", str(cache))
+    monkeypatch.setattr(corpus, "FORTUNES_DIR", fort)
+    return cache / "training"
+
+
+def test_pretrain_is_cached_by_config_and_seed(offline_corpora: Path) -> None:
+    cfg = PretrainConfig(model="tiny", steps=3, batch_size=4, vocab_size=300)
+    first = pretrain(cfg)
+    assert first.info["cached"] is False and len(first.info["loss_curve"]) == 3
+    second = pretrain(cfg)
+    assert second.info["cached"] is True
+    for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    other = pretrain(PretrainConfig(model="tiny", steps=3, batch_size=4, vocab_size=300, seed=1))
+    assert other.info["key"] != first.info["key"]
+    assert len(list(offline_corpora.glob("pretrain-tiny-*.pt"))) == 2
+
+
+SMALL_JOB = ["--nodes", "4", "--epochs", "2", "--pretrain-steps", "2", "--train-tokens", "1024",
+             "--val-tokens", "256", "--quiet"]
+
+
+def test_finetune_writes_records_and_figure(offline_corpora: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["finetune", *SMALL_JOB, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["ar.json", "fig3.png", "ne.json", "summary.md"]
+    ne = json.loads((out / "ne.json").read_text())
+    ar = json.loads((out / "ar.json").read_text())
+    assert ne["policy"] == "ne" and ar["policy"] == "ar"
+    assert ne["config"]["engine"] == "inprocess" and ne["time_base"] == "virtual"
+    assert ne["pre_training_loss"] == ar["pre_training_loss"]
+    assert [len(e["active"]) for e in ar["epochs"]] == [4, 4]
+    assert (out / "fig3.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["data", "prepare", "--quiet"]) == 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--nodes", "0"],
+        ["--setup", "huge"],
+        ["--model", "gpt5"],
+        ["--partition", "random"],
+        ["--partition", "dirichlet", "--alpha", "-1"],
+        ["--lr", "-0.1"],
+        ["--local-steps", "0"],
+        ["--optimizer", "lion"],
+        ["--weights", "1,1,1,1,1"],
+        ["--train-tokens", "10"],
+        ["--epochs", "0"],
+    ],
+)
+def test_bad_input_one_line_exit_2_no_output(
+    bad: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert main(["finetune", *bad, "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("edgetune: error: ")
+    assert not out.exists()
