@@ -68,10 +68,9 @@ def test_failed_node_is_recorded_left_out_and_run_goes_on() -> None:
     assert e2.failed == {2: "scripted failure"}
     assert 2 not in e2.active and 2 not in e2.scores
     assert engine.updates[1] == [0, 4]
-    # n = 2 is taken from the scored nodes {0: 1.0, 4: 0.8}, keeping at least one of them: 4 goes;
-    # the failed node is neither scored nor eliminated and trains again in epoch 3.
-    assert e2.eliminated == [4]
-    assert rec.epochs[2].active == [0, 2]
+    # n = 2: the failed node goes first, then the weakest scored node (4: 0.8 < 0: 1.0).
+    assert e2.eliminated == [2, 4]
+    assert rec.epochs[2].active == [0]
 
 
 def test_round_without_replies_is_reported_not_skipped() -> None:

@@ -31,12 +31,16 @@ def test_never_fewer_than_one_and_nothing_after_last_epoch() -> None:
     assert ne.select(10, 10, 40, [1, 2], {1: 0.0, 2: 1.0}) == [1, 2]
 
 
-def test_failed_nodes_without_scores_stay_active() -> None:
+def test_failed_nodes_go_first_within_the_budget() -> None:
     ne = make_policy("ne")
-    # node 9 failed (no score); n = 1 is taken from the scored nodes.
-    assert ne.select(1, 10, 12, [1, 2, 9], {1: 0.3, 2: 0.6}) == [2, 9]
-    # n = 4 but only two scored nodes: one scored node always stays.
-    assert ne.select(1, 10, 40, [1, 2, 9], {1: 0.3, 2: 0.6}) == [2, 9]
+    # node 9 failed (no score): with n = 1 it is the one eliminated.
+    assert ne.select(1, 10, 12, [1, 2, 9], {1: 0.3, 2: 0.6}) == [1, 2]
+    # n = 2: the failed node, then the weakest scored one.
+    assert ne.select(1, 10, 19, [1, 2, 9], {1: 0.3, 2: 0.6}) == [2]
+    # n = 4 but one scored node always stays.
+    assert ne.select(1, 10, 40, [1, 2, 8, 9], {1: 0.3, 2: 0.6}) == [2]
+    # everyone failed: never fewer than one active node (the smallest id stays).
+    assert ne.select(1, 10, 40, [3, 5, 7], {}) == [3]
 
 
 def test_all_resources_keeps_everyone() -> None:

@@ -62,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"edgetune: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an unwritable --out, a missing input file not caught earlier
+        where = exc.filename if exc.filename is not None else "file"
+        print(f"edgetune: error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("edgetune: interrupted", file=sys.stderr)
         return 130

@@ -42,3 +42,12 @@ def to_record(state: Mapping[str, NDArray[np.generic]]) -> ArrayRecord:
 def from_record(record: ArrayRecord) -> State:
     """The model state held by a Flower ``ArrayRecord``."""
     return {k: v.numpy() for k, v in record.items()}
+
+
+def scalar(value: object) -> float:
+    """A record value that must be one number (``int``/``float``/``bool``/numeric ``str``) as ``float``."""
+    if isinstance(value, bool | int | float):
+        return float(value)
+    if isinstance(value, str):
+        return float(value)
+    raise TypeError(f"expected a number in the record, got {type(value).__name__}")

@@ -60,8 +60,12 @@ class NodeElimination(SelectionPolicy):
             best = set(ranked[len(ranked) - keep :])
             return sorted(best)
         scored = {i: scores[i] for i in active if i in scores}
-        # Nodes that did not report this epoch (failed) have no score: they are neither eliminated nor
-        # counted, so they get another chance; the n weakest *scored* nodes go, keeping >= 1 of them.
-        drop = min(n, max(len(scored) - 1, 0))
-        eliminated = set(lowest_first(scored)[:drop])
+        # A node that did not report this epoch (failed, timed out, vanished) has no score and ranks
+        # below every scored node: it is eliminated first, within the same budget n. At least one
+        # active node always stays, and it is a scored one whenever any node reported.
+        failed = sorted((i for i in active if i not in scores), reverse=True)  # larger id first, as ties
+        eliminated = set(failed[: min(n, len(active) - 1)])
+        budget = n - len(eliminated)
+        if budget > 0 and scored:
+            eliminated |= set(lowest_first(scored)[: min(budget, len(scored) - 1)])
         return [i for i in active if i not in eliminated]

@@ -1,0 +1,144 @@
+"""Per-round overhead of the Flower engine against the in-process engine (same job, same fleet).
+
+Runs the same fine-tuning job (All Resources, so every round has every node) twice:
+
+* **in-process**: :func:`edgetune.engines.inprocess.build_inprocess` + the orchestrator loop; a
+  round's wall time vs the forward/backward time of its nodes (run one after another on this host);
+* **Flower**: a loopback deployment (SuperLink + one SuperNode process per node) running edgetune's
+  ServerApp; a round's wall time (push -> last reply) vs the longest local step of its nodes (they
+  run in parallel, each in its own ``flwr-clientapp`` process).
+
+Overhead per round = wall time of the round - compute time of the round (sum for in-process, max
+for Flower). On a loopback host the Flower overhead is dominated by one Python process per message
+(each imports torch + transformers and rebuilds the data split) and the nodes' polling; on real
+devices the processes run on the devices, in parallel, and only the polling and transfer remain.
+
+Usage::
+
+    python bench/bench_flower.py [--nodes 4] [--epochs 3] [--train-tokens 2048] [--out bench-flower.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgetune.fleet.generate import generate_fleet
+from edgetune.fleet.schema import Fleet, save_fleet
+from edgetune.network.monitor import NorthboundAPI, PathMetrics
+from edgetune.network.northbound import HttpNorthboundClient, NorthboundServer
+
+
+class FixedMetrics(NorthboundAPI):
+    """Constant metrics for every node (the bench measures engines, not networks)."""
+
+    source = "bench"
+
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = ids
+
+    def path_metrics(self, node_ids: Any = None) -> dict[int, PathMetrics]:
+        ids = self.ids if node_ids is None else [i for i in node_ids if i in self.ids]
+        return {i: PathMetrics(20.0, 30.0, 1.0, 1, 0.0) for i in ids}
+
+
+def run_inprocess(fleet: Fleet, args: argparse.Namespace, url: str) -> dict[str, Any]:
+    """Wall and compute seconds per round of the in-process engine."""
+    import torch
+
+    from edgetune.engines.inprocess import build_inprocess
+    from edgetune.orchestrator.loop import Orchestrator, OrchestratorConfig
+    from edgetune.selection import make_policy
+    from edgetune.training.corpus import fortune_documents
+    from edgetune.training.partition import DataConfig, build_finetune_data
+    from edgetune.training.pretrain import PretrainConfig, pretrain
+
+    torch.set_num_threads(1)
+    pre = pretrain(PretrainConfig(model="tiny", steps=300))
+    _, data_rng, run_rng = np.random.default_rng(args.seed).spawn(3)
+    data = build_finetune_data(fortune_documents(), pre.tokenizer,
+                               DataConfig(train_tokens=args.train_tokens, val_tokens=512), data_rng)
+    engine, _ = build_inprocess(fleet, copy.deepcopy(run_rng), copy.deepcopy(pre.model), data, None, "iid")
+    marks: list[float] = []
+    computes: list[float] = []
+
+    def progress(_: Any) -> None:
+        marks.append(time.perf_counter())
+        computes.append(engine.timings["local_compute_wall_s"])
+
+    t0 = time.perf_counter()
+    Orchestrator(engine, make_policy("ar"), HttpNorthboundClient(url), fleet,
+                 OrchestratorConfig(epochs=args.epochs, learning_rate=3e-3), progress=progress).run()
+    walls = np.diff([t0, *marks]).tolist()
+    comp = np.diff([0.0, *computes]).tolist()
+    return {"wall_s": walls, "compute_s": comp, "overhead_s": [w - c for w, c in zip(walls, comp, strict=True)]}
+
+
+def run_flower(fleet: Fleet, fleet_path: Path, args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
+    """Wall and compute seconds per round of the Flower engine on a loopback deployment."""
+    from edgetune.flower.deploy import Deployment, wait_for_file
+    from edgetune.flower.serverapp import ServerSettings
+
+    settings = ServerSettings(
+        fleet=str(fleet_path), out=str(work / "run.json"), northbound_url=url, policy="ar", epochs=args.epochs,
+        seed=args.seed, train_tokens=args.train_tokens, val_tokens=512, connect_timeout_s=180,
+        round_timeout_s=300, sync_timeout_s=60,
+    )
+    t0 = time.perf_counter()
+    with Deployment(work / "deploy") as dep:
+        dep.start_superlink()
+        for k, node in enumerate(fleet.nodes):
+            dep.start_supernode(f"node{node.id}", {"partition-id": k, "node-id": node.id, "compute": node.compute})
+        dep.submit(settings.to_run_config())
+        got = wait_for_file(work / "run.json", 1200, also=[work / "run.json.error"])
+    total = time.perf_counter() - t0
+    if got is None or got.name != "run.json":
+        raise SystemExit(f"Flower run failed: {got.read_text() if got else 'timeout'}")
+    doc = json.loads(got.read_text())
+    rounds = doc["flower"]["rounds"]
+    walls = [r["wall_s"] for r in rounds]
+    comp = [r["max_train_s"] for r in rounds]
+    return {"wall_s": walls, "compute_s": comp, "overhead_s": [w - c for w, c in zip(walls, comp, strict=True)],
+            "connect_s": doc["flower"]["connect_s"], "total_s": total, "backend": doc["config"]["task"]["backend"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both engines and print the per-round comparison."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nodes", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--train-tokens", type=int, default=2048)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="")
+    args = ap.parse_args(argv)
+    fleet = generate_fleet(args.nodes, "normal", np.random.default_rng(args.seed).spawn(3)[0], seed=args.seed)
+    with tempfile.TemporaryDirectory(prefix="bench-flower-") as tmp, \
+            NorthboundServer(FixedMetrics(fleet.node_ids)) as nb:
+        work = Path(tmp)
+        fleet_path = save_fleet(fleet, work / "fleet.yaml")
+        inproc = run_inprocess(fleet, args, nb.url)
+        flower = run_flower(fleet, fleet_path, args, nb.url, work)
+    print(f"{args.nodes} nodes, {args.epochs} rounds, {args.train_tokens} fine-tuning tokens, AR, tiny model")
+    print(f"{'engine':<11} {'round wall s':>13} {'compute s':>10} {'overhead s':>11}   (median over rounds)")
+    for name, r in (("in-process", inproc), ("flower", flower)):
+        print(f"{name:<11} {statistics.median(r['wall_s']):>13.2f} {statistics.median(r['compute_s']):>10.2f} "
+              f"{statistics.median(r['overhead_s']):>11.2f}")
+    extra = statistics.median(flower["overhead_s"]) - statistics.median(inproc["overhead_s"])
+    print(f"Flower adds {extra:.1f} s of overhead per round; connecting {flower['connect_s']:.1f} s; "
+          f"whole Flower run {flower['total_s']:.0f} s (task backend {flower['backend']})")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"inprocess": inproc, "flower": flower}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

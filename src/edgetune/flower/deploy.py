@@ -1,0 +1,330 @@
+"""Process management for Flower deployments: the app folder, SuperLink, SuperNodes, ``flwr run``.
+
+:class:`Deployment` starts a SuperLink and any number of SuperNodes as child processes (each in a
+session of its own, so that stopping one stops its ``flower-superexec`` / ``flwr-clientapp``
+children and nothing else), submits the edgetune app with ``flwr run`` and stops exactly the
+processes it started. Every process runs with telemetry and update checks off
+(``FLWR_TELEMETRY_ENABLED=0``, ``FLWR_DISABLE_UPDATE_CHECK=1``), without runtime dependency
+installation, and -- unless TLS files are given -- ``--insecure`` on 127.0.0.1 only.
+
+The same command lines, for running the pieces by hand or on real devices, are produced by
+:func:`superlink_command`, :func:`supernode_command` and :func:`flwr_run_command` (see
+docs/flower.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+APP_NAME = "edgetune-flower"
+CONNECTION = "edgetune"
+
+FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _toml_table(values: Mapping[str, Any]) -> str:
+    return "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items())
+
+
+def write_app(folder: str | Path, run_config: Mapping[str, Any]) -> Path:
+    """Write the Flower app (a ``pyproject.toml`` naming edgetune's ServerApp and ClientApp).
+
+    ``run_config`` gives the ``[tool.flwr.app.config]`` defaults (every key ``flwr run
+    --run-config`` may override). The components are imported from the installed ``edgetune``
+    package, so the FAB carries only this file.
+    """
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    text = (
+        "[build-system]\n"
+        'requires = ["hatchling"]\n'
+        'build-backend = "hatchling.build"\n\n'
+        "[project]\n"
+        f'name = "{APP_NAME}"\n'
+        'version = "0.1.0"\n'
+        'description = "edgetune: Algorithm 1 (node elimination / all resources) on Flower"\n'
+        'license = "Apache-2.0"\n'
+        'dependencies = ["flwr==1.41.*"]\n\n'
+        "[tool.flwr.app]\n"
+        'publisher = "edgetune"\n\n'
+        "[tool.flwr.app.components]\n"
+        'serverapp = "edgetune.flower.serverapp:app"\n'
+        'clientapp = "edgetune.flower.clientapp:app"\n\n'
+        "[tool.flwr.app.config]\n" + _toml_table(run_config)
+    )
+    (root / "pyproject.toml").write_text(text, encoding="utf-8")
+    return root
+
+
+def write_run_config(path: str | Path, run_config: Mapping[str, Any]) -> Path:
+    """A TOML file of run-config overrides for ``flwr run --run-config FILE``."""
+    p = Path(path)
+    p.write_text(_toml_table(run_config), encoding="utf-8")
+    return p
+
+
+def write_connection(flwr_home: str | Path, address: str, insecure: bool, root_certificates: str | None) -> Path:
+    """``$FLWR_HOME/config.toml`` with one SuperLink connection named ``edgetune``."""
+    home = Path(flwr_home)
+    home.mkdir(parents=True, exist_ok=True)
+    conn: dict[str, Any] = {"address": address}
+    if insecure:
+        conn["insecure"] = True
+    if root_certificates:
+        conn["root-certificates"] = str(Path(root_certificates).resolve())
+    text = f'[superlink]\ndefault = "{CONNECTION}"\n\n[superlink.{CONNECTION}]\n' + _toml_table(conn)
+    path = home / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """TLS material; ``None`` everywhere means ``--insecure`` (loopback only)."""
+
+    ca_certfile: str | None = None
+    server_certfile: str | None = None
+    server_keyfile: str | None = None
+
+    @property
+    def insecure(self) -> bool:
+        """No certificates given."""
+        return self.server_certfile is None
+
+
+def _bin(name: str) -> str:
+    """A Flower console script next to this Python (falls back to ``PATH``)."""
+    cand = Path(sys.executable).with_name(name)
+    return str(cand) if cand.exists() else name
+
+
+def superlink_command(
+    host: str = "127.0.0.1", port: int = 9093, tls: TLSFiles | None = None, node_auth: bool = False
+) -> list[str]:
+    """``flower-superlink`` for one HTTP port (Fleet, Control and Runtime APIs share it in 1.41)."""
+    tls = tls or TLSFiles()
+    cmd = [_bin("flower-superlink"), "--host", host, "--port", str(port), "--disable-runtime-dependency-installation"]
+    if tls.insecure:
+        cmd.append("--insecure")
+    else:
+        cmd += ["--ssl-certfile", str(tls.server_certfile), "--ssl-keyfile", str(tls.server_keyfile)]
+        if tls.ca_certfile:
+            cmd += ["--ssl-ca-certfile", tls.ca_certfile]
+    if node_auth:
+        cmd.append("--enable-supernode-auth")
+    return cmd
+
+
+def node_config_arg(node_config: Mapping[str, Any]) -> str:
+    """``--node-config`` value: space-separated ``key=value`` with TOML values."""
+    return " ".join(f"{k}={_toml_value(v)}" for k, v in node_config.items())
+
+
+def supernode_command(
+    superlink: str,
+    node_config: Mapping[str, Any],
+    runtime_port: int,
+    tls: TLSFiles | None = None,
+    auth_private_key: str | None = None,
+) -> list[str]:
+    """``flower-supernode`` for one device (its Runtime API on ``127.0.0.1:runtime_port``)."""
+    tls = tls or TLSFiles()
+    cmd = [
+        _bin("flower-supernode"),
+        "--superlink", superlink,
+        "--port", str(runtime_port),
+        "--node-config", node_config_arg(node_config),
+    ]
+    cmd += ["--insecure"] if tls.ca_certfile is None else ["--root-certificates", tls.ca_certfile]
+    if auth_private_key:
+        cmd += ["--auth-supernode-private-key", auth_private_key]
+    return cmd
+
+
+def flwr_run_command(app_dir: str | Path, run_config_file: str | Path) -> list[str]:
+    """``flwr run APP edgetune --run-config FILE`` (the connection comes from ``$FLWR_HOME``)."""
+    return [_bin("flwr"), "run", str(app_dir), CONNECTION, "--run-config", str(run_config_file)]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout_s: float) -> bool:
+    """Poll until ``host:port`` accepts a TCP connection or ``timeout_s`` passes."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@dataclass
+class _Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: TextIO
+    log_path: Path
+
+
+@dataclass
+class Deployment:
+    """A SuperLink and SuperNodes started by this process, stopped by :meth:`stop` (only those).
+
+    Parameters
+    ----------
+    workdir : Path
+        Logs, the app folder and one ``FLWR_HOME`` per process live here.
+    host : str
+        Address the SuperLink binds (loopback by default).
+    port : int
+        SuperLink HTTP port (0: a free one).
+    tls : TLSFiles
+    env : mapping
+        Extra environment for every process.
+    """
+
+    workdir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    tls: TLSFiles = field(default_factory=TLSFiles)
+    env: Mapping[str, str] = field(default_factory=dict)
+    procs: dict[str, _Proc] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.workdir = Path(self.workdir).resolve()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.port == 0:
+            self.port = free_port(self.host)
+
+    @property
+    def address(self) -> str:
+        """``host:port`` of the SuperLink."""
+        return f"{self.host}:{self.port}"
+
+    def _env(self, home: str) -> dict[str, str]:
+        env = {**os.environ, **FLOWER_ENV, **self.env, "FLWR_HOME": str(self.workdir / home)}
+        env.setdefault("OMP_NUM_THREADS", "1")
+        env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        return env
+
+    def _start(self, name: str, cmd: Sequence[str], home: str) -> _Proc:
+        if name in self.procs and self.procs[name].popen.poll() is None:
+            raise RuntimeError(f"{name} is already running")
+        log_path = self.workdir / f"{name}.log"
+        log = open(log_path, "ab")  # noqa: SIM115  (closed in stop)
+        popen = subprocess.Popen(
+            list(cmd), stdout=log, stderr=subprocess.STDOUT, env=self._env(home), cwd=self.workdir,
+            start_new_session=True,
+        )
+        proc = _Proc(name, popen, log, log_path)  # type: ignore[arg-type]
+        self.procs[name] = proc
+        return proc
+
+    def start_superlink(self, timeout_s: float = 60.0, node_auth: bool = False) -> None:
+        """Start the SuperLink and wait until its port answers."""
+        self._start("superlink", superlink_command(self.host, self.port, self.tls, node_auth), "superlink")
+        if not wait_for_port(self.host, self.port, timeout_s):
+            self.stop()
+            raise RuntimeError(f"SuperLink did not open {self.address} within {timeout_s:.0f} s")
+
+    def start_supernode(
+        self, name: str, node_config: Mapping[str, Any], auth_private_key: str | None = None
+    ) -> int:
+        """Start one SuperNode; returns its PID."""
+        cmd = supernode_command(self.address, node_config, free_port(), self.tls, auth_private_key)
+        return self._start(name, cmd, name).popen.pid
+
+    def submit(self, run_config: Mapping[str, Any], timeout_s: float = 120.0) -> str:
+        """Write the app, point ``flwr`` at this SuperLink and start a run; returns ``flwr``'s output."""
+        app = write_app(self.workdir / "app", run_config)
+        rc = write_run_config(self.workdir / "run-config.toml", run_config)
+        write_connection(self.workdir / "cli", self.address, self.tls.insecure, self.tls.ca_certfile)
+        out = subprocess.run(
+            flwr_run_command(app, rc), env=self._env("cli"), cwd=self.workdir, capture_output=True,
+            text=True, timeout=timeout_s, check=False,
+        )
+        text = out.stdout + out.stderr
+        if out.returncode != 0 or "Successfully started run" not in text:
+            raise RuntimeError(f"flwr run failed (exit {out.returncode}): {text.strip()[-2000:]}")
+        return text
+
+    def alive(self, name: str) -> bool:
+        """Whether the named process is still running."""
+        p = self.procs.get(name)
+        return p is not None and p.popen.poll() is None
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal the named process's session (the process and the children it started)."""
+        p = self.procs[name]
+        if p.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.popen.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.popen.wait(timeout=10)
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """Stop every process this deployment started (TERM, then KILL after ``grace_s``)."""
+        running = [p for p in self.procs.values() if p.popen.poll() is None]
+        for p in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.popen.pid, signal.SIGTERM)
+        end = time.monotonic() + grace_s
+        for p in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.popen.wait(timeout=max(end - time.monotonic(), 0.1))
+        for p in running:
+            # The session may still hold children (superexec, clientapp) after its leader exited.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.popen.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.popen.wait(timeout=5)
+        for p in self.procs.values():
+            p.log.close()
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        """Last lines of a process's log (for error messages)."""
+        p = self.procs.get(name)
+        if p is None or not p.log_path.exists():
+            return ""
+        return "\n".join(p.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def __enter__(self) -> Deployment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_for_file(path: Path, timeout_s: float, also: Sequence[Path] = (), poll_s: float = 0.5) -> Path | None:
+    """Return the first of ``path`` / ``also`` to exist within ``timeout_s``, else ``None``."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        for p in (path, *also):
+            if p.exists():
+                return p
+        time.sleep(poll_s)
+    return None

@@ -1,0 +1,473 @@
+"""The Flower engine: Algorithm 1's work on SuperNodes, driven by the one orchestrator loop.
+
+:class:`FlowerEngine` is an :class:`~edgetune.engines.base.Engine` (registered as ``"flower"``) that
+runs inside a Flower ``ServerApp`` and talks to the SuperNodes through the ``Grid`` it was given:
+
+* :meth:`~FlowerEngine.distribute` waits (bounded by ``connect_timeout_s``) for the SuperNodes to
+  connect, then sends every one the initial model as a ``train.sync`` message; the replies say which
+  fleet node each Flower node is (``node-id`` from the SuperNode's node config) and the checksum of
+  the model it now holds.
+* :meth:`~FlowerEngine.train_round` sends ``train`` messages (model + config) to the active nodes
+  through :meth:`EdgetuneStrategy.configure_train` and polls for replies until every one is in or the
+  round's deadline passes. A node that raised (an error reply), did not answer in time, or is not
+  connected lands in ``RoundResult.failed`` with the reason; the round still returns, so the run
+  goes on. Deadline: ``round_timeout_s`` after the start, or, with ``straggler_ratio``, at most
+  ``max(straggler_ratio * t1, t1 + straggler_min_s)`` where ``t1`` is when the first reply came.
+  Every ``liveness_check_s`` the SuperLink's node list is read again: a node it dropped (missed
+  heartbeats) fails at once instead of at the deadline.
+* :meth:`~FlowerEngine.apply_update` is :meth:`EdgetuneStrategy.aggregate_train` (FedSGD).
+* :meth:`~FlowerEngine.broadcast` marks nodes as owed the new model. The ``train.sync`` messages are
+  pushed together with the next round's ``train`` messages (to the nodes that do not train next --
+  the others receive the model inside their ``train`` message), and their replies are collected
+  while that round runs, never waited for: the broadcast does not hold up the next epoch. After the
+  last epoch :meth:`~FlowerEngine.close` sends the final model to every node and waits for the
+  replies at most ``sync_timeout_s``.
+
+Every sync reply carries the SHA-256 of the model the node holds; :meth:`~FlowerEngine.report` lists
+them next to the server's checksum of the same model version (the run record's ``flower.sync``).
+Times are wall-clock seconds since :meth:`~FlowerEngine.distribute` started (``time_base="wall"``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from logging import INFO, WARNING
+from typing import Any
+
+from flwr.app import ArrayRecord, ConfigRecord, Message
+from flwr.common.constant import ErrorCode
+from flwr.serverapp import Grid
+from flwr.supercore import log
+
+from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult, register_engine
+from edgetune.fleet.schema import Fleet
+from edgetune.flower.codec import from_record, scalar, state_bytes, state_checksum, to_record
+from edgetune.flower.strategy import EdgetuneStrategy
+from edgetune.flower.task import TaskSpec, TrainingTask
+
+
+@dataclass(frozen=True)
+class FlowerEngineConfig:
+    """Timeouts of a Flower run; none of them can be infinite, so a missing node never hangs it."""
+
+    connect_timeout_s: float = 120.0
+    round_timeout_s: float = 600.0
+    straggler_ratio: float = 0.0
+    straggler_min_s: float = 5.0
+    sync_timeout_s: float = 60.0
+    poll_interval_s: float = 0.5
+    liveness_check_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout_s", "round_timeout_s", "sync_timeout_s", "poll_interval_s", "liveness_check_s"):
+            value = getattr(self, name)
+            if not 0 < value < float("inf"):
+                raise ValueError(f"{name} must be positive and finite, got {value}")
+        if self.straggler_ratio != 0 and self.straggler_ratio < 1:
+            raise ValueError(f"straggler_ratio must be 0 (off) or at least 1, got {self.straggler_ratio}")
+        if self.straggler_min_s < 0:
+            raise ValueError(f"straggler_min_s must be non-negative, got {self.straggler_min_s}")
+
+    @property
+    def ttl_s(self) -> float:
+        """Message time-to-live: longer than any wait, short enough that stale work expires."""
+        return self.connect_timeout_s + self.round_timeout_s + self.sync_timeout_s
+
+
+@dataclass
+class _Sent:
+    kind: str  # "train" | "sync"
+    fid: int
+    nid: int | None
+    version: int
+    sent_s: float
+    nbytes: int
+
+
+@dataclass
+class RoundTiming:
+    """Where one round's wall time went (for the overhead benchmark)."""
+
+    epoch: int
+    push_s: float = 0.0
+    wall_s: float = 0.0
+    max_compute_s: float = 0.0
+    max_train_s: float = 0.0
+    replies: int = 0
+    failed: int = 0
+    syncs_pushed: int = 0
+
+
+@register_engine
+class FlowerEngine(Engine):
+    """Algorithm 1's work on Flower SuperNodes (see the module docstring).
+
+    Parameters
+    ----------
+    grid : flwr.serverapp.Grid
+        The ServerApp's grid.
+    fleet : Fleet
+        The fleet: its node ids are the nodes to expect (each SuperNode says which one it is).
+    task : TrainingTask
+        Server side of the model (initial state, FedSGD, validation loss).
+    config : FlowerEngineConfig
+    clock : callable, optional
+        Monotonic seconds (tests pass a fake); ``sleep`` likewise.
+    """
+
+    name = "flower"
+    time_base = "wall"
+
+    def __init__(
+        self,
+        grid: Grid,
+        fleet: Fleet,
+        task: TrainingTask,
+        config: FlowerEngineConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.grid = grid
+        self.fleet = fleet
+        self.task = task
+        self.config = config or FlowerEngineConfig()
+        self.strategy = EdgetuneStrategy(task, ttl_s=self.config.ttl_s)
+        self._clock = clock
+        self._sleep = sleep
+        self._ids = list(fleet.node_ids)
+        self._t0: float | None = None
+        self._fid: dict[int, int] = {}  # edgetune node id -> Flower node id
+        self._arrays: ArrayRecord = to_record(task.initial_state())
+        self._model_bytes = state_bytes(from_record(self._arrays))
+        self._version = 0
+        self._checksums: dict[int, str] = {0: state_checksum(from_record(self._arrays))}
+        self._owed_sync: set[int] = set()
+        self._inflight: dict[str, _Sent] = {}
+        self._busy: dict[int, float] = dict.fromkeys(self._ids, 0.0)
+        self._bytes: dict[int, float] = dict.fromkeys(self._ids, 0.0)
+        self._epoch = 0
+        self.sync_log: list[dict[str, Any]] = []
+        self.timings: list[RoundTiming] = []
+        self.node_info: dict[int, dict[str, Any]] = {}
+        self.connect_s: float | None = None
+
+    # -- clock ----------------------------------------------------------------------------------------
+    @property
+    def node_ids(self) -> list[int]:
+        """Every node of the fleet."""
+        return list(self._ids)
+
+    def now_s(self) -> float:
+        """Wall seconds since distribution started (0 before)."""
+        return 0.0 if self._t0 is None else self._clock() - self._t0
+
+    def _base_config(self) -> ConfigRecord:
+        return ConfigRecord(dict(self.task.spec.to_config()))
+
+    # -- messaging ------------------------------------------------------------------------------------
+    def _connected(self) -> set[int]:
+        try:
+            return {int(n) for n in self.grid.get_node_ids()}
+        except Exception as exc:  # the SuperLink went away: nothing is connected
+            log(WARNING, "get_node_ids failed: %s", exc)
+            return set()
+
+    def _push(self, messages: list[Message], kind: str, version: int) -> None:
+        if not messages:
+            return
+        meta = [(m.metadata.dst_node_id, m) for m in messages]
+        ids = list(self.grid.push_messages(messages))
+        now = self.now_s()
+        by_fid = {fid: nid for nid, fid in self._fid.items()}
+        for (fid, _msg), mid in zip(meta, ids, strict=False):
+            nid = by_fid.get(fid)
+            if not mid:  # the SuperLink refused it (train: see train_round; sync: logged here)
+                if kind == "sync":
+                    self._log_sync_failure(-1 if nid is None else nid, fid, version, "push refused")
+                continue
+            self._inflight[mid] = _Sent(kind, fid, nid, version, now, self._model_bytes)
+            if nid is not None:
+                self._bytes[nid] += self._model_bytes
+
+    def _pull(self) -> list[tuple[_Sent, Message]]:
+        if not self._inflight:
+            return []
+        try:
+            replies = list(self.grid.pull_messages(list(self._inflight)))
+        except Exception as exc:  # transient Runtime API trouble: try again next poll
+            log(WARNING, "pull_messages failed: %s", exc)
+            return []
+        out = []
+        for msg in replies:
+            sent = self._inflight.pop(msg.metadata.reply_to_message_id, None)
+            if sent is not None:
+                out.append((sent, msg))
+        return out
+
+    def _drop_inflight(self, nid: int, kind: str) -> None:
+        for mid in [m for m, x in self._inflight.items() if x.kind == kind and x.nid == nid]:
+            del self._inflight[mid]
+
+    def _sync_messages(self, targets: Mapping[int, int | None]) -> list[Message]:
+        """``train.sync`` of the current model to ``targets`` (Flower id -> edgetune id or None)."""
+        return self.strategy.configure_sync(
+            self._version,
+            self._arrays,
+            self._base_config(),
+            {fid: (-1 if nid is None else nid) for fid, nid in targets.items()},
+            self._checksums[self._version],
+        )
+
+    def _on_sync(self, sent: _Sent, msg: Message) -> None:
+        if msg.has_error():
+            nid = sent.nid if sent.nid is not None else -1
+            self._log_sync_failure(nid, sent.fid, sent.version, f"error {msg.error.code}: {msg.error.reason}")
+            return
+        info = msg.content.config_records["info"]
+        nid = int(scalar(info["node-id"]))
+        self._learn(nid, sent.fid, info)
+        got = str(info["checksum"])
+        self.sync_log.append(
+            {
+                "version": sent.version,
+                "node": nid,
+                "checksum": got,
+                "server_checksum": self._checksums[sent.version],
+                "match": got == self._checksums[sent.version],
+                "latency_s": self.now_s() - sent.sent_s,
+            }
+        )
+
+    def _log_sync_failure(self, nid: int, fid: int, version: int, reason: str) -> None:
+        self.sync_log.append(
+            {"version": version, "node": nid, "flower_node": fid, "checksum": None,
+             "server_checksum": self._checksums[version], "match": False, "error": reason}
+        )
+
+    def _learn(self, nid: int, fid: int, info: Mapping[str, Any]) -> None:
+        if nid not in self._busy:
+            log(WARNING, "SuperNode %s says it is node %s, which is not in the fleet: ignored", fid, nid)
+            return
+        old = self._fid.get(nid)
+        if old != fid:
+            if old is not None:
+                log(INFO, "node %s reconnected as Flower node %s (was %s)", nid, fid, old)
+            self._fid[nid] = fid
+        self.node_info[nid] = {k: info[k] for k in ("partition-id", "backend", "compute") if k in info}
+
+    def _handle(self, pulled: list[tuple[_Sent, Message]], train: dict[int, Message]) -> None:
+        for sent, msg in pulled:
+            if sent.kind == "sync":
+                self._on_sync(sent, msg)
+            elif sent.nid is not None:
+                train[sent.nid] = msg
+
+    # -- Engine API -----------------------------------------------------------------------------------
+    def distribute(self, node_ids: Sequence[int]) -> None:
+        """Wait for the SuperNodes, send each the initial model, learn who is who (lines 3-4).
+
+        Data partitions are not sent: each device holds its own partition (its node config says
+        which). Returns once every fleet node has identified itself or ``connect_timeout_s`` passed;
+        nodes still missing then fail their rounds with "not connected" (they may join later).
+        """
+        cfg = self.config
+        self._t0 = self._clock()
+        deadline = cfg.connect_timeout_s
+        asked: set[int] = set()
+        wanted = set(node_ids)
+        while True:
+            connected = self._connected()
+            new = connected - asked
+            if new:
+                self._push(self._sync_messages(dict.fromkeys(sorted(new))), "sync", self._version)
+                asked |= new
+            self._handle(self._pull(), {})
+            if wanted <= set(self._fid) or self.now_s() >= deadline:
+                break
+            self._sleep(cfg.poll_interval_s)
+        self.connect_s = self.now_s()
+        missing = sorted(wanted - set(self._fid))
+        log(INFO, "distribute: %s/%s nodes identified in %.1f s%s", len(wanted) - len(missing), len(wanted),
+            self.connect_s, f"; missing {missing}" if missing else "")
+
+    def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
+        """Send ``train`` to ``active`` (+ owed ``train.sync`` to the others); gather until the deadline."""
+        cfg = self.config
+        self._epoch = epoch
+        start = self.now_s()
+        timing = RoundTiming(epoch=epoch)
+        connected = self._connected()
+        failed: dict[int, str] = {}
+        selected: dict[int, int] = {}
+        for nid in active:
+            fid = self._fid.get(nid)
+            if fid is None:
+                failed[nid] = "not connected (never identified)"
+            elif fid not in connected:
+                failed[nid] = "not connected (SuperNode gone)"
+            else:
+                selected[fid] = nid
+        # Flower nodes nobody has identified yet (late joiners, restarted SuperNodes) get a sync too.
+        known = set(self._fid.values()) | {s.fid for s in self._inflight.values()}
+        targets: dict[int, int | None] = dict.fromkeys(sorted(connected - known))
+        active_set = set(active)
+        for nid in sorted(self._owed_sync - active_set):
+            fid = self._fid.get(nid)
+            if fid is not None and fid in connected:
+                targets[fid] = nid
+            else:
+                self._log_sync_failure(nid, fid if fid is not None else -1, self._version, "not connected")
+        self._owed_sync.clear()
+        self.strategy.selected = selected
+        train_msgs = list(self.strategy.configure_train(epoch, self._arrays, self._base_config(), self.grid))
+        self._push(train_msgs, "train", self._version)
+        sync_msgs = self._sync_messages(targets)
+        self._push(sync_msgs, "sync", self._version)
+        timing.syncs_pushed = len(sync_msgs)
+        timing.push_s = self.now_s() - start
+        waiting = {s.nid for s in self._inflight.values() if s.kind == "train" and s.nid is not None}
+        for nid in selected.values():
+            if nid not in waiting:
+                failed[nid] = "message refused by the SuperLink"
+        replies: dict[int, Message] = {}
+        deadline = start + cfg.round_timeout_s
+        first: float | None = None
+        last_check = start
+        while True:
+            self._handle(self._pull(), replies)
+            now = self.now_s()
+            if now - last_check >= cfg.liveness_check_s:
+                # A SuperNode the SuperLink stopped listing (missed heartbeats) will not answer.
+                last_check, live = now, self._connected()
+                for fid, nid in selected.items():
+                    if nid in waiting and nid not in replies and fid not in live:
+                        waiting.discard(nid)
+                        failed[nid] = f"SuperNode gone during the round (after {now - start:.1f} s)"
+                        self._drop_inflight(nid, "train")
+            if replies and first is None:
+                first = now - start
+                if cfg.straggler_ratio:
+                    deadline = min(deadline, start + max(cfg.straggler_ratio * first, first + cfg.straggler_min_s))
+            if waiting <= set(replies) or now >= deadline:
+                break
+            self._sleep(cfg.poll_interval_s)
+        # Give up on the train messages still out; their late replies are never read.
+        for mid in [m for m, s in self._inflight.items() if s.kind == "train"]:
+            sent = self._inflight.pop(mid)
+            if sent.nid is not None and sent.nid not in replies:
+                how = "straggler deadline" if first is not None and cfg.straggler_ratio else "round timeout"
+                failed[sent.nid] = f"no reply within {now - start:.1f} s ({how})"
+        reports: dict[int, NodeReport] = {}
+        good: list[Message] = []
+        arrived = self.now_s()
+        for nid, msg in replies.items():
+            if msg.has_error():
+                who = "SuperNode unavailable" if msg.error.code == ErrorCode.NODE_UNAVAILABLE else "ClientApp error"
+                failed[nid] = f"{who} ({msg.error.code}): {msg.error.reason}"
+                continue
+            if "grads" not in msg.content.array_records or "metrics" not in msg.content.metric_records:
+                failed[nid] = "reply without gradients"
+                continue
+            metrics = msg.content.metric_records["metrics"]
+            info = msg.content.config_records["info"]
+            if str(info.get("backend", self.task.backend)) != self.task.backend:
+                failed[nid] = f"task backend mismatch: node {info.get('backend')!r}, server {self.task.backend!r}"
+                continue
+            self._learn(nid, msg.metadata.src_node_id, info)
+            up = state_bytes(from_record(msg.content.array_records["grads"]))
+            train_s = scalar(metrics["train-time-s"])
+            reports[nid] = NodeReport(node_id=nid, train_time_s=train_s, upload_bytes=up, arrived_s=arrived)
+            self._busy[nid] += train_s
+            self._bytes[nid] += up
+            timing.max_compute_s = max(timing.max_compute_s, scalar(metrics.get("compute-s", train_s)))
+            timing.max_train_s = max(timing.max_train_s, train_s)
+            good.append(msg)
+        timing.replies, timing.failed = len(reports), len(failed)
+        timing.wall_s = self.now_s() - start
+        self.timings.append(timing)
+        if failed:
+            log(WARNING, "epoch %s: failed %s", epoch, failed)
+        return RoundResult(reports=reports, failed=failed, payload=good)
+
+    def apply_update(self, result: RoundResult, learning_rate: float) -> None:
+        """FedSGD through :meth:`EdgetuneStrategy.aggregate_train`; the model version becomes the epoch."""
+        self.strategy.learning_rate = learning_rate
+        self.strategy.arrays = self._arrays
+        arrays, _ = self.strategy.aggregate_train(self._epoch, result.payload or [])
+        if arrays is None:
+            return
+        self._arrays = arrays
+        self._version = self._epoch
+        self._checksums[self._version] = state_checksum(from_record(arrays))
+
+    def evaluate(self) -> float | None:
+        """Validation loss of the global model, computed here at the ServerApp."""
+        return self.task.evaluate(from_record(self._arrays))
+
+    def broadcast(self, node_ids: Sequence[int]) -> None:
+        """Owe ``node_ids`` the current model; sent with the next round's messages (or at close)."""
+        self._owed_sync |= set(node_ids)
+
+    def usage(self) -> dict[int, NodeUsage]:
+        """Reported training seconds and model/gradient bytes per node."""
+        return {i: NodeUsage(busy_s=self._busy[i], bytes_moved=self._bytes[i]) for i in self._ids}
+
+    def close(self) -> None:
+        """Send the final model to every node still owed it; wait for replies at most ``sync_timeout_s``."""
+        if self._t0 is None:
+            return
+        connected = self._connected()
+        targets: dict[int, int | None] = {}
+        for nid in sorted(self._owed_sync):
+            fid = self._fid.get(nid)
+            if fid is not None and fid in connected:
+                targets[fid] = nid
+            else:
+                self._log_sync_failure(nid, fid if fid is not None else -1, self._version, "not connected")
+        self._owed_sync.clear()
+        self._inflight = {m: s for m, s in self._inflight.items() if s.kind == "sync"}
+        self._push(self._sync_messages(targets), "sync", self._version)
+        end = self.now_s() + self.config.sync_timeout_s
+        while self._inflight and self.now_s() < end:
+            self._handle(self._pull(), {})
+            if self._inflight:
+                self._sleep(self.config.poll_interval_s)
+        for sent in self._inflight.values():
+            self._log_sync_failure(sent.nid if sent.nid is not None else -1, sent.fid, sent.version, "no reply")
+        self._inflight.clear()
+
+    # -- record ---------------------------------------------------------------------------------------
+    @property
+    def checksum(self) -> str:
+        """Checksum of the current global model."""
+        return self._checksums[self._version]
+
+    def describe(self) -> dict[str, Any]:
+        """Engine, timeouts and task for the record's ``config``."""
+        return {
+            **super().describe(),
+            "flower": asdict(self.config),
+            "task": {**asdict(self.task.spec), "backend": self.task.backend},
+        }
+
+    def report(self) -> dict[str, Any]:
+        """The record's ``flower`` section: node map, sync checks, per-round timings."""
+        return {
+            "node_map": {str(n): f for n, f in sorted(self._fid.items())},
+            "node_info": {str(n): v for n, v in sorted(self.node_info.items())},
+            "connect_s": self.connect_s,
+            "model_bytes": self._model_bytes,
+            "server_checksums": {str(v): c for v, c in sorted(self._checksums.items())},
+            "sync": list(self.sync_log),
+            "rounds": [asdict(t) for t in self.timings],
+        }
+
+
+def spec_for(fleet: Fleet, **kwargs: Any) -> TaskSpec:
+    """The task spec of a fleet: one partition per node (fleet order)."""
+    return TaskSpec(num_partitions=len(fleet.nodes), **kwargs)
+
+
+__all__ = ["FlowerEngine", "FlowerEngineConfig", "RoundTiming", "spec_for"]

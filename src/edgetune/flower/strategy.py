@@ -1,0 +1,129 @@
+"""A Flower Message-API strategy for Algorithm 1: edgetune chooses the nodes, FedSGD aggregates.
+
+:class:`EdgetuneStrategy` subclasses ``flwr.serverapp.strategy.Strategy`` (Flower 1.41) but does not
+own the round loop: the one orchestrator loop (:class:`~edgetune.orchestrator.loop.Orchestrator`)
+asks the selection policy (node elimination, all resources, ...) who trains and scores the nodes with
+Eq. 2-3; the Flower engine then sets :attr:`EdgetuneStrategy.selected` to those nodes and calls
+:meth:`configure_train` / :meth:`aggregate_train` to turn that choice into Flower ``Message`` objects
+and the replies into the next global model.
+
+Message types: ``train`` (model + config down, gradients + metrics up) for the nodes that train, and
+``train.sync`` (model down, checksum up) for every other node, so eliminated nodes keep the current
+model (Algorithm 1 lines 16-17) without training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from logging import INFO
+
+from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
+from flwr.serverapp import Grid
+from flwr.serverapp.strategy import Strategy
+from flwr.supercore import log
+
+from edgetune.flower.codec import State, from_record, scalar, state_checksum, to_record
+from edgetune.flower.task import TrainingTask
+
+TRAIN = "train"
+SYNC = "train.sync"
+
+
+class EdgetuneStrategy(Strategy):
+    """Addresses the policy's nodes and aggregates their gradients with FedSGD.
+
+    Parameters
+    ----------
+    task : TrainingTask
+        Same model, partitions and update rule as the nodes (server side: FedSGD and evaluation).
+    learning_rate : float
+        Step size of line 13 (the engine sets it from the orchestrator's config each epoch).
+    ttl_s : float
+        Time-to-live of every message: a node that comes back later never runs a stale round.
+    """
+
+    def __init__(self, task: TrainingTask, learning_rate: float = 5e-5, ttl_s: float = 600.0) -> None:
+        self.task = task
+        self.learning_rate = learning_rate
+        self.ttl_s = ttl_s
+        #: Flower node id -> edgetune node id of the nodes chosen for the next ``configure_train``.
+        self.selected: dict[int, int] = {}
+        self.arrays: ArrayRecord | None = None
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _config(self, server_round: int, config: ConfigRecord, node_id: int) -> ConfigRecord:
+        cfg = ConfigRecord(dict(config))
+        cfg["epoch"] = server_round
+        cfg["edgetune-node-id"] = node_id
+        return cfg
+
+    def configure_sync(
+        self, version: int, arrays: ArrayRecord, config: ConfigRecord, targets: Mapping[int, int], checksum: str
+    ) -> list[Message]:
+        """``train.sync`` messages carrying model ``version`` to ``targets`` (Flower id -> edgetune id)."""
+        out = []
+        for fid, nid in targets.items():
+            cfg = self._config(version, config, nid)
+            cfg["version"] = version
+            cfg["checksum"] = checksum
+            content = RecordDict({"arrays": arrays, "config": cfg})
+            out.append(Message(content, fid, SYNC, ttl=self.ttl_s, group_id=f"sync-{version}"))
+        return out
+
+    # -- Flower Strategy API --------------------------------------------------------------------------
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        """One ``train`` message (global model + config) per node in :attr:`selected`."""
+        self.arrays = arrays
+        out = []
+        for fid, nid in self.selected.items():
+            content = RecordDict({"arrays": arrays, "config": self._config(server_round, config, nid)})
+            out.append(Message(content, fid, TRAIN, ttl=self.ttl_s, group_id=str(server_round)))
+        return out
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        """FedSGD: the token-weighted mean of the replies' gradients, one server step (lines 12-13).
+
+        Replies that carry an error or no ``grads`` are ignored; with none left the model is
+        returned unchanged and the metrics are ``None``.
+        """
+        if self.arrays is None:
+            raise RuntimeError("aggregate_train before configure_train")
+        grads: list[State] = []
+        tokens: list[float] = []
+        for msg in replies:
+            if msg.has_error() or "grads" not in msg.content.array_records:
+                continue
+            grads.append(from_record(msg.content.array_records["grads"]))
+            tokens.append(scalar(msg.content.metric_records["metrics"].get("num-tokens", 1)))
+        if not grads:
+            return None, None
+        state = self.task.fedsgd(from_record(self.arrays), grads, self.learning_rate, tokens)
+        self.arrays = to_record(state)
+        metrics = MetricRecord({"num-replies": len(grads), "num-tokens": sum(tokens)})
+        log(INFO, "round %s: FedSGD over %s gradients", server_round, len(grads))
+        return self.arrays, metrics
+
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        """No client-side evaluation: the server evaluates on the validation split (line 15)."""
+        return []
+
+    def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
+        """Nothing to aggregate (see :meth:`configure_evaluate`)."""
+        return None
+
+    def summary(self) -> None:
+        """Log the strategy's settings."""
+        log(INFO, "EdgetuneStrategy: FedSGD, lr=%s, ttl=%ss, task=%s",
+            self.learning_rate, self.ttl_s, self.task.backend)
+
+
+def checksum_of(arrays: ArrayRecord) -> str:
+    """Checksum of the model held by ``arrays`` (see :func:`~edgetune.flower.codec.state_checksum`)."""
+    return state_checksum(from_record(arrays))
+

@@ -1,0 +1,227 @@
+"""What the Flower apps need from the training package: one small adapter, same on both ends.
+
+The ServerApp and every ClientApp build the same :class:`TrainingTask` from the same
+:class:`TaskSpec` (the server sends the spec in every message's config, so a SuperNode needs nothing
+but its partition from its node config). The task gives the initial global model, the gradient of
+one partition, the FedSGD step and the validation loss.
+
+:func:`make_task` uses the training package (:mod:`edgetune.training`, the in-process engine's
+models, tokenizer, corpora and partitions) when it provides what is needed, so Flower trains the
+same models on the same partitions as the in-process engine; otherwise it falls back to
+:class:`SyntheticTask`, a tiny GPT-2 on a seeded synthetic byte corpus (used by the unit tests and
+while the training package is incomplete). The record says which one ran (``task.backend``).
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+State = dict[str, NDArray[np.generic]]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """The fine-tuning job every node must agree on (sent in each message's config).
+
+    The fields mirror :class:`edgetune.training.job.FinetuneJob` (same names, same defaults where
+    the job has them), so a Flower run and an in-process run of the same job train the same model on
+    the same partitions. ``optimizer`` is the server optimiser of FedSGD (``sgd`` is Algorithm 1
+    line 13 verbatim); ``backend`` picks ``training`` (the training package), ``synthetic`` or
+    ``auto`` (training when its corpora and caches are there).
+    """
+
+    model: str = "tiny"
+    seed: int = 0
+    num_partitions: int = 4
+    partition: str = "iid"
+    alpha: float = 0.5
+    block_len: int = 64
+    micro_batch: int = 16
+    train_tokens: int = 24_576
+    val_tokens: int = 4_096
+    pretrain_steps: int = 300
+    optimizer: str = "adam"
+    backend: str = "auto"
+
+    def to_config(self) -> dict[str, int | float | str]:
+        """Flat ``task.*`` keys for a Flower ``ConfigRecord``."""
+        return {f"task.{k}": v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> TaskSpec:
+        """Inverse of :meth:`to_config` (unknown keys ignored, missing keys default)."""
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            key = f"task.{f.name}"
+            if key in config:
+                default = getattr(cls(), f.name)
+                kwargs[f.name] = type(default)(config[key])
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    """One node's epoch: gradients of the mean loss over its partition (``n_tokens`` tokens), timings."""
+
+    grads: State
+    n_tokens: int
+    loss: float
+    compute_s: float
+
+
+class TrainingTask(ABC):
+    """The model, data partitions and update rule shared by the server and the nodes."""
+
+    backend: str = "abstract"
+
+    def __init__(self, spec: TaskSpec) -> None:
+        self.spec = spec
+
+    @abstractmethod
+    def initial_state(self) -> State:
+        """The global model before fine-tuning (deterministic in ``spec``)."""
+
+    @abstractmethod
+    def gradient(self, state: Mapping[str, NDArray[np.generic]], partition_id: int) -> LocalResult:
+        """Forward/backward of ``state`` over partition ``partition_id`` (Algorithm 1 line 6)."""
+
+    @abstractmethod
+    def evaluate(self, state: Mapping[str, NDArray[np.generic]]) -> float:
+        """Cross-entropy of ``state`` on the held-out validation split (line 15)."""
+
+    def fedsgd(
+        self,
+        state: Mapping[str, NDArray[np.generic]],
+        grads: Sequence[Mapping[str, NDArray[np.generic]]],
+        lr: float,
+        weights: Sequence[float] | None = None,
+    ) -> State:
+        """Lines 12-13 as FedSGD: ``params - lr * mean(gradients)``, the mean weighted by ``weights``."""
+        if not grads:
+            return {k: np.array(v, copy=True) for k, v in state.items()}
+        w = np.ones(len(grads)) if weights is None else np.asarray(weights, dtype=np.float64)
+        w = w / w.sum()
+        out: State = {}
+        for name, value in state.items():
+            if name not in grads[0]:
+                out[name] = np.array(value, copy=True)
+                continue
+            mean = np.tensordot(w, np.stack([np.asarray(g[name], dtype=np.float64) for g in grads]), axes=1)
+            out[name] = (np.asarray(value, dtype=np.float64) - lr * mean).astype(value.dtype)
+        return out
+
+
+class SyntheticTask(TrainingTask):
+    """A tiny GPT-2 (transformers, no download) on a seeded synthetic byte-level corpus.
+
+    For unit tests and hosts without the training corpora: plain SGD (``optimizer`` is ignored),
+    ``block_len`` bytes per block, ``micro_batch`` blocks per forward/backward.
+
+    The corpus is sentences of words drawn from a fixed vocabulary with a seeded generator; bytes are
+    the tokens (vocabulary 256). Blocks of ``seq_len`` bytes; the last 10 % are the validation
+    split; the rest is shuffled with ``seed`` and split equally into ``num_partitions`` (IID).
+    """
+
+    backend = "synthetic"
+    _WORDS: tuple[str, ...] = (
+        "edge", "node", "model", "epoch", "gradient", "cloud", "fleet", "train", "loss", "switch", "link",
+        "delay", "bandwidth", "fortune", "wisdom", "the", "a", "of", "to", "and", "in", "is", "it", "you",
+        "that", "he", "was", "for", "on", "are", "with", "as", "his", "they", "be", "at", "one", "have",
+    )
+
+    def __init__(self, spec: TaskSpec) -> None:
+        super().__init__(spec)
+        import torch
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        torch.manual_seed(spec.seed)
+        cfg = GPT2Config(
+            vocab_size=256, n_positions=spec.block_len, n_embd=64, n_layer=2, n_head=2,
+            resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=False, bos_token_id=0, eos_token_id=0,
+        )
+        self._model = GPT2LMHeadModel(cfg)
+        self._init = {k: v.detach().cpu().numpy().copy() for k, v in self._model.state_dict().items()}
+        rng = np.random.default_rng(spec.seed)
+        words = rng.choice(len(self._WORDS), size=800)
+        text = " ".join(self._WORDS[w] for w in words).encode()
+        blk = spec.block_len
+        n_blocks = len(text) // blk
+        blocks = np.frombuffer(text[: n_blocks * blk], dtype=np.uint8).reshape(n_blocks, blk).astype(np.int64)
+        n_val = max(1, n_blocks // 10)
+        self._val = blocks[-n_val:]
+        train = blocks[:-n_val][rng.permutation(n_blocks - n_val)]
+        self._parts = np.array_split(train, spec.num_partitions)
+
+    def _load(self, state: Mapping[str, NDArray[np.generic]]) -> None:
+        import torch
+
+        self._model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+
+    def initial_state(self) -> State:
+        """Seeded random initialisation."""
+        return {k: v.copy() for k, v in self._init.items()}
+
+    def _loss(self, blocks: NDArray[np.int64]) -> Any:
+        import torch
+
+        x = torch.from_numpy(blocks)
+        out = self._model(input_ids=x, labels=x)
+        return out.loss
+
+    def gradient(self, state: Mapping[str, NDArray[np.generic]], partition_id: int) -> LocalResult:
+        """Mean-loss gradient over the whole partition (batched, sample-weighted)."""
+        if not 0 <= partition_id < len(self._parts):
+            raise ValueError(f"partition {partition_id} outside 0..{len(self._parts) - 1}")
+        self._load(state)
+        self._model.train()
+        self._model.zero_grad(set_to_none=True)
+        part = self._parts[partition_id]
+        t0 = time.perf_counter()
+        total = 0.0
+        bs = self.spec.micro_batch
+        for s in range(0, len(part), bs):
+            batch = part[s : s + bs]
+            loss = self._loss(batch) * (len(batch) / len(part))
+            loss.backward()
+            total += float(loss.detach())
+        compute_s = time.perf_counter() - t0
+        names = dict(self._model.named_parameters())
+        grads: State = {}
+        for k in state:
+            p = names.get(k)
+            if p is not None and p.grad is not None:
+                grads[k] = p.grad.detach().cpu().numpy().astype(np.float32)
+        return LocalResult(grads=grads, n_tokens=int(part.size), loss=total, compute_s=compute_s)
+
+    def evaluate(self, state: Mapping[str, NDArray[np.generic]]) -> float:
+        """Validation cross-entropy (nats per token)."""
+        import torch
+
+        self._load(state)
+        self._model.eval()
+        with torch.no_grad():
+            return float(self._loss(self._val))
+
+
+def make_task(spec: TaskSpec, server: bool = False) -> TrainingTask:
+    """The task for ``spec``: the training package's (``backend`` ``training``, or ``auto`` when usable).
+
+    ``server`` loads the pre-trained weights (the ServerApp); nodes only build the architecture and
+    take the weights from each message.
+    """
+    if spec.backend not in ("auto", "training", "synthetic"):
+        raise ValueError(f"task backend must be auto, training or synthetic, got {spec.backend!r}")
+    if spec.backend != "synthetic":
+        from edgetune.flower import _training_adapter
+
+        task = _training_adapter.make(spec, server=server)
+        if task is not None:
+            return task
+    return SyntheticTask(spec)

@@ -1,0 +1,83 @@
+"""Model state <-> Flower records, checksums, and the FedSGD aggregation of the strategy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from flwr.app import ConfigRecord, Message, MetricRecord, RecordDict
+from numpy.typing import NDArray
+
+from edgetune.flower.codec import from_record, scalar, state_bytes, state_checksum, to_record
+from edgetune.flower.strategy import SYNC, TRAIN, EdgetuneStrategy
+from edgetune.flower.task import LocalResult, State, TaskSpec, TrainingTask
+
+
+def test_checksum_is_order_free_and_bit_exact() -> None:
+    a = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.zeros(3, dtype=np.float32)}
+    b = {"b": a["b"].copy(), "w": a["w"].copy()}
+    assert state_checksum(a) == state_checksum(b)
+    b["w"][1, 2] = np.nextafter(b["w"][1, 2], np.float32(10))
+    assert state_checksum(a) != state_checksum(b)
+    assert state_checksum(a) != state_checksum({"w": a["w"].reshape(3, 2), "b": a["b"]})  # shape counts
+
+
+def test_record_round_trip_keeps_names_values_and_size() -> None:
+    state = {"x.weight": np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)}
+    back = from_record(to_record(state))
+    assert list(back) == ["x.weight"]
+    np.testing.assert_array_equal(back["x.weight"], state["x.weight"])
+    assert state_bytes(state) == 80
+    assert scalar(3) == 3.0 and scalar("2.5") == 2.5
+
+
+class _Linear(TrainingTask):
+    """A 'model' of one vector: enough to check the strategy's arithmetic by hand."""
+
+    backend = "test"
+
+    def initial_state(self) -> State:
+        return {"p": np.array([1.0, 2.0], dtype=np.float32)}
+
+    def gradient(self, state: Mapping[str, NDArray[np.generic]], partition_id: int) -> LocalResult:
+        raise NotImplementedError
+
+    def evaluate(self, state: Mapping[str, NDArray[np.generic]]) -> float:
+        return 0.0
+
+
+def _reply(to: Message, grad: Sequence[float], tokens: int) -> Message:
+    content = RecordDict({"grads": to_record({"p": np.asarray(grad, dtype=np.float32)}),
+                          "metrics": MetricRecord({"num-tokens": tokens})})
+    return Message(content, reply_to=to)
+
+
+def test_aggregate_train_is_token_weighted_fedsgd() -> None:
+    task = _Linear(TaskSpec())
+    strat = EdgetuneStrategy(task, learning_rate=0.5)
+    strat.selected = {101: 0, 102: 1}
+    msgs = list(strat.configure_train(1, to_record(task.initial_state()), ConfigRecord({"k": 1}), None))  # type: ignore[arg-type]
+    assert [(m.metadata.dst_node_id, m.metadata.message_type) for m in msgs] == [(101, TRAIN), (102, TRAIN)]
+    assert msgs[0].content.config_records["config"]["edgetune-node-id"] == 0
+    for m in msgs:
+        m.metadata.__dict__["_message_id"] = m.object_id
+    arrays, metrics = strat.aggregate_train(1, [_reply(msgs[0], [1.0, 0.0], 100), _reply(msgs[1], [4.0, 3.0], 300)])
+    assert arrays is not None and metrics is not None
+    # mean = (100 * [1, 0] + 300 * [4, 3]) / 400 = [3.25, 2.25]; p - 0.5 * mean = [-0.625, 0.875]
+    np.testing.assert_allclose(from_record(arrays)["p"], [-0.625, 0.875])
+    assert metrics["num-replies"] == 2
+
+
+def test_sync_messages_carry_model_version_and_checksum() -> None:
+    task = _Linear(TaskSpec())
+    strat = EdgetuneStrategy(task)
+    arrays = to_record(task.initial_state())
+    msgs = strat.configure_sync(4, arrays, ConfigRecord(), {7: 3}, "abc")
+    assert len(msgs) == 1 and msgs[0].metadata.message_type == SYNC
+    cfg = msgs[0].content.config_records["config"]
+    assert (cfg["version"], cfg["checksum"], cfg["edgetune-node-id"]) == (4, "abc", 3)
+
+
+def test_task_spec_round_trips_through_a_config_record() -> None:
+    spec = TaskSpec(model="small", seed=5, num_partitions=7, partition="dirichlet", alpha=0.3, optimizer="sgd")
+    assert TaskSpec.from_config(ConfigRecord(dict(spec.to_config()))) == spec

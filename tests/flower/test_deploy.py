@@ -1,0 +1,85 @@
+"""The Flower app folder, the command lines and the ``serve`` / ``join`` commands' input checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgetune.cli.main import main
+from edgetune.fleet.generate import generate_fleet
+from edgetune.fleet.schema import save_fleet
+from edgetune.flower.deploy import (
+    TLSFiles,
+    node_config_arg,
+    superlink_command,
+    supernode_command,
+    write_app,
+    write_connection,
+)
+from edgetune.flower.serverapp import ServerSettings
+
+
+def test_app_folder_is_a_valid_flower_app(tmp_path: Path) -> None:
+    from flwr.cli.config_utils import load_and_validate
+
+    settings = ServerSettings(fleet="f.yaml", epochs=5, rejoin=True, straggler_ratio=2.0)
+    app = write_app(tmp_path / "app", settings.to_run_config())
+    config, _warnings = load_and_validate(app / "pyproject.toml")
+    flwr_app = config["tool"]["flwr"]["app"]
+    assert flwr_app["components"] == {"serverapp": "edgetune.flower.serverapp:app",
+                                      "clientapp": "edgetune.flower.clientapp:app"}
+    assert ServerSettings.from_run_config(flwr_app["config"]) == settings
+
+
+def test_command_lines_are_loopback_insecure_without_runtime_installs(tmp_path: Path) -> None:
+    link = superlink_command("127.0.0.1", 9093)
+    assert "--disable-runtime-dependency-installation" in link and "--insecure" in link
+    node = supernode_command("127.0.0.1:9093", {"partition-id": 2, "node-id": 7, "compute": 12.5}, 9200)
+    assert node[node.index("--node-config") + 1] == "partition-id=2 node-id=7 compute=12.5"
+    assert "--insecure" in node and "--allow-runtime-dependency-installation" not in node
+    tls = TLSFiles("ca.pem", "server.pem", "server.key")
+    secure = superlink_command("0.0.0.0", 9093, tls, node_auth=True)
+    assert "--insecure" not in secure and "--enable-supernode-auth" in secure
+    dev = supernode_command("link:9093", {"partition-id": 0}, 9094, tls, auth_private_key="k")
+    assert dev[dev.index("--root-certificates") + 1] == "ca.pem" and "--auth-supernode-private-key" in dev
+    assert node_config_arg({"name": "a b"}) == 'name="a b"'
+    cfg = write_connection(tmp_path, "127.0.0.1:9093", True, None).read_text()
+    assert 'default = "edgetune"' in cfg and "insecure = true" in cfg
+
+
+@pytest.fixture
+def fleet_file(tmp_path: Path) -> Path:
+    return save_fleet(generate_fleet(3, "normal", np.random.default_rng(0), seed=0), tmp_path / "fleet.yaml")
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--policy", "zz"], "--policy"),
+        (["--weights", "0.5,0.5,0,0,0.5"], "weights"),
+        (["--epochs", "0"], "--epochs"),
+        (["--local-nodes", "9"], "--local-nodes"),
+        (["--straggler-ratio", "0.5"], "--straggler-ratio"),
+        (["--ssl-certfile", "c.pem"], "--ssl-certfile"),
+    ],
+)
+def test_serve_rejects_bad_input_before_starting_anything(
+    fleet_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], field: str
+) -> None:
+    out = tmp_path / "run.json"
+    assert main(["serve", "--fleet", str(fleet_file), "--out", str(out), "--workdir", str(tmp_path / "w"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and field in err
+    assert not out.exists() and not (tmp_path / "w").exists()
+
+
+def test_serve_and_join_print_their_flower_commands(fleet_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--fleet", str(fleet_file), "--print-commands"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 + 3 + 1
+    assert all(line.startswith("FLWR_TELEMETRY_ENABLED=0 FLWR_DISABLE_UPDATE_CHECK=1 ") for line in lines)
+    assert main(["join", "--node-id", "2", "--superlink", "10.0.0.1:9093", "--print-command"]) == 0
+    line = capsys.readouterr().out
+    assert "flower-supernode" in line and "partition-id=2 node-id=2" in line and "10.0.0.1:9093" in line
