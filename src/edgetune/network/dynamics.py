@@ -122,13 +122,8 @@ class BackgroundVariation:
         a_cos, a_sin = coef
         if idx is not None:
             a_cos, a_sin = a_cos[idx], a_sin[idx]
-        t0 = np.asarray(t0_s, dtype=np.float64)[..., None]
-        t1 = np.asarray(t1_s, dtype=np.float64)[..., None]
-        w = self._omega
-        span = np.maximum(t1 - t0, 1e-9)
-        short = (span * w) < 1e-6
-        sin_avg = np.where(short, np.sin(w * t0), (np.cos(w * t0) - np.cos(w * t1)) / (w * span))
-        cos_avg = np.where(short, np.cos(w * t0), (np.sin(w * t1) - np.sin(w * t0)) / (w * span))
+        t0, t1 = np.asarray(t0_s, dtype=np.float64), np.asarray(t1_s, dtype=np.float64)
+        sin_avg, cos_avg = _window_trig(self._omega, t0, t1)
         x = (a_cos * sin_avg + a_sin * cos_avg).sum(axis=-1)
         return np.asarray(np.exp(x), dtype=np.float64)
 
@@ -137,3 +132,30 @@ class BackgroundVariation:
     ) -> NDArray[np.float64]:
         """Multiplier of each link's delay at time ``t_s``."""
         return self._factor(self._delay, t_s, idx)
+
+
+_TRIG_MEMO: dict[str, tuple[bytes, NDArray[np.float64], NDArray[np.float64]]] = {}
+
+
+def _window_trig(
+    omega: NDArray[np.float64], t0_s: NDArray[np.float64], t1_s: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Window averages of ``sin(w t)`` and ``cos(w t)`` over ``[t0, t1]``, shape ``t0.shape + (M,)``.
+
+    The bandwidth and delay factors of a transfer use the same windows, so the last result is kept
+    (keyed by the exact inputs) and the trigonometry is done once per window, not once per factor.
+    """
+    key = omega.tobytes() + t0_s.tobytes() + t1_s.tobytes() + bytes(str(t0_s.shape), "ascii")
+    got = _TRIG_MEMO.get("last")
+    if got is not None and got[0] == key:
+        return got[1], got[2]
+    t0 = t0_s[..., None]
+    t1 = t1_s[..., None]
+    span = np.maximum(t1 - t0, 1e-9)
+    short = (span * omega) < 1e-6
+    s0, c0 = np.sin(omega * t0), np.cos(omega * t0)
+    s1, c1 = np.sin(omega * t1), np.cos(omega * t1)
+    sin_avg = np.where(short, s0, (c0 - c1) / (omega * span))
+    cos_avg = np.where(short, c0, (s1 - s0) / (omega * span))
+    _TRIG_MEMO["last"] = (key, sin_avg, cos_avg)
+    return sin_avg, cos_avg

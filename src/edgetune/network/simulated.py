@@ -127,13 +127,14 @@ class SimulatedNetwork:
         rate = rates(self._access_var.bandwidth_factor(start, idx), self._gw_var.bandwidth_factor(t_phase), 2 * delay)
         duration = size * 8.0 / (rate * 1e6)
         stop = start + duration
+        # (the three (start, stop) windows share their trigonometry; keep them together)
         access_f = self._access_var.mean_bandwidth_factor(start, stop, idx)
-        gw_f = self._gw_var.mean_bandwidth_factor(t_phase, t_phase + float(np.median(duration)))
         mean_delay = (
             top.access_delay_ms[idx] * self._access_var.mean_delay_factor(start, stop, idx)
             + top.gateway_delay_ms[gw] * self._gw_var.mean_delay_factor(start, stop, gw)
             + top.core_delay_ms
         )
+        gw_f = self._gw_var.mean_bandwidth_factor(t_phase, t_phase + float(np.median(duration)))
         rate = rates(access_f, gw_f, 2 * mean_delay)
         end = start + delay / 1e3 + size * 8.0 / (rate * 1e6)
         end = np.where(size > 0, end, start)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ class EpochRecord:
     start_s: float
     end_s: float
     active: list[int]
-    metrics: dict[int, dict[str, float]]
+    metrics: Mapping[int, Mapping[str, float]]
     scores: dict[int, float]
     eliminated: list[int]
     loss: float | None
@@ -49,7 +50,7 @@ class EpochRecord:
             "start_s": self.start_s,
             "end_s": self.end_s,
             "active": self.active,
-            "metrics": {str(k): v for k, v in self.metrics.items()},
+            "metrics": {str(k): dict(v) for k, v in self.metrics.items()},
             "scores": {str(k): v for k, v in self.scores.items()},
             "eliminated": self.eliminated,
             "loss": self.loss,

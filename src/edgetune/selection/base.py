@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,14 +65,29 @@ class MetricsTable:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def to_json(self, keep: set[int] | None = None) -> dict[int, dict[str, float]]:
-        """Per-node metric objects for the run record (only ``keep`` if given)."""
-        rows = self.values.tolist()
-        return {
-            i: dict(zip(METRIC_NAMES, row, strict=True))
-            for i, row in zip(self.ids, rows, strict=True)
-            if keep is None or i in keep
-        }
+    def to_json(self, keep: set[int] | None = None) -> MetricsView:
+        """Per-node metric objects for the run record (only ``keep`` if given), built when read."""
+        rows = [k for k, i in enumerate(self.ids) if keep is None or i in keep]
+        return MetricsView([self.ids[k] for k in rows], self.values[rows])
+
+
+class MetricsView(Mapping[int, dict[str, float]]):
+    """Read-only ``{node id: {metric: value}}`` over a table; dicts are built on access, so a
+    10,000-node epoch costs nothing until the record is written."""
+
+    def __init__(self, ids: list[int], values: NDArray[np.float64]) -> None:
+        self._pos = {i: k for k, i in enumerate(ids)}
+        self._ids = ids
+        self._values = values
+
+    def __getitem__(self, node_id: int) -> dict[str, float]:
+        return dict(zip(METRIC_NAMES, self._values[self._pos[node_id]].tolist(), strict=True))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 @dataclass(frozen=True)
