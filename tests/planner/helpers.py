@@ -17,10 +17,15 @@ def random_instance_doc(
     n_variants: int = 2,
     k_max: int = 4,
     tightness: float | None = None,
+    activations: bool = False,
 ) -> dict[str, Any]:
     """A random instance document; epochs (expected <= robust <= k_max) given explicitly.
 
     ``tightness`` scales T_max between the fastest and the slowest robust plan (drawn when ``None``).
+    ``activations`` adds edgetune's optional activation-traffic fields (Eq. 9a-10a): ``samples_per_epoch``,
+    sometimes ``eval_samples_per_epoch``, per-layer ``output_grad_bits`` on some layers, and random
+    partition sets that may include 0 (with ``input_bits``) and n. Without it the draws (and documents)
+    are exactly those of the paper's model.
     """
     servers = [
         {
@@ -73,6 +78,8 @@ def random_instance_doc(
                 "variants": variants,
             }
         )
+    if activations:
+        _add_activation_fields(rng, models, n_layers)
     doc: dict[str, Any] = {
         "t_max_s": 1.0,
         "l_max": 0.02,
@@ -85,6 +92,10 @@ def random_instance_doc(
         "edge_servers": servers,
         "models": models,
     }
+    if activations:
+        doc["samples_per_epoch"] = float(rng.uniform(0.0, 3.0))
+        if rng.random() < 0.5:
+            doc["eval_samples_per_epoch"] = float(rng.uniform(0.0, 2.0))
     # choose T_max between the fastest and the slowest robust plans of all variants
     inst = instance_from_mapping(doc)
     from edgetune.planner.problem import candidates
@@ -95,6 +106,18 @@ def random_instance_doc(
     frac = float(rng.uniform(-0.1, 1.1)) if tightness is None else tightness
     doc["t_max_s"] = (lo + frac * (hi - lo) if frac >= 0 else lo * (1.0 + frac)) + 1e-6
     return doc
+
+
+def _add_activation_fields(rng: np.random.Generator, models: list[dict[str, Any]], n_layers: int) -> None:
+    """Optional per-layer gradient sizes, raw-input sizes and partition sets (in place)."""
+    for model in models:
+        for var in model["variants"]:
+            for layer in var["layers"]:
+                if rng.random() < 0.5:
+                    layer["output_grad_bits"] = float(rng.uniform(1.0, 20.0))
+            var["input_bits"] = float(rng.uniform(1.0, 10.0))
+            n_parts = int(rng.integers(1, n_layers + 2))
+            var["partitions"] = sorted(int(j) for j in rng.choice(n_layers + 1, size=n_parts, replace=False))
 
 
 def random_instance(rng: np.random.Generator, **kw: Any) -> Instance:

@@ -122,10 +122,11 @@ def test_solve_epochs_equals_highs_milp(seed):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1))
-def test_exact_and_optimum_equal_brute_on_random_instances(seed):
+@given(seed=st.integers(0, 2**32 - 1), activations=st.booleans())
+def test_exact_and_optimum_equal_brute_on_random_instances(seed, activations):
     rng = np.random.default_rng(seed)
-    inst = random_instance(rng, n_servers=2, n_layers=3, n_models=2, n_variants=2, k_max=4)
+    inst = random_instance(rng, n_servers=2, n_layers=3, n_models=2, n_variants=2, k_max=4, activations=activations)
+    assert inst.has_activation_traffic == activations
     for flavour in ("robust", "expected"):
         ex = plan_exact(inst, flavour, "x")
         br = plan_brute(inst, flavour)

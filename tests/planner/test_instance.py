@@ -81,6 +81,27 @@ models:
         (lambda d: d["edge_servers"].append(dict(d["edge_servers"][0])), "edge_servers[1].name"),
         (lambda d: d["models"][0]["variants"][0].__setitem__("bits", 64), "models[0].variants[0].bits"),
         (lambda d: d.__setitem__("t_max_s", float("nan")), "t_max_s"),
+        # edgetune's optional activation traffic (Eq. 9a-10a)
+        (lambda d: d.__setitem__("samples_per_epoch", -1.0), "samples_per_epoch"),
+        (lambda d: d.__setitem__("eval_samples_per_epoch", 5.0), "eval_samples_per_epoch"),
+        (
+            lambda d: (
+                d.__setitem__("samples_per_epoch", 10.0),
+                d["models"][0]["variants"][0]["layers"][1].pop("output_bits"),
+            ),
+            "models[0].variants[0].layers[1].output_bits",
+        ),
+        (
+            lambda d: (
+                d.__setitem__("samples_per_epoch", 10.0),
+                d["models"][0]["variants"][0].__setitem__("partitions", [0, 1]),
+            ),
+            "models[0].variants[0].input_bits",
+        ),
+        (
+            lambda d: d["models"][0]["variants"][0]["layers"][0].__setitem__("output_grad_bits", -2.0),
+            "models[0].variants[0].layers[0].output_grad_bits",
+        ),
     ],
 )
 def test_errors_name_the_field(mutate, field):
@@ -102,3 +123,14 @@ def test_bad_files(tmp_path):
     lst.write_text("- 1\n")
     with pytest.raises(InputError, match="mapping"):
         load_instance(lst)
+
+
+def test_activation_fields_are_optional():
+    """Absent fields: the paper's model; a missing output_bits only matters with samples_per_epoch."""
+    doc = small_doc()
+    doc["models"][0]["variants"][0]["layers"][1].pop("output_bits")
+    assert not instance_from_mapping(doc).has_activation_traffic
+    doc = small_doc()
+    doc["samples_per_epoch"] = 10.0
+    doc["models"][0]["variants"][0]["layers"][2].pop("output_bits")  # block 3 is never a partition here
+    assert instance_from_mapping(doc).has_activation_traffic

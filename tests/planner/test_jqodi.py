@@ -24,9 +24,9 @@ def _robust_feasible(inst, plan):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1))
-def test_jqodi_feasible_and_not_cheaper_than_exact(seed):
-    inst = random_instance(np.random.default_rng(seed), n_servers=2, n_layers=3, k_max=4)
+@given(seed=st.integers(0, 2**32 - 1), activations=st.booleans())
+def test_jqodi_feasible_and_not_cheaper_than_exact(seed, activations):
+    inst = random_instance(np.random.default_rng(seed), n_servers=2, n_layers=3, k_max=4, activations=activations)
     ex = plan_exact(inst, "robust", "exact")
     for shape in ("full", "stationary"):
         plan, stats = plan_jqodi(inst, shape=shape)

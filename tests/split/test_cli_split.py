@@ -28,7 +28,11 @@ def test_profile_plan_execute(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     cache = ["--cache-dir", str(tmp_path / "cache")]
     assert main(["profile", *TINY, *cache, "--out", str(inst), "--quiet"]) == 0
     data = yaml.safe_load(inst.read_text())
-    assert set(data) == {"t_max_s", "l_max", "cloud", "device", "edge_servers", "models"}
+    assert set(data) == {"t_max_s", "l_max", "cloud", "device", "edge_servers", "models"} | {
+        "samples_per_epoch",  # the planner's optional activation traffic (Eq. 9a-10a)
+        "eval_samples_per_epoch",
+    }
+    assert (data["samples_per_epoch"], data["eval_samples_per_epoch"]) == (64, 64)
     model = data["models"][0]
     assert model["name"] == "lenet" and model["loss"] > 0
     for var in model["variants"]:

@@ -89,7 +89,21 @@ class Layer(_Strict):
         default=None, ge=0, description="Per-sample inference work of the block, compute units (Fig. 9)."
     )
     output_bits: float | None = Field(
-        default=None, ge=0, description="Per-sample size of the block's output activations in bits (Fig. 9)."
+        default=None,
+        ge=0,
+        description=(
+            "Per-sample size of the block's output activations in bits, as sent over the device link "
+            "(Fig. 9; with ``samples_per_epoch`` also the activation traffic of Eq. 9a-10a)."
+        ),
+    )
+    output_grad_bits: float | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Per-sample size in bits of the loss gradient w.r.t. the block's output, sent back to the device "
+            "in split training (Eq. 9a-10a); default ``output_bits`` (e.g. float32 gradients of b-bit "
+            "activations: 32 x elements)."
+        ),
     )
 
 
@@ -133,6 +147,14 @@ class Variant(_Strict):
     epochs: EpochsEstimate | None = Field(
         default=None, description="K̂ estimators; if absent: the least K with L_a + γ + K·ℓ < L_max."
     )
+    input_bits: float | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Per-sample size of one raw input in bits: what the device sends at partition 0 when the "
+            "activation traffic of Eq. 9a-10a is modelled (needed only then)."
+        ),
+    )
 
     def partition_points(self) -> tuple[int, ...]:
         """The allowed partition points, defaulting to ``1..n-1``."""
@@ -163,6 +185,28 @@ class Instance(_Strict):
     models: tuple[Model, ...] = Field(min_length=1)
     name: str | None = Field(default=None, description="Optional instance name.")
     description: str | None = Field(default=None, description="Optional free text (sources, assumptions).")
+    samples_per_epoch: float | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "edgetune extension: device training samples per epoch. When present, every epoch also moves "
+            "each sample's partition activations device -> edge and their gradients back (Eq. 9a-10a); "
+            "absent = the paper's Eq. 9-10 exactly."
+        ),
+    )
+    eval_samples_per_epoch: float | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "edgetune extension: device samples per epoch that only cross forward (the epoch's split "
+            "inference pass on the validation set); needs ``samples_per_epoch``; default 0."
+        ),
+    )
+
+    @property
+    def has_activation_traffic(self) -> bool:
+        """Whether the activation traffic of Eq. 9a-10a is part of the cost (``samples_per_epoch`` set)."""
+        return self.samples_per_epoch is not None
 
 
 def _check_unique(names: list[str], field: str, prefix: str) -> None:
@@ -173,6 +217,18 @@ def _check_unique(names: list[str], field: str, prefix: str) -> None:
         seen.add(name)
 
 
+def _check_activation_sizes(var: Variant, path: str) -> None:
+    """With ``samples_per_epoch`` every allowed partition needs the size of what crosses it."""
+    n = len(var.layers)
+    for j in var.partition_points():
+        if j == 0 and var.input_bits is None:
+            raise InputError(f"{path}.input_bits", None, "needed for partition 0 when samples_per_epoch is set")
+        if 0 < j < n and var.layers[j - 1].output_bits is None:
+            raise InputError(
+                f"{path}.layers[{j - 1}].output_bits", None, f"needed for partition {j} when samples_per_epoch is set"
+            )
+
+
 def validate_instance(inst: Instance, source: str = "") -> Instance:
     """Check the cross-field rules of an instance; returns it unchanged.
 
@@ -180,10 +236,16 @@ def validate_instance(inst: Instance, source: str = "") -> Instance:
     ------
     InputError
         Duplicate server/model names or bit-widths, partition points outside ``0..n`` (or an empty
-        default set for a one-block model), or robust estimates less pessimistic than expected ones.
-        Field paths are prefixed with ``source: `` when given.
+        default set for a one-block model), robust estimates less pessimistic than expected ones, or
+        (with ``samples_per_epoch``) an allowed partition without the size of what crosses it
+        (``layers[j-1].output_bits``, or ``input_bits`` for j = 0). Field paths are prefixed with
+        ``source: `` when given.
     """
     prefix = f"{source}: " if source else ""
+    if inst.eval_samples_per_epoch is not None and inst.samples_per_epoch is None:
+        raise InputError(
+            f"{prefix}eval_samples_per_epoch", inst.eval_samples_per_epoch, "needs samples_per_epoch as well"
+        )
     _check_unique([s.name for s in inst.edge_servers], "edge_servers", prefix)
     _check_unique([m.name for m in inst.models], "models", prefix)
     for a, model in enumerate(inst.models):
@@ -205,6 +267,8 @@ def validate_instance(inst: Instance, source: str = "") -> Instance:
                 for i, j in enumerate(var.partitions):
                     if not 0 <= j <= n:
                         raise InputError(f"{path}.partitions[{i}]", j, f"must be in 0..{n} (the model has {n} blocks)")
+            if inst.has_activation_traffic:
+                _check_activation_sizes(var, path)
             lj = var.loss_jump
             if math.isnan(lj.expected) or math.isnan(lj.robust):
                 raise InputError(f"{path}.loss_jump", lj.model_dump(), "NaN is not a loss jump")

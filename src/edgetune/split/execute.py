@@ -8,6 +8,12 @@ partition point (:class:`edgetune.split.splitrun.SplitTrainer`). Node speeds and
 taken from the instance (what the planner saw); measured host seconds are converted with the host speed
 calibrated at profiling time. The result puts the plan's predicted energy, time and final loss next to
 the measured ones.
+
+Every bit :class:`~edgetune.split.splitrun.Traffic` counts on the device link is charged to the clock:
+:class:`~edgetune.split.splitrun.SplitTrainer` charges the training batches' activations, gradients and
+labels and the shallow weights, but its validation pass (``_split_eval``) only *counts* its activations;
+:func:`run_epoch_fully_charged` charges whatever was counted but not charged after each epoch
+(reported as ``uncharged_link_bits``; 0 once the trainer charges them itself).
 """
 
 from __future__ import annotations
@@ -22,7 +28,32 @@ import torch
 from edgetune.errors import InputError
 from edgetune.split.energy import LinkProfile, NodeProfile, VirtualClock
 from edgetune.split.estimators.curves import RecordConfig, build, device_data, pretrained_state
-from edgetune.split.splitrun import SplitTrainer, Topology
+from edgetune.split.splitrun import SplitTrainer, Topology, Traffic
+
+_LINK = "edge<->device"
+
+
+def _device_link_bits(t: Traffic) -> float:
+    """Every bit :class:`Traffic` counts on the device <-> edge link."""
+    return t.activation_bits + t.gradient_bits + t.label_bits + t.shallow_weight_bits
+
+
+def run_epoch_fully_charged(trainer: SplitTrainer, j: int, topo: Topology, rng: np.random.Generator) -> float:
+    """``trainer.run_epoch``, then charge the device-link bits it counted but did not put on the clock.
+
+    Returns those bits (the validation pass's activations with the current trainer); they are added to
+    the clock's ``edge<->device`` link and to the epoch's record.
+    """
+    clock = trainer.clock
+    link_before = _device_link_bits(trainer.traffic)
+    charged_before = clock.bits.get(_LINK, 0.0)
+    done = trainer.run_epoch(j, topo, rng)
+    missing = (_device_link_bits(trainer.traffic) - link_before) - (clock.bits.get(_LINK, 0.0) - charged_before)
+    if missing <= 0.5:
+        return 0.0
+    done.time_s += clock.transfer(_LINK, topo.wifi, missing)
+    done.energy_j += missing * topo.wifi.joule_per_bit
+    return missing
 
 
 def _node(name: str, entry: dict[str, Any]) -> NodeProfile:
@@ -60,6 +91,7 @@ def execute_plan(plan: dict[str, Any], instance: dict[str, Any], meta: dict[str,
     trainer = SplitTrainer(model, data, clock, batch_size=rec.batch_size)
     rng = np.random.default_rng(seed)
     schedule = sorted(plan["schedule"], key=lambda s: int(s["epoch"]))
+    uncharged = 0.0
     for step in schedule:
         name = str(step["edge_server"])
         if name not in servers:
@@ -72,7 +104,7 @@ def execute_plan(plan: dict[str, Any], instance: dict[str, Any], meta: dict[str,
             wifi=LinkProfile.shannon(float(s["bandwidth_hz"]), float(s["snr"]), float(s["device_energy_per_bit"])),
             backhaul=LinkProfile(float(s["cloud_rate_bps"]), float(s["cloud_energy_per_bit"])),
         )
-        trainer.run_epoch(int(step["partition"]), topo, rng)
+        uncharged += run_epoch_fully_charged(trainer, int(step["partition"]), topo, rng)
     final = trainer.records[-1].val_loss if trainer.records else float("nan")
     t = trainer.traffic
     return {
@@ -100,6 +132,7 @@ def execute_plan(plan: dict[str, Any], instance: dict[str, Any], meta: dict[str,
             "shallow_weights": t.shallow_weight_bits / 8,
             "full_model": t.full_model_bits / 8,
         },
+        "uncharged_link_bits": uncharged,
         "per_epoch": [r.__dict__ for r in trainer.records],
     }
 
@@ -121,4 +154,9 @@ def format_result(result: dict[str, Any]) -> str:
         "energy by part: " + ", ".join(f"{k} {v:.3g}J" for k, v in result["energy_j_by_part"].items()),
         "traffic: " + ", ".join(f"{k} {v / 1e6:.3g}MB" for k, v in result["traffic_bytes"].items()),
     ]
+    if result.get("uncharged_link_bits"):
+        lines.append(
+            f"charged here: {result['uncharged_link_bits'] / 8e6:.3g}MB counted on the device link but not "
+            "charged by the trainer (validation-pass activations)"
+        )
     return "\n".join(lines)

@@ -5,7 +5,10 @@
 
 * ``instance`` — exactly the planner's instance dict (t_max_s, l_max, cloud, device, edge_servers,
   models[].variants[] with layers, partitions, quantize time/energy, loss_jump, epoch_loss_delta, epochs);
-  variants that cannot reach L_max (the paper's γ = ∞) are left out;
+  variants that cannot reach L_max (the paper's γ = ∞) are left out. It also sets the planner's optional
+  ``samples_per_epoch`` / ``eval_samples_per_epoch`` (n_train / n_val) and per-layer ``output_bits`` /
+  ``output_grad_bits``, so the planner charges the device link's activation traffic (its Eq. 9a-10a);
+  drop ``samples_per_epoch`` and ``eval_samples_per_epoch`` to plan with the paper's Eq. 9-10 only;
 * ``meta`` — what ``finetune-split`` needs to rebuild the same models and data and convert measured
   host seconds into node time (record config, host MAC/s per model, L_a); written next to the instance
   as ``<instance>.meta.json``.
@@ -145,6 +148,10 @@ def build_instance(
     instance = {
         "t_max_s": cfg.t_max_s,
         "l_max": l_max,
+        # edgetune's Eq. 9a-10a: per epoch every training sample's activations cross the device link
+        # forward and their gradients back, every validation sample's activations forward only
+        "samples_per_epoch": n_train,
+        "eval_samples_per_epoch": n_val,
         **nodes_section(cfg, max(host_speed.values())),
         "models": models_out,
     }

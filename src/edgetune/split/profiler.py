@@ -34,6 +34,8 @@ from edgetune.split.quant import FULL_PRECISION_BITS, ActQuant, quantized_weight
 
 TRAIN_FACTOR = 3.0
 """Training MACs per forward MAC (forward + input gradient + weight gradient)."""
+GRADIENT_BITS = 32
+"""Bits per element of the activation gradients the server sends back (float32, not quantized)."""
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,11 @@ def instance_layers(
 ) -> list[dict[str, Any]]:
     """The instance's ``layers``: d^i per epoch (``compute``, MAC) and g^i (``size_bits``) per block.
 
-    Also the optional per-sample fields of the planner's collaborative inference (Fig. 9): ``name``,
-    ``infer_compute`` (forward MACs per sample) and ``output_bits`` (activation bits per sample).
+    Also the optional per-sample fields: ``name``, ``infer_compute`` (forward MACs per sample, Fig. 9),
+    ``output_bits`` (the block output's wire size per sample: b-bit codes + a float32 scale, exactly what
+    :func:`edgetune.split.splitrun.split_forward_backward` sends) and ``output_grad_bits`` (the float32
+    gradient of that output sent back, 32 bits per element). With the instance's ``samples_per_epoch``
+    the planner charges them as the activation traffic of its Eq. 9a-10a.
     """
     samples = train_factor * n_train + n_val
     return [
@@ -147,6 +152,7 @@ def instance_layers(
             "name": b.label,
             "infer_compute": float(b.macs_per_sample),
             "output_bits": float(b.out_bits),
+            "output_grad_bits": float(GRADIENT_BITS * b.out_numel),
         }
         for b in blocks
     ]
