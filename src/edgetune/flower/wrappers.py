@@ -10,7 +10,6 @@ order; the run record's ``config.train_time`` says when it was used.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from edgetune.engines.base import Engine, NodeUsage, RoundResult, TimeBase
@@ -90,7 +89,7 @@ class ModelledTrainTime(EngineWrapper):
         """The inner round with modelled training times."""
         res = self.inner.train_round(epoch, active)
         res.reports = {
-            i: replace(r, train_time_s=self.work_s / self._compute[i]) for i, r in res.reports.items()
+            i: r._replace(train_time_s=self.work_s / self._compute[i]) for i, r in res.reports.items()
         }
         return res
 
