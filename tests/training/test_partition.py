@@ -9,8 +9,15 @@ import pytest
 
 from edgetune.errors import InputError
 from edgetune.training.corpus import Document
-from edgetune.training.partition import DataConfig, build_finetune_data, make_partitioner
-from tests.training.helpers import CharTokenizer, synthetic_data
+from edgetune.training.partition import (
+    DataConfig,
+    build_finetune_data,
+    derive_job_data,
+    make_partitioner,
+    partition_kwargs,
+    run_streams,
+)
+from tests.training.helpers import CharTokenizer, synthetic_data, synthetic_docs
 
 
 def test_iid_equal_disjoint_shards() -> None:
@@ -74,3 +81,34 @@ def test_data_config_checks() -> None:
     data = synthetic_data(train_tokens=640, val_tokens=320, block_len=32)
     assert data.train.shape == (20, 32) and data.val.shape == (10, 32)
     assert data.train_category.shape == (20,)
+
+
+@pytest.mark.parametrize("partition", ["iid", "dirichlet"])
+def test_job_data_is_the_seed_tree_and_what_the_inprocess_engine_trains_on(partition: str) -> None:
+    import copy
+
+    from edgetune.engines.inprocess import build_inprocess
+    from edgetune.fleet.generate import generate_fleet
+    from tests.training.helpers import tiny_model
+
+    docs = synthetic_docs(200, np.random.default_rng(1))
+    cfg = DataConfig(block_len=16, train_tokens=16 * 20, val_tokens=64)
+    kwargs = partition_kwargs(partition, 0.3)
+    assert kwargs == ({"alpha": 0.3} if partition == "dirichlet" else {})
+    got = derive_job_data(5, CharTokenizer(), cfg, partition, kwargs, 4, docs)
+    # by hand: default_rng(seed).spawn(3) -> fleet, data, run; run.spawn(4)[2] -> the partition stream
+    _, data_rng, run_rng = np.random.default_rng(5).spawn(3)
+    data = build_finetune_data(docs, CharTokenizer(), cfg, data_rng)
+    parts = make_partitioner(partition, **kwargs).split(data.train_category, 4, copy.deepcopy(run_rng).spawn(4)[2])
+    np.testing.assert_array_equal(got.data.train, data.train)
+    np.testing.assert_array_equal(got.data.val, data.val)
+    assert len(got.partitions) == 4
+    for a, b in zip(got.partitions, parts, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert got.partitioner.describe() == make_partitioner(partition, **kwargs).describe()
+    # streams.run is left untouched: the in-process engine derives the same partitions from a copy
+    assert run_streams(copy.deepcopy(got.streams.run)).train.integers(1 << 30) == run_rng.spawn(4)[3].integers(1 << 30)
+    fleet = generate_fleet(4, "normal", got.streams.fleet, seed=5)
+    engine, _ = build_inprocess(fleet, copy.deepcopy(got.streams.run), tiny_model(), got.data, None, partition, kwargs)
+    for k, nid in enumerate(fleet.node_ids):
+        np.testing.assert_array_equal(engine.partitions[nid], got.partitions[k])

@@ -47,7 +47,7 @@ from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
 from edgetune.training.aggregate import Aggregator, GradientSum, make_aggregator
 from edgetune.training.local import mean_loss, trainable
 from edgetune.training.lora import payload_bytes
-from edgetune.training.partition import FinetuneData, IntArray, Partitioner, make_partitioner
+from edgetune.training.partition import FinetuneData, IntArray, Partitioner, partition_nodes, run_streams
 
 
 @dataclass(frozen=True)
@@ -307,17 +307,19 @@ def build_inprocess(
 ) -> tuple[InProcessEngine, SimulatedMonitor]:
     """Wire the simulated network, its SDN monitor and the in-process engine for one run.
 
-    Four child generators are spawned from ``rng``: network variation, monitor noise, the partition
-    and the nodes' mini-batch sampling. ``model`` is trained in place: pass a copy per run.
+    ``rng`` is a job's run generator: :func:`edgetune.training.partition.run_streams` spawns from it
+    the network variation, monitor noise, partition and mini-batch sampling generators, and
+    :func:`~edgetune.training.partition.partition_nodes` splits ``data`` over the fleet (node ``k`` in
+    file order gets partition ``k``), as :func:`~edgetune.training.partition.derive_job_data` does.
+    ``model`` is trained in place: pass a copy per run.
     """
-    net_rng, mon_rng, part_rng, train_rng = rng.spawn(4)
-    network = SimulatedNetwork(fleet, net_rng, network_config)
-    monitor = SimulatedMonitor(network, mon_rng, monitor_config)
+    streams = run_streams(rng)
+    network = SimulatedNetwork(fleet, streams.network, network_config)
+    monitor = SimulatedMonitor(network, streams.monitor, monitor_config)
     cluster = VirtualCluster(network, monitor)
-    partitioner = make_partitioner(partition, **(partition_kwargs or {}))
-    parts = partitioner.split(data.train_category, len(fleet.nodes), part_rng)
+    partitioner, parts = partition_nodes(data, partition, partition_kwargs, len(fleet.nodes), streams.partition)
     partitions = {nid: parts[k] for k, nid in enumerate(fleet.node_ids)}
     engine = InProcessEngine(
-        fleet, cluster, model, data, partitions, train_rng, config, learning_rate, model_name, partitioner
+        fleet, cluster, model, data, partitions, streams.train, config, learning_rate, model_name, partitioner
     )
     return engine, monitor

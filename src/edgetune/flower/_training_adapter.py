@@ -1,15 +1,10 @@
 """Bridge to :mod:`edgetune.training`: the in-process engine's model, data split and partitions.
 
-The in-process main job (:func:`edgetune.training.job.run_job`) derives everything from its seed::
-
-    root = default_rng(seed); fleet_rng, data_rng, run_rng = root.spawn(3)
-    data = build_finetune_data(fortune_documents(), tokenizer, DataConfig(...), data_rng)
-    net, mon, part_rng, train = copy(run_rng).spawn(4)      # inside build_inprocess
-    partitions = make_partitioner(partition).split(data.train_category, n_nodes, part_rng)
-    node k of the fleet (file order) holds partitions[k]
-
-:class:`TrainingPackageTask` repeats exactly that derivation (``tests/flower/test_task.py`` checks it
-against :func:`edgetune.engines.inprocess.build_inprocess`), computes gradients with
+:class:`TrainingPackageTask` takes the data split and the partitions from
+:func:`edgetune.training.partition.derive_job_data`, the derivation the in-process main job
+(:func:`edgetune.training.job.run_job`, :func:`edgetune.engines.inprocess.build_inprocess`) uses, so
+partition ``k`` is what node ``k`` of the fleet (file order) trains on in-process
+(``tests/flower/test_task.py`` checks it against ``build_inprocess``). It computes gradients with
 :func:`edgetune.training.local.local_gradient` and takes the server step with the training package's
 FedSGD aggregator (token-weighted mean, server optimiser ``sgd`` or ``adam``). The server loads the
 cached pre-trained model (:func:`edgetune.training.pretrain.pretrain`); a node builds the same
@@ -18,7 +13,6 @@ architecture and takes the weights from the message, so it never pre-trains.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Mapping, Sequence
 from logging import WARNING
@@ -47,10 +41,9 @@ class TrainingPackageTask(TrainingTask):
         import torch
 
         from edgetune.training.aggregate import make_aggregator
-        from edgetune.training.corpus import fortune_documents
         from edgetune.training.local import trainable
         from edgetune.training.model import build_gpt2
-        from edgetune.training.partition import DataConfig, build_finetune_data, make_partitioner
+        from edgetune.training.partition import DataConfig, derive_job_data, partition_kwargs
         from edgetune.training.pretrain import PretrainConfig, prepare_tokenizer, pretrain
 
         self.pretrain_config = PretrainConfig(model=spec.model, steps=spec.pretrain_steps)
@@ -62,14 +55,11 @@ class TrainingPackageTask(TrainingTask):
             model = build_gpt2(spec.model, tok.vocab_size, np.random.default_rng(0), tok.eos_id)
         self.model = model
         self.model.train()
-        root = np.random.default_rng(spec.seed)
-        _fleet_rng, data_rng, run_rng = root.spawn(3)
         data_cfg = DataConfig(block_len=spec.block_len, train_tokens=spec.train_tokens, val_tokens=spec.val_tokens)
-        self.data = build_finetune_data(fortune_documents(), tok, data_cfg, data_rng)
-        part_rng = copy.deepcopy(run_rng).spawn(4)[2]
-        kwargs = {"alpha": spec.alpha} if spec.partition == "dirichlet" else {}
-        self.partitioner = make_partitioner(spec.partition, **kwargs)
-        self.partitions = self.partitioner.split(self.data.train_category, spec.num_partitions, part_rng)
+        split = derive_job_data(
+            spec.seed, tok, data_cfg, spec.partition, partition_kwargs(spec.partition, spec.alpha), spec.num_partitions
+        )
+        self.data, self.partitioner, self.partitions = split.data, split.partitioner, split.partitions
         self._named = trainable(self.model)
         self._aggregator = make_aggregator("fedsgd", optimizer=spec.optimizer, micro_batch=spec.micro_batch)
         self._init = self._state()
@@ -117,16 +107,13 @@ class TrainingPackageTask(TrainingTask):
         """Token-weighted mean gradient, one step of the training package's FedSGD aggregator."""
         import torch
 
-        from edgetune.training.aggregate import GradientSum
+        from edgetune.training.aggregate import fedsgd_mean
 
         if not grads:
             return {k: np.array(v, copy=True) for k, v in state.items()}
         self._load(state)
-        acc = GradientSum()
-        for k, g in enumerate(grads):
-            weight = 1.0 if weights is None else float(weights[k])
-            acc.add([torch.from_numpy(np.asarray(g[n])) for n, _ in self._named], weight)
-        self._aggregator.apply([p for _, p in self._named], acc.mean(), lr)
+        updates = [[torch.from_numpy(np.asarray(g[n])) for n, _ in self._named] for g in grads]
+        self._aggregator.apply([p for _, p in self._named], fedsgd_mean(updates, weights), lr)
         return self._state()
 
     def evaluate(self, state: Mapping[str, NDArray[np.generic]]) -> float:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from logging import INFO
 from pathlib import Path
 from typing import Any
@@ -24,14 +24,18 @@ from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 from flwr.supercore import log
 
+from edgetune.flower.task import TaskSettings, from_flat
 from edgetune.io import atomic_write_json, atomic_write_text
 
 app = ServerApp()
 
 
 @dataclass(frozen=True)
-class ServerSettings:
-    """Run configuration of the ServerApp (keys are these names with ``_`` written ``-``)."""
+class ServerSettings(TaskSettings):
+    """Run configuration of the ServerApp (keys are these names with ``_`` written ``-``).
+
+    The task's fields (``model``, ``seed``, ``partition``, ...) come from :class:`TaskSettings`.
+    """
 
     fleet: str = ""
     out: str = "run.json"
@@ -43,17 +47,6 @@ class ServerSettings:
     weights: str = "0.2,0.2,0.2,0.2,0.2"
     utopia: str = "1,1,1,1,1"
     rejoin: bool = False
-    seed: int = 0
-    model: str = "tiny"
-    alpha: float = 0.5
-    block_len: int = 64
-    micro_batch: int = 16
-    train_tokens: int = 24_576
-    val_tokens: int = 4_096
-    pretrain_steps: int = 300
-    optimizer: str = "adam"
-    partition: str = "iid"
-    backend: str = "auto"
     train_time: str = "measured"
     work_s: float = 30.0
     connect_timeout_s: float = 120.0
@@ -66,14 +59,7 @@ class ServerSettings:
     @classmethod
     def from_run_config(cls, run_config: Any) -> ServerSettings:
         """Read a Flower run config (missing keys take the defaults above)."""
-        kwargs: dict[str, Any] = {}
-        for f in fields(cls):
-            key = f.name.replace("_", "-")
-            if key in run_config:
-                default = getattr(cls(), f.name)
-                value = run_config[key]
-                kwargs[f.name] = value if isinstance(default, bool) else type(default)(value)
-        return cls(**kwargs)
+        return from_flat(cls, run_config, lambda name: name.replace("_", "-"))
 
     def to_run_config(self) -> dict[str, Any]:
         """The run config for these settings (``flwr run --run-config``)."""
@@ -107,12 +93,7 @@ def run(grid: Grid, settings: ServerSettings) -> dict[str, Any]:
             rejoin=settings.rejoin,
         ),
     )
-    spec = spec_for(
-        fleet, model=settings.model, seed=settings.seed, partition=settings.partition, alpha=settings.alpha,
-        block_len=settings.block_len, micro_batch=settings.micro_batch, train_tokens=settings.train_tokens,
-        val_tokens=settings.val_tokens, pretrain_steps=settings.pretrain_steps, optimizer=settings.optimizer,
-        backend=settings.backend,
-    )
+    spec = spec_for(fleet, **settings.task_settings())
     task = make_task(spec, server=True)
     config = FlowerEngineConfig(
         connect_timeout_s=settings.connect_timeout_s,

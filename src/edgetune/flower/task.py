@@ -16,19 +16,40 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 State = dict[str, NDArray[np.generic]]
+T = TypeVar("T", bound="DataclassInstance")
+
+
+def from_flat(cls: type[T], config: Mapping[str, Any], key: Callable[[str], str]) -> T:
+    """A dataclass ``cls`` from a flat config: field ``f`` from ``config[key(f)]``.
+
+    Values are cast to the type of the field's default (a bool is taken as it is); unknown keys are
+    ignored and missing keys take the defaults.
+    """
+    defaults = cls()
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        name = key(f.name)
+        if name in config:
+            default = getattr(defaults, f.name)
+            value = config[name]
+            kwargs[f.name] = value if isinstance(default, bool) else type(default)(value)
+    return cls(**kwargs)
 
 
 @dataclass(frozen=True)
-class TaskSpec:
-    """The fine-tuning job every node must agree on (sent in each message's config).
+class TaskSettings:
+    """The job settings of a :class:`TaskSpec` a run configuration gives (all but ``num_partitions``).
 
     The fields mirror :class:`edgetune.training.job.FinetuneJob` (same names, same defaults where
     the job has them), so a Flower run and an in-process run of the same job train the same model on
@@ -39,7 +60,6 @@ class TaskSpec:
 
     model: str = "tiny"
     seed: int = 0
-    num_partitions: int = 4
     partition: str = "iid"
     alpha: float = 0.5
     block_len: int = 64
@@ -50,6 +70,20 @@ class TaskSpec:
     optimizer: str = "adam"
     backend: str = "auto"
 
+    def task_settings(self) -> dict[str, Any]:
+        """These settings alone (for ``TaskSpec(num_partitions=..., **settings)``)."""
+        return {f.name: getattr(self, f.name) for f in fields(TaskSettings)}
+
+
+@dataclass(frozen=True)
+class TaskSpec(TaskSettings):
+    """The fine-tuning job every node must agree on (sent in each message's config).
+
+    :class:`TaskSettings` plus ``num_partitions``, the number of fleet nodes.
+    """
+
+    num_partitions: int = 4
+
     def to_config(self) -> dict[str, int | float | str]:
         """Flat ``task.*`` keys for a Flower ``ConfigRecord``."""
         return {f"task.{k}": v for k, v in asdict(self).items()}
@@ -57,13 +91,7 @@ class TaskSpec:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TaskSpec:
         """Inverse of :meth:`to_config` (unknown keys ignored, missing keys default)."""
-        kwargs: dict[str, Any] = {}
-        for f in fields(cls):
-            key = f"task.{f.name}"
-            if key in config:
-                default = getattr(cls(), f.name)
-                kwargs[f.name] = type(default)(config[key])
-        return cls(**kwargs)
+        return from_flat(cls, config, lambda name: f"task.{name}")
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,16 @@ OPTIMIZERS: dict[str, OptimizerFactory] = {
 }
 
 
+def check_optimizer(name: str) -> None:
+    """Raise :class:`InputError` unless ``name`` is in :data:`OPTIMIZERS`."""
+    if name not in OPTIMIZERS:
+        raise InputError("--optimizer", name, f"unknown optimizer; choose from {', '.join(OPTIMIZERS)}")
+
+
 def make_optimizer(name: str, params: list[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
     """Build an optimiser by name."""
-    try:
-        return OPTIMIZERS[name](params, lr)
-    except KeyError:
-        raise InputError("--optimizer", name, f"unknown optimizer; choose from {', '.join(OPTIMIZERS)}") from None
+    check_optimizer(name)
+    return OPTIMIZERS[name](params, lr)
 
 
 class GradientSum:
@@ -88,8 +92,7 @@ class Aggregator(ABC):
     name: str = "abstract"
 
     def __init__(self, optimizer: str = "adam", local_steps: int = 1, micro_batch: int = 16) -> None:
-        if optimizer not in OPTIMIZERS:
-            raise InputError("--optimizer", optimizer, f"unknown optimizer; choose from {', '.join(OPTIMIZERS)}")
+        check_optimizer(optimizer)
         if local_steps < 1:
             raise InputError("--local-steps", local_steps, "must be at least 1")
         if micro_batch < 1:

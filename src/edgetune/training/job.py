@@ -25,9 +25,8 @@ from edgetune.network.simulated import NetworkConfig
 from edgetune.orchestrator.loop import Orchestrator, OrchestratorConfig
 from edgetune.orchestrator.record import EpochRecord, RunRecord
 from edgetune.selection.base import PolicyConfig, make_policy
-from edgetune.training.corpus import fortune_documents
 from edgetune.training.lora import LoraSettings
-from edgetune.training.partition import DataConfig, build_finetune_data, make_partitioner
+from edgetune.training.partition import DataConfig, derive_job_data, make_partitioner, partition_kwargs
 from edgetune.training.pretrain import PretrainConfig, Pretrained, pretrain
 
 
@@ -66,17 +65,20 @@ class FinetuneJob:
             raise InputError("--local-steps", self.local_steps, "must be at least 1")
         if self.host_compute <= 0:
             raise InputError("--host-compute", self.host_compute, "must be positive")
-        make_partitioner(self.partition, **({"alpha": self.alpha} if self.partition == "dirichlet" else {}))
-        from edgetune.training.aggregate import OPTIMIZERS
+        make_partitioner(self.partition, **self.partition_kwargs)
+        from edgetune.training.aggregate import check_optimizer
 
-        if self.optimizer not in OPTIMIZERS:
-            choices = ", ".join(OPTIMIZERS)
-            raise InputError("--optimizer", self.optimizer, f"unknown optimizer; choose from {choices}")
+        check_optimizer(self.optimizer)
         for p in self.policies:
             make_policy(p)
         if self.data.train_tokens // self.data.block_len < self.nodes:
             reason = f"fewer {self.data.block_len}-token blocks than nodes"
             raise InputError("--train-tokens", self.data.train_tokens, reason)
+
+    @property
+    def partition_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the partitioner (``alpha`` for ``dirichlet``)."""
+        return partition_kwargs(self.partition, self.alpha)
 
     @property
     def aggregator(self) -> str:
@@ -120,23 +122,20 @@ def run_job(
 
     job.validate()
     pre = pretrained or pretrain(job.pretrain, cache_dir)
-    root = np.random.default_rng(job.seed)
-    fleet_rng, data_rng, run_rng = root.spawn(3)
-    fleet = generate_fleet(job.nodes, job.setup, fleet_rng, seed=job.seed)
-    data = build_finetune_data(docs if docs is not None else fortune_documents(), pre.tokenizer, job.data, data_rng)
+    split = derive_job_data(job.seed, pre.tokenizer, job.data, job.partition, job.partition_kwargs, job.nodes, docs)
+    fleet = generate_fleet(job.nodes, job.setup, split.streams.fleet, seed=job.seed)
     cfg = InProcessConfig(
         host_compute=job.host_compute, aggregator=job.aggregator, optimizer=job.optimizer,
         local_steps=job.local_steps, micro_batch=job.micro_batch, host_seconds_per_token=job.host_seconds_per_token,
     )
-    kwargs = {"alpha": job.alpha} if job.partition == "dirichlet" else {}
     records: dict[str, RunRecord] = {}
     lora_seed = int(np.random.default_rng(job.seed).integers(2**31 - 1))
     for name in job.policies:
         policy = make_policy(name, policy_config)
         model = _model_for_run(pre.model, job.lora, lora_seed)
-        engine, monitor = build_inprocess(
-            fleet, copy.deepcopy(run_rng), model, data, cfg, job.partition, kwargs, job.learning_rate,
-            job.pretrain.model, network_config, monitor_config,
+        engine, monitor = build_inprocess(  # partitions split.partitions again from the same run generator
+            fleet, copy.deepcopy(split.streams.run), model, split.data, cfg, job.partition, job.partition_kwargs,
+            job.learning_rate, job.pretrain.model, network_config, monitor_config,
         )
         t0 = time.perf_counter()
         on_epoch = None

@@ -16,20 +16,34 @@ Pipeline (:func:`build_finetune_data`):
    * ``dirichlet`` (non-IID, beyond the paper): for every category c, node shares
      ``p_c ~ Dirichlet(alpha * 1_N)`` split that category's blocks; small ``alpha`` gives each node a
      few categories (and unequal sizes). Every node gets at least one block.
+
+The seed tree of a job (:func:`derive_job_data`, the one place that states it)::
+
+    fleet, data, run = default_rng(seed).spawn(3)                    # JobStreams
+    network, monitor, partition, train = copy(run).spawn(4)          # RunStreams, one per run
+    data split = build_finetune_data(docs, tokenizer, config, data)
+    partitions = make_partitioner(kind, **kwargs).split(categories, n_nodes, partition)
+
+Node ``k`` of the fleet (file order) holds ``partitions[k]``. The main job
+(:func:`edgetune.training.job.run_job`), the in-process engine
+(:func:`edgetune.engines.inprocess.build_inprocess`, which spawns the :class:`RunStreams` of the
+``run`` generator it is given) and the Flower task (:mod:`edgetune.flower._training_adapter`) all go
+through these functions, so every engine trains on the same split and partitions for the same seed.
 """
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from edgetune.errors import InputError
-from edgetune.training.corpus import Document
+from edgetune.training.corpus import Document, fortune_documents
 from edgetune.training.tokenizer import TextTokenizer
 
 IntArray = NDArray[np.int64]
@@ -221,3 +235,117 @@ class DirichletPartitioner(Partitioner):
     def describe(self) -> dict[str, Any]:
         """Name and alpha."""
         return {"partition": self.name, "alpha": self.alpha}
+
+
+def partition_kwargs(partition: str, alpha: float) -> dict[str, Any]:
+    """Keyword arguments of :func:`make_partitioner` for a job's ``--partition`` and ``--alpha``."""
+    return {"alpha": alpha} if partition == "dirichlet" else {}
+
+
+class JobStreams(NamedTuple):
+    """The generators a job's seed is split into: ``default_rng(seed).spawn(3)``, in this order.
+
+    ``run`` is the parent of every run's :class:`RunStreams`: hand each run a ``copy.deepcopy`` of
+    it, so all runs of the job (one per policy) draw the same numbers.
+    """
+
+    fleet: np.random.Generator
+    data: np.random.Generator
+    run: np.random.Generator
+
+
+class RunStreams(NamedTuple):
+    """The generators one run spawns from its ``run`` generator: ``run.spawn(4)``, in this order."""
+
+    network: np.random.Generator
+    monitor: np.random.Generator
+    partition: np.random.Generator
+    train: np.random.Generator
+
+
+def job_streams(seed: int) -> JobStreams:
+    """Split a job's seed into its fleet, data and run generators."""
+    fleet, data, run = np.random.default_rng(seed).spawn(3)
+    return JobStreams(fleet, data, run)
+
+
+def run_streams(run_rng: np.random.Generator) -> RunStreams:
+    """Spawn one run's network, monitor, partition and training generators from ``run_rng``."""
+    network, monitor, partition, train = run_rng.spawn(4)
+    return RunStreams(network, monitor, partition, train)
+
+
+def partition_nodes(
+    data: FinetuneData,
+    partition: str,
+    kwargs: Mapping[str, Any] | None,
+    n_nodes: int,
+    rng: np.random.Generator,
+) -> tuple[Partitioner, list[IntArray]]:
+    """The partitioner ``partition`` (with ``kwargs``) and its split of ``data``'s training blocks.
+
+    ``rng`` is the :attr:`RunStreams.partition` generator; entry ``k`` is node ``k``'s blocks.
+    """
+    partitioner = make_partitioner(partition, **(kwargs or {}))
+    return partitioner, partitioner.split(data.train_category, n_nodes, rng)
+
+
+@dataclass(frozen=True)
+class JobData:
+    """A job's fine-tuning split and node partitions, and the generators they came from.
+
+    Attributes
+    ----------
+    data : FinetuneData
+    partitioner : Partitioner
+    partitions : list of ndarray of int64
+        Node ``k`` of the fleet (file order) holds ``data.train[partitions[k]]``.
+    streams : JobStreams
+        ``streams.run`` is untouched: pass a deep copy of it to each run
+        (:func:`edgetune.engines.inprocess.build_inprocess` derives the same partitions from it).
+    """
+
+    data: FinetuneData
+    partitioner: Partitioner
+    partitions: list[IntArray]
+    streams: JobStreams
+
+
+def derive_job_data(
+    seed: int,
+    tokenizer: TextTokenizer,
+    config: DataConfig,
+    partition: str,
+    kwargs: Mapping[str, Any] | None,
+    n_nodes: int,
+    docs: Sequence[Document] | None = None,
+) -> JobData:
+    """The data split and node partitions of a job (the seed tree in the module docstring).
+
+    Parameters
+    ----------
+    seed : int
+        The job's seed.
+    tokenizer : TextTokenizer
+        The pre-trained model's tokenizer.
+    config : DataConfig
+        Split sizes and block length.
+    partition : str
+        Registered partitioner name (``iid``, ``dirichlet``).
+    kwargs : mapping or None
+        Its keyword arguments (:func:`partition_kwargs`).
+    n_nodes : int
+        Number of partitions (the fleet's nodes).
+    docs : sequence of Document, optional
+        The domain corpus; default :func:`~edgetune.training.corpus.fortune_documents`.
+
+    Returns
+    -------
+    JobData
+    """
+    streams = job_streams(seed)
+    corpus = fortune_documents() if docs is None else docs
+    data = build_finetune_data(corpus, tokenizer, config, streams.data)
+    part_rng = run_streams(copy.deepcopy(streams.run)).partition
+    partitioner, partitions = partition_nodes(data, partition, kwargs, n_nodes, part_rng)
+    return JobData(data=data, partitioner=partitioner, partitions=partitions, streams=streams)
