@@ -10,7 +10,13 @@ import torch
 
 from edgetune.cli.main import main
 from edgetune.training import corpus
-from edgetune.training.pretrain import PretrainConfig, pretrain
+from edgetune.training.pretrain import (
+    DEFAULT_STEPS,
+    PretrainConfig,
+    default_pretrain_config,
+    pretrain,
+    sample_paragraphs,
+)
 
 WORDS = [
     "the", "list", "sort", "key", "function", "returns", "a", "new", "value", "from", "each", "item", "and", "loop",
@@ -47,8 +53,23 @@ def test_pretrain_is_cached_by_config_and_seed(offline_corpora: Path) -> None:
     assert len(list(offline_corpora.glob("pretrain-tiny-*.pt"))) == 2
 
 
-SMALL_JOB = ["--nodes", "4", "--epochs", "2", "--pretrain-steps", "2", "--train-tokens", "1024",
-             "--val-tokens", "256", "--quiet"]
+def test_sample_paragraphs_spreads_over_the_whole_text() -> None:
+    text = "\n\n".join(f"para {k:03d} " + "x" * 20 for k in range(100))
+    assert sample_paragraphs(text, len(text)) == text
+    sample = sample_paragraphs(text, len(text) // 4)
+    assert len(sample) <= len(text) // 4
+    assert "para 000" in sample and "para 095" in sample and "para 001" not in sample
+    assert sample_paragraphs(text, len(text) // 4) == sample
+
+
+def test_default_pretrain_config_per_model() -> None:
+    assert default_pretrain_config("small").steps == DEFAULT_STEPS["small"]
+    assert default_pretrain_config("tiny").steps == DEFAULT_STEPS["tiny"]
+    assert default_pretrain_config("tiny", steps=7, seed=3) == PretrainConfig(model="tiny", steps=7, seed=3)
+
+
+SMALL_JOB = ["--model", "tiny", "--threads", "1", "--nodes", "4", "--epochs", "2", "--pretrain-steps", "2",
+             "--train-tokens", "1024", "--val-tokens", "256", "--quiet"]
 
 
 def test_finetune_writes_records_and_figure(offline_corpora: Path, tmp_path: Path) -> None:

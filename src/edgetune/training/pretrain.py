@@ -6,8 +6,10 @@ size on the pre-training corpus (:mod:`edgetune.training.corpus`) with the local
 of the :class:`PretrainConfig` (seed included), the corpus text and the tokenizer, so a second run with
 the same inputs loads it instead of training, and any change trains a new one.
 
-Schedule: AdamW, linear warm-up then cosine decay to 10 %, random mini-batches of ``block_len``-token
-blocks drawn with a generator seeded from ``seed``. Everything runs on one thread by default.
+Text: about ``corpus_chars`` characters sampled as every k-th paragraph of the whole documentation
+(:func:`sample_paragraphs`). Schedule: AdamW, linear warm-up then cosine decay to 10 %, random
+mini-batches of ``block_len``-token blocks drawn with a generator seeded from ``seed``. The torch
+thread count is the caller's (``--threads``, default 2).
 
 ``smollm2-135m`` skips this step: its weights are already pre-trained (loaded from the GGUF file).
 """
@@ -44,10 +46,10 @@ class PretrainConfig:
     tokenizer_chars: int = 3_000_000
     corpus_chars: int = 2_000_000
     block_len: int = 64
-    steps: int = 160
+    steps: int = 450
     batch_size: int = 16
     learning_rate: float = 3e-3
-    warmup_steps: int = 10
+    warmup_steps: int = 20
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -69,6 +71,17 @@ class PretrainConfig:
         return h.hexdigest()[:16]
 
 
+#: Default pre-training steps of the built-in sizes (``edgetune pretrain`` / ``edgetune finetune``):
+#: about 2.5 minutes on two idle cores each (see docs/training.md, "Measured results").
+DEFAULT_STEPS: dict[str, int] = {"tiny": 2000, "small": 450}
+
+
+def default_pretrain_config(model: str, steps: int | None = None, seed: int = 0) -> PretrainConfig:
+    """The main job's pre-training for ``model``: :data:`DEFAULT_STEPS` unless ``steps`` is given."""
+    check_model_name(model)
+    return PretrainConfig(model=model, steps=steps if steps is not None else DEFAULT_STEPS.get(model, 1), seed=seed)
+
+
 @dataclass
 class Pretrained:
     """A pre-trained model, its tokenizer and how it was obtained."""
@@ -82,6 +95,20 @@ def prepare_tokenizer(cfg: PretrainConfig, cache_dir: Path | None = None) -> BPE
     """The cached BPE trained on the first ``tokenizer_chars`` characters of the pre-training text."""
     cache = cache_dir or default_cache_dir()
     return load_or_train_bpe(pretrain_text(cache), cfg.vocab_size, cache, cfg.tokenizer_chars)
+
+
+def sample_paragraphs(text: str, max_chars: int) -> str:
+    """About ``max_chars`` characters of ``text``: every k-th paragraph, spread over the whole text.
+
+    The documentation is stored in page order (C API first); a prefix would pre-train mostly on C
+    declarations, an even spread samples every part (tutorial, library reference, how-tos, FAQ).
+    Deterministic; a text shorter than ``max_chars`` is returned whole.
+    """
+    if len(text) <= max_chars:
+        return text
+    paras = [p for p in text.split("\n\n") if p.strip()]
+    stride = max(1, math.ceil(sum(len(p) + 2 for p in paras) / max_chars))
+    return "\n\n".join(paras[::stride])[:max_chars]
 
 
 def _lr_at(step: int, cfg: PretrainConfig) -> float:
@@ -106,7 +133,7 @@ def pretrain(
 
     cache = cache_dir or default_cache_dir()
     tok = prepare_tokenizer(cfg, cache)
-    text = pretrain_text(cache).read_text(encoding="utf-8")[: cfg.corpus_chars]
+    text = sample_paragraphs(pretrain_text(cache).read_text(encoding="utf-8"), cfg.corpus_chars)
     text_digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     tok_digest = hashlib.sha256(tok.to_str().encode("utf-8")).hexdigest()[:16]
     key = cfg.key(text_digest, tok_digest)
