@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from edgetune.cli.common import add_network_args, add_policy_args, add_run_args
-from edgetune.cli.simulate import add_workload_args
+from edgetune.cli.simulate import add_simulation_args
 
 
 def register(sub: Any) -> None:
@@ -22,21 +21,17 @@ def register(sub: Any) -> None:
     p.add_argument("--seeds", type=int, default=5, help="seeds per cell: 0..S-1 offset by --seed (default 5)")
     p.add_argument("--out", default="runs/compare", help="output folder (default runs/compare)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_run_args(p)
-    add_policy_args(p)
-    add_workload_args(p)
-    add_network_args(p)
+    add_simulation_args(p)
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from edgetune.cli.common import check_run_args, network_configs, parse_floats, policy_config, tick
-    from edgetune.cli.simulate import workload_from_args
+    from edgetune.cli.common import parse_floats, tick
+    from edgetune.cli.simulate import simulation_settings
     from edgetune.errors import InputError
     from edgetune.fleet.generate import SETUPS
-    from edgetune.orchestrator.loop import OrchestratorConfig
     from edgetune.reporting.compare import run_sweep, summarize, summary_markdown, write_report
 
     counts = parse_floats(args.nodes, "--nodes")
@@ -48,10 +43,7 @@ def _run(args: argparse.Namespace) -> int:
             raise InputError("--setups", s, f"unknown setup; choose from {', '.join(SETUPS)}")
     if args.seeds < 1:
         raise InputError("--seeds", args.seeds, "must be at least 1")
-    pcfg = policy_config(args)
-    check_run_args(args)
-    workload = workload_from_args(args)
-    net_cfg, mon_cfg = network_configs(args)
+    cfg = simulation_settings(args)
     seeds = [args.seed + k for k in range(args.seeds)]
     total = len(counts) * len(setups) * len(seeds) * 2
     with tqdm(total=total, desc="compare", unit="run", disable=args.quiet) as bar:
@@ -59,11 +51,11 @@ def _run(args: argparse.Namespace) -> int:
             [int(c) for c in counts],
             setups,
             seeds,
-            config=OrchestratorConfig(epochs=args.epochs, learning_rate=args.lr),
-            policy_config=pcfg,
-            workload=workload,
-            network_config=net_cfg,
-            monitor_config=mon_cfg,
+            config=cfg.orchestrator,
+            policy_config=cfg.policy,
+            workload=cfg.workload,
+            network_config=cfg.network,
+            monitor_config=cfg.monitor,
             tick=lambda: tick(bar),
         )
     paths = write_report(rows, args.out)

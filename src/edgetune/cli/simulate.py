@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import Any
 
 from edgetune.cli.common import add_network_args, add_policy_args, add_run_args
@@ -36,6 +37,39 @@ def workload_from_args(args: argparse.Namespace) -> Any:
     )
 
 
+def add_simulation_args(p: argparse.ArgumentParser) -> None:
+    """Everything a simulated run is configured by: epochs/lr/seed, scoring, workload, network."""
+    add_run_args(p)
+    add_policy_args(p)
+    add_workload_args(p)
+    add_network_args(p)
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    """Validated settings of :func:`add_simulation_args` (shared by ``simulate`` and ``compare``)."""
+
+    policy: Any  # PolicyConfig
+    orchestrator: Any  # OrchestratorConfig
+    workload: Any  # SimWorkload
+    network: Any  # NetworkConfig
+    monitor: Any  # MonitorConfig
+
+
+def simulation_settings(args: argparse.Namespace) -> SimulationSettings:
+    """Validate the shared options (bad input -> InputError naming the flag) before any work."""
+    from edgetune.cli.common import check_run_args, network_configs, policy_config
+    from edgetune.orchestrator.loop import OrchestratorConfig
+
+    pcfg = policy_config(args)
+    check_run_args(args)
+    workload = workload_from_args(args)
+    net_cfg, mon_cfg = network_configs(args)
+    return SimulationSettings(
+        pcfg, OrchestratorConfig(epochs=args.epochs, learning_rate=args.lr), workload, net_cfg, mon_cfg
+    )
+
+
 def register(sub: Any) -> None:
     """Add ``simulate``."""
     p = sub.add_parser(
@@ -48,37 +82,31 @@ def register(sub: Any) -> None:
     p.add_argument("--policy", default="ne", help="ne (node elimination) | ar (all resources)")
     p.add_argument("--out", required=True, help="run record JSON path")
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    add_run_args(p)
-    add_policy_args(p)
-    add_workload_args(p)
-    add_network_args(p)
+    add_simulation_args(p)
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from edgetune.cli.common import check_run_args, network_configs, policy_config, tick
+    from edgetune.cli.common import tick
     from edgetune.engines.simulated import simulate
     from edgetune.fleet.schema import load_fleet
-    from edgetune.orchestrator.loop import OrchestratorConfig
     from edgetune.selection import make_policy
 
     # Validate everything before any work, so bad input never leaves an output file behind.
-    policy = make_policy(args.policy, policy_config(args))
-    check_run_args(args)
-    workload = workload_from_args(args)
-    net_cfg, mon_cfg = network_configs(args)
+    cfg = simulation_settings(args)
+    policy = make_policy(args.policy, cfg.policy)
     fleet = load_fleet(args.fleet)
     bar = tqdm(total=args.epochs, desc=f"simulate {args.policy}", unit="epoch", disable=args.quiet, leave=False)
     record = simulate(
         fleet,
         policy,
         args.seed,
-        OrchestratorConfig(epochs=args.epochs, learning_rate=args.lr),
-        workload,
-        net_cfg,
-        mon_cfg,
+        cfg.orchestrator,
+        cfg.workload,
+        cfg.network,
+        cfg.monitor,
         progress=lambda _ep: tick(bar),
     )
     bar.close()
