@@ -65,11 +65,26 @@ class FailFrom(EngineWrapper):
 
 def _settings(tmp: Path, fleet_path: Path, url: str) -> ServerSettings:
     return ServerSettings(
-        fleet=str(fleet_path), out=str(tmp / "run.json"), progress=str(tmp / "progress.json"),
-        northbound_url=url, policy="ne", epochs=EPOCHS, learning_rate=3e-3, seed=SEED,
-        train_tokens=2048, val_tokens=512, block_len=64, micro_batch=16, optimizer="adam",
-        train_time="modelled", connect_timeout_s=120, round_timeout_s=150, straggler_ratio=2.0,
-        straggler_min_s=15, sync_timeout_s=40, poll_interval_s=0.5,
+        fleet=str(fleet_path),
+        out=str(tmp / "run.json"),
+        progress=str(tmp / "progress.json"),
+        northbound_url=url,
+        policy="ne",
+        epochs=EPOCHS,
+        learning_rate=3e-3,
+        seed=SEED,
+        train_tokens=2048,
+        val_tokens=512,
+        block_len=64,
+        micro_batch=16,
+        optimizer="adam",
+        train_time="modelled",
+        connect_timeout_s=120,
+        round_timeout_s=150,
+        straggler_ratio=2.0,
+        straggler_min_s=15,
+        sync_timeout_s=40,
+        poll_interval_s=0.5,
     )
 
 
@@ -83,14 +98,18 @@ def _inprocess_eliminations(fleet: Fleet, nb_url: str, victim: int, settings: Se
     pre = pretrain(PretrainConfig(model=settings.model, steps=settings.pretrain_steps))
     _, data_rng, run_rng = np.random.default_rng(SEED).spawn(3)
     data = build_finetune_data(
-        fortune_documents(), pre.tokenizer,
+        fortune_documents(),
+        pre.tokenizer,
         DataConfig(block_len=settings.block_len, train_tokens=settings.train_tokens, val_tokens=settings.val_tokens),
         data_rng,
     )
     engine, _ = build_inprocess(fleet, copy.deepcopy(run_rng), copy.deepcopy(pre.model), data, None, "iid")
     wrapped = FailFrom(ModelledTrainTime(engine, fleet, settings.work_s), victim, 2)
     record = Orchestrator(
-        wrapped, make_policy("ne"), HttpNorthboundClient(nb_url), fleet,
+        wrapped,
+        make_policy("ne"),
+        HttpNorthboundClient(nb_url),
+        fleet,
         OrchestratorConfig(epochs=EPOCHS, learning_rate=settings.learning_rate),
     ).run()
     return [e.eliminated for e in record.epochs]
@@ -122,8 +141,12 @@ def test_loopback_ne_kill_and_sync(workdir: Path) -> None:
     metrics = {n.id: (8.0 + 3 * n.id, 60.0 - 7 * n.id, 1.0 + 0.1 * n.id) for n in fleet.nodes}
     nb = NorthboundServer(StubNorthbound(metrics)).start()
     settings = _settings(tmp_path, fleet_path, nb.url)
-    dep = Deployment(tmp_path / "deploy", env={"EDGETUNE_CACHE_DIR": os.environ.get("EDGETUNE_CACHE_DIR", "")}
-                     if "EDGETUNE_CACHE_DIR" in os.environ else {})
+    dep = Deployment(
+        tmp_path / "deploy",
+        env={"EDGETUNE_CACHE_DIR": os.environ.get("EDGETUNE_CACHE_DIR", "")}
+        if "EDGETUNE_CACHE_DIR" in os.environ
+        else {},
+    )
     victim: int | None = None
     t0 = time.monotonic()
     try:
