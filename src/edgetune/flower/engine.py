@@ -303,7 +303,7 @@ class FlowerEngine(Engine):
             if old is not None:
                 log(INFO, "node %s reconnected as Flower node %s (was %s)", nid, fid, old)
             self._fid[nid] = fid
-        self.node_info[nid] = {k: info[k] for k in ("partition-id", "backend", "compute") if k in info}
+        self.node_info[nid] = {k: info[k] for k in ("partition-id", "backend", "compute", "warm") if k in info}
 
     def _handle(self, pulled: list[tuple[_Sent, Message]], train: dict[int, Message]) -> None:
         for sent, msg in pulled:
