@@ -25,6 +25,7 @@ class NodeReport(NamedTuple):
     train_time_s: float
     upload_bytes: int
     arrived_s: float
+    train_loss: float | None = None  # mean training loss over the node's batch (engines that train)
 
 
 @dataclass
@@ -34,6 +35,19 @@ class RoundResult:
     reports: dict[int, NodeReport]
     failed: dict[int, str] = field(default_factory=dict)
     payload: Any = None
+
+
+@dataclass(frozen=True)
+class Payloads:
+    """What the work moves, for selection policies that predict round times (selection.PolicyContext).
+
+    ``data_bytes``: each node's partition; ``update_bytes``: one node's upload per epoch;
+    ``broadcast_bytes``: what every node receives after each epoch.
+    """
+
+    data_bytes: dict[int, float]
+    update_bytes: float
+    broadcast_bytes: float
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,10 @@ class Engine(ABC):
     @abstractmethod
     def usage(self) -> dict[int, NodeUsage]:
         """Busy time and bytes moved per node so far."""
+
+    def payloads(self) -> Payloads | None:
+        """Partition, update and broadcast sizes, or ``None`` where the engine does not know them."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         """The engine's part of the run record's ``config``."""

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult, register_engine
+from edgetune.engines.base import Engine, NodeReport, NodeUsage, Payloads, RoundResult, register_engine
 from edgetune.engines.virtual import VirtualCluster
 from edgetune.errors import InputError
 from edgetune.fleet.schema import Fleet
@@ -218,7 +218,8 @@ class InProcessEngine(Engine):
         arrivals = self.cluster.compute_and_upload(active, compute_s, float(self.update_bytes))
         reports = {
             int(i): NodeReport(
-                node_id=int(i), train_time_s=float(c), upload_bytes=self.update_bytes, arrived_s=float(a)
+                node_id=int(i), train_time_s=float(c), upload_bytes=self.update_bytes, arrived_s=float(a),
+                train_loss=float(losses[int(i)]),
             )
             for i, c, a in zip(active, compute_s, arrivals, strict=True)
         }
@@ -253,6 +254,11 @@ class InProcessEngine(Engine):
     def usage(self) -> dict[int, NodeUsage]:
         """Busy seconds (virtual) and bytes moved per node."""
         return self.cluster.usage()
+
+    def payloads(self) -> Payloads:
+        """Each node's token blocks, the update it uploads, the trainable weights broadcast."""
+        data = {i: float(b) for i, b in self._partition_bytes.items()}
+        return Payloads(data, float(self.update_bytes), float(self.update_bytes))
 
     def describe(self) -> dict[str, Any]:
         """Engine, model, data, payload sizes and clock for the record."""

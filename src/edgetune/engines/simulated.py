@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult, register_engine
+from edgetune.engines.base import Engine, NodeReport, NodeUsage, Payloads, RoundResult, register_engine
 from edgetune.engines.virtual import VirtualCluster
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig, SimulatedMonitor
@@ -111,6 +111,13 @@ class SimulatedEngine(Engine):
         """Busy seconds and bytes per node."""
         return self.cluster.usage()
 
+    def payloads(self) -> Payloads:
+        """Equal partitions, model-sized gradients up and model broadcasts down."""
+        w = self.workload
+        grad = w.gradient_bytes if w.gradient_bytes is not None else w.model_bytes
+        part = self._partition_bytes()
+        return Payloads({i: part for i in self._ids}, float(grad), float(w.model_bytes))
+
     def describe(self) -> dict[str, object]:
         """Engine and workload for the record."""
         return {**super().describe(), "workload": asdict(self.workload)}
@@ -146,8 +153,10 @@ def simulate(
     progress: ProgressFn | None = None,
 ) -> RunRecord:
     """One simulated run of Algorithm 1: same fleet + seed + policy give the same record."""
-    engine, monitor = build_simulation(fleet, np.random.default_rng(seed), workload, network_config, monitor_config)
-    record = Orchestrator(engine, policy, monitor, fleet, config, progress).run()
+    rng = np.random.default_rng(seed)
+    engine, monitor = build_simulation(fleet, rng, workload, network_config, monitor_config)
+    policy_rng = rng.spawn(1)[0]  # a third child: the network and monitor streams are unchanged
+    record = Orchestrator(engine, policy, monitor, fleet, config, progress, policy_rng=policy_rng).run()
     record.config["seed"] = seed
     record.config["setup"] = fleet.setup
     return record

@@ -35,7 +35,7 @@ from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import NorthboundAPI
 from edgetune.orchestrator.energy import node_energy
 from edgetune.orchestrator.record import EpochRecord, RunRecord
-from edgetune.selection.base import MetricsTable, SelectionPolicy
+from edgetune.selection.base import MetricsTable, PolicyContext, SelectionPolicy
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,9 @@ class Orchestrator:
     config : OrchestratorConfig
     progress : callable, optional
         Called with each finished epoch's record.
+    policy_rng : numpy.random.Generator, optional
+        The policy's generator (its :class:`~edgetune.selection.base.PolicyContext` ``rng``); default
+        ``default_rng(0)``. Runners that vary a seed pass one derived from it.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class Orchestrator:
         fleet: Fleet,
         config: OrchestratorConfig | None = None,
         progress: ProgressFn | None = None,
+        policy_rng: np.random.Generator | None = None,
     ) -> None:
         self.engine = engine
         self.policy = policy
@@ -88,16 +92,29 @@ class Orchestrator:
         self.fleet = fleet
         self.config = config or OrchestratorConfig()
         self.progress = progress
+        self.policy_rng = policy_rng
         self._compute = {n.id: n.compute for n in fleet.nodes}
 
-    def _metrics(self, node_ids: list[int], train_time_s: Mapping[int, float]) -> MetricsTable:
+    def _metrics(
+        self, node_ids: list[int], train_time_s: Mapping[int, float], train_loss: Mapping[int, float]
+    ) -> MetricsTable:
         """Eq. 2's raw inputs for ``node_ids`` (nodes without network metrics are left out)."""
         ids, net = self.northbound.path_arrays([i for i in node_ids if i in train_time_s])
         values = np.empty((len(ids), 5))
         values[:, 0] = [self._compute[i] for i in ids]
         values[:, 1:4] = net
         values[:, 4] = [train_time_s[i] for i in ids]
-        return MetricsTable(ids=ids, values=values)
+        losses = np.asarray([train_loss.get(i, np.nan) for i in ids], dtype=np.float64)
+        return MetricsTable(ids=ids, values=values, train_loss=losses)
+
+    def _policy_context(self, nodes: list[int]) -> PolicyContext:
+        rng = self.policy_rng if self.policy_rng is not None else np.random.default_rng(0)
+        pay = self.engine.payloads()
+        if pay is None:
+            return PolicyContext.uniform(nodes, self.config.epochs, rng)
+        return PolicyContext(
+            tuple(nodes), self.config.epochs, pay.data_bytes, pay.update_bytes, pay.broadcast_bytes, rng
+        )
 
     def run(self) -> RunRecord:
         """Run all epochs and return the record (the engine is closed afterwards)."""
@@ -116,10 +133,12 @@ class Orchestrator:
             time_base=engine.time_base,
         )
         try:
+            self.policy.start(self._policy_context(list(nodes)))
             record.pre_training_loss = engine.evaluate()  # line 2
             engine.distribute(nodes)  # lines 3-4
             active = list(nodes)
             last_train_time: dict[int, float] = {}
+            last_train_loss: dict[int, float] = {}
             loss = record.pre_training_loss
             for epoch in range(1, cfg.epochs + 1):
                 start = engine.now_s()
@@ -128,13 +147,16 @@ class Orchestrator:
                 trained_set = set(trained)
                 for i in trained:
                     last_train_time[i] = result.reports[i].train_time_s
+                    reported_loss = result.reports[i].train_loss
+                    if reported_loss is not None:
+                        last_train_loss[i] = reported_loss
                 candidates = list(trained)
                 if self.policy.wants_standby:
                     active_set = set(active)
                     candidates += [i for i in nodes if i not in active_set and i in last_train_time]
-                metrics = self._metrics(candidates, last_train_time)
+                metrics = self._metrics(candidates, last_train_time, last_train_loss)
                 scores = self.policy.score(metrics)  # line 8
-                nxt = self.policy.select(epoch, cfg.epochs, len(nodes), active, scores)  # lines 9-11
+                nxt = self.policy.select(epoch, cfg.epochs, len(nodes), active, scores, metrics)  # lines 9-11
                 nxt_set, was_active = set(nxt), set(active)
                 note = None
                 if trained:

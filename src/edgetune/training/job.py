@@ -133,17 +133,19 @@ def run_job(
     for name in job.policies:
         policy = make_policy(name, policy_config)
         model = _model_for_run(pre.model, job.lora, lora_seed)
+        run_rng = copy.deepcopy(split.streams.run)
         engine, monitor = build_inprocess(  # partitions split.partitions again from the same run generator
-            fleet, copy.deepcopy(split.streams.run), model, split.data, cfg, job.partition, job.partition_kwargs,
+            fleet, run_rng, model, split.data, cfg, job.partition, job.partition_kwargs,
             job.learning_rate, job.pretrain.model, network_config, monitor_config,
         )
+        policy_rng = run_rng.spawn(1)[0]  # after build_inprocess's four: the policy's own stream
         t0 = time.perf_counter()
         on_epoch = None
         if progress is not None:
             on_epoch = functools.partial(progress, name)
         orch = Orchestrator(
             engine, policy, monitor, fleet, OrchestratorConfig(epochs=job.epochs, learning_rate=job.learning_rate),
-            progress=on_epoch,
+            progress=on_epoch, policy_rng=policy_rng,
         )
         rec = orch.run()
         rec.extra.update({
