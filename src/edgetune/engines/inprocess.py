@@ -45,7 +45,7 @@ from edgetune.errors import InputError
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig, NorthboundAPI, SimulatedMonitor
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
-from edgetune.orchestrator.engine import EngineReport, NodeReport, RoundResult
+from edgetune.orchestrator.engine import EngineReport, NodeReport, Payloads, RoundResult
 from edgetune.training.aggregate import Aggregator, GradientSum, make_aggregator, make_optimizer
 from edgetune.training.local import mean_loss, trainable
 from edgetune.training.lora import LoraSettings, payload_bytes
@@ -209,13 +209,15 @@ class InProcessEngine(RegisteredEngine):
         """Virtual seconds since distribution started."""
         return self.cluster.clock_s
 
-    def distribute(self, node_ids: Sequence[int]) -> None:
+    def distribute(self, node_ids: Sequence[int]) -> Payloads:
         """Model (all weights) + each node's token blocks, concurrently from t = 0 (lines 3-4)."""
         sizes = np.asarray([self.model_bytes + self._partition_bytes[i] for i in node_ids], dtype=np.float64)
         self.cluster.send_down(node_ids, sizes)
         for i in node_ids:
             self._held[i] = self._snapshot
         self._distributed = True
+        data = {i: float(b) for i, b in self._partition_bytes.items()}
+        return Payloads(data, float(self.update_bytes), float(self.update_bytes))
 
     def _host_seconds(self, tokens: int, measured_s: float, share: float = 1.0) -> float:
         spt = self.config.host_seconds_per_token
@@ -245,7 +247,8 @@ class InProcessEngine(RegisteredEngine):
         arrivals = self.cluster.compute_and_upload(active, compute_s, float(self.update_bytes))
         reports = {
             int(i): NodeReport(
-                node_id=int(i), train_time_s=float(c), upload_bytes=self.update_bytes, arrived_s=float(a)
+                node_id=int(i), train_time_s=float(c), upload_bytes=self.update_bytes, arrived_s=float(a),
+                train_loss=float(losses[int(i)]),
             )
             for i, c, a in zip(active, compute_s, arrivals, strict=True)
         }

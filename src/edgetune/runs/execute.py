@@ -63,6 +63,15 @@ class Wiring:
     policy: SelectionPolicy
 
 
+def policy_rng(seed: int) -> np.random.Generator:
+    """The policy's own generator: ``default_rng(seed).spawn(4)[3]``, independent of every other stream.
+
+    The simulated engine spawns children 0-1 of ``default_rng(seed)`` (network, monitor), the in-process
+    engine children 0-2 (fleet, data, run); child 3 is left to the policy on both.
+    """
+    return np.random.default_rng(seed).spawn(4)[3]
+
+
 def resolve_fleet(spec: RunSpec, base_dir: Path | None = None) -> Fleet:
     """The fleet of ``spec``: its file (relative to ``base_dir``) or a generated one (``fleet.seed``)."""
     from edgetune.fleet.generate import fleet_rng, generate_fleet
@@ -232,7 +241,7 @@ def drive(
             after_epoch(state)
 
     orch = Orchestrator(w.engine, w.policy, w.northbound, w.fleet, spec.run, progress=progress,
-                        on_epoch=on_epoch, record_config=spec.to_dict())
+                        on_epoch=on_epoch, record_config=spec.to_dict(), policy_rng=policy_rng(spec.run.seed))
     if folder is not None:
         first = resume_from.record if resume_from is not None else orch.new_record()
         folder.start(spec.to_toml(), w.fleet, first, resume_from.record.epochs if resume_from else None)
