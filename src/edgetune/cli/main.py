@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "finetune",
     "flower",
     "testbed",
+    "dashboard",
 )
 
 
