@@ -17,7 +17,9 @@ def register(sub: Any) -> None:
         "epochs.jsonl grows. Two folders are shown side by side. Binds 127.0.0.1 unless --host says otherwise; "
         "any other address requires the random token printed at start.",
     )
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folder(s) (record.json, fleet.yaml, epochs.jsonl)")
+    p.add_argument(
+        "run_dirs", nargs="+", metavar="RUN_DIR", help="run folder(s) (record.json, fleet.yaml, epochs.jsonl)"
+    )
     p.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)")
     p.add_argument(
         "--host",
@@ -33,8 +35,11 @@ def _run(args: argparse.Namespace) -> int:
     dash = start_dashboard([Path(p) for p in args.run_dirs], host=args.host, port=args.port)
     print(f"edgetune dashboard: {dash.url}", flush=True)
     if dash.token:
-        print("  every request needs this token (?token=... or 'Authorization: Bearer ...'); no TLS: "
-              "use it only on networks you trust, or over an SSH tunnel", flush=True)
+        print(
+            "  every request needs this token (?token=... or 'Authorization: Bearer ...'); no TLS: "
+            "use it only on networks you trust, or over an SSH tunnel",
+            flush=True,
+        )
     print("  Ctrl-C stops it", flush=True)
     try:
         dash.wait()

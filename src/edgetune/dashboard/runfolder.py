@@ -290,6 +290,9 @@ class RunFolder:
         tail = self._tail
         if sig is None:
             return False
+        if not (self.path / EPOCHS_NAME).is_file():
+            errors.append(f"{EPOCHS_NAME}: not a regular file; not read")
+            return False
         inode, size, _ = sig
         changed = False
         if tail.inode != inode or size < tail.offset:  # replaced or truncated (e.g. a resumed run): start over

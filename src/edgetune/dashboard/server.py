@@ -15,6 +15,7 @@ comment every few seconds; it re-reads the folder every :data:`POLL_S` seconds.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -86,7 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
     state: _State  # set on a subclass per server
 
     # --------------------------------------------------------------------------------------- plumbing
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the dashboard logs only errors (see :meth:`_internal_error`)."""
 
     def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
@@ -111,10 +112,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _internal_error(self, exc: BaseException) -> None:
         print(f"edgetune dashboard: internal error on {self.path[:200]!r}: {exc!r}", file=sys.stderr)
-        try:
+        with contextlib.suppress(OSError):
             self._json(500, {"error": "internal error", "status": 500})
-        except OSError:
-            pass
 
     # --------------------------------------------------------------------------------------- checks
     def _authorised(self, query: str) -> None:

@@ -167,8 +167,9 @@ def epoch_energy_j(epoch: Mapping[str, Any], fleet: Fleet | None) -> float | Non
     if fleet is None or start is None or end is None:
         return None
     span = max(end - start, 0.0)
-    metrics = epoch.get("metrics") if isinstance(epoch.get("metrics"), dict) else {}
-    trained = [i for i in _ids(epoch.get("active", [])) if str(i) in (metrics or {})]
+    raw = epoch.get("metrics")
+    metrics: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    trained = [i for i in _ids(epoch.get("active", [])) if str(i) in metrics]
     upload = _number(epoch.get("upload_bytes")) or 0.0
     per_node_bytes = upload / len(trained) if trained else 0.0
     usage: dict[int, NodeUsage] = {}
@@ -178,7 +179,9 @@ def epoch_energy_j(epoch: Mapping[str, Any], fleet: Fleet | None) -> float | Non
     return float(sum(e.total_j for e in node_energy(fleet, usage, span).values()))
 
 
-def epoch_views(record: Mapping[str, Any], fleet: Fleet | None, epochs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def epoch_views(
+    record: Mapping[str, Any], fleet: Fleet | None, epochs: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """Every epoch as recorded plus a ``view`` key with what the page draws."""
     node_ids = [n.id for n in fleet.nodes] if fleet is not None else _ids(record.get("nodes", []))
     config = policy_config(record)

@@ -202,7 +202,7 @@
         if (r.rank !== null && r.rank === view.cut_rank + 1) tr.className = "below-cut";
         td(tr, String(r.node));
         const st = view.states[String(r.node)];
-        td(tr, st, "state").dataset.state = st;
+        td(tr, st, "state").dataset.rowState = st;
         const [c, b, d, l, t] = r.metrics;
         td(tr, fmtNum(c)); td(tr, fmtNum(b)); td(tr, fmtNum(d)); td(tr, l.toFixed(2)); td(tr, fmtNum(t));
         td(tr, bars(r.normalized));
@@ -220,7 +220,7 @@
       tr.dataset.row = id;
       td(tr, String(id));
       const st = states[String(id)] || "active";
-      td(tr, st, "state").dataset.state = st;
+      td(tr, st, "state").dataset.rowState = st;
       for (let i = 0; i < 9; i++) td(tr, i === 5 ? "" : "–");
       rows.push(tr);
     }
