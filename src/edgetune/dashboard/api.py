@@ -214,7 +214,10 @@ class DashboardAPI:
 
 def to_body(obj: Any) -> bytes:
     """Compact JSON bytes (non-finite numbers become null, which JSON has no other word for)."""
-    return json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False).encode("utf-8")
+    try:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except ValueError:  # a NaN or infinity somewhere: walk the document once to replace them
+        return json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def _finite(obj: Any) -> Any:

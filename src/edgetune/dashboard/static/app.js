@@ -272,7 +272,7 @@
     const wall = state.runs.some((r) => r.record.time_base === "wall");
     const unit = wall ? "wall s" : "virtual s";
     const withLoss = state.runs.some((r) => r.epochs.some((e) => e.loss !== null && e.loss !== undefined));
-    const name = (r) => `${r.dash.name} (${r.record.policy || "?"})`;
+    const name = (r) => (r.dash.name === r.record.policy ? r.dash.name : `${r.dash.name} (${r.record.policy || "?"})`);
     const lossSeries = state.runs.map((r) => {
       const pts = [];
       if (withLoss && r.record.pre_training_loss !== null && r.record.pre_training_loss !== undefined) pts.push([0, r.record.pre_training_loss]);
