@@ -67,7 +67,7 @@ def run_inprocess(fleet: Fleet, args: argparse.Namespace, url: str) -> dict[str,
     _, data_rng, run_rng = np.random.default_rng(args.seed).spawn(3)
     data = build_finetune_data(fortune_documents(), pre.tokenizer,
                                DataConfig(train_tokens=args.train_tokens, val_tokens=512), data_rng)
-    engine, _ = build_inprocess(fleet, copy.deepcopy(run_rng), copy.deepcopy(pre.model), data, None, "iid")
+    engine = build_inprocess(fleet, copy.deepcopy(run_rng), copy.deepcopy(pre.model), data, None, "iid")
     marks: list[float] = []
     computes: list[float] = []
 

@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult
+from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.fleet.generate import generate_fleet
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import NorthboundAPI, PathMetrics
@@ -54,10 +54,6 @@ class ScriptedEngine(Engine):
         self.calls: list[tuple[str, object]] = []
         self.updates: list[list[int]] = []
 
-    @property
-    def node_ids(self) -> list[int]:
-        return sorted(self.train_time_s)
-
     def now_s(self) -> float:
         return self.clock
 
@@ -83,5 +79,6 @@ class ScriptedEngine(Engine):
     def broadcast(self, node_ids: Sequence[int]) -> None:
         self.calls.append(("broadcast", list(node_ids)))
 
-    def usage(self) -> dict[int, NodeUsage]:
-        return {i: NodeUsage(busy_s=0.0, bytes_moved=0.0) for i in self.train_time_s}
+    def finish(self) -> EngineReport:
+        self.calls.append(("finish", []))
+        return EngineReport(usage={i: NodeUsage(busy_s=0.0, bytes_moved=0.0) for i in self.train_time_s})

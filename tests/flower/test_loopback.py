@@ -87,7 +87,7 @@ def _inprocess_eliminations(fleet: Fleet, nb_url: str, victim: int, settings: Se
         DataConfig(block_len=settings.block_len, train_tokens=settings.train_tokens, val_tokens=settings.val_tokens),
         data_rng,
     )
-    engine, _ = build_inprocess(fleet, copy.deepcopy(run_rng), copy.deepcopy(pre.model), data, None, "iid")
+    engine = build_inprocess(fleet, copy.deepcopy(run_rng), copy.deepcopy(pre.model), data, None, "iid")
     wrapped = FailFrom(ModelledTrainTime(engine, fleet, settings.work_s), victim, 2)
     record = Orchestrator(
         wrapped, make_policy("ne"), HttpNorthboundClient(nb_url), fleet,

@@ -36,7 +36,7 @@ def test_partitions_and_gradients_match_the_inprocess_engine() -> None:
     _, _, run_rng = np.random.default_rng(spec.seed).spawn(3)
     fleet = generate_fleet(3, "normal", np.random.default_rng(1), seed=1)
     model = copy.deepcopy(server.model)  # type: ignore[attr-defined]
-    engine, _ = build_inprocess(fleet, copy.deepcopy(run_rng), model, server.data, None, "iid")  # type: ignore[attr-defined]
+    engine = build_inprocess(fleet, copy.deepcopy(run_rng), model, server.data, None, "iid")  # type: ignore[attr-defined]
     for k, nid in enumerate(fleet.node_ids):
         np.testing.assert_array_equal(engine.partitions[nid], node.partitions[k])  # type: ignore[attr-defined]
     # The node (architecture only + weights from the message) computes the in-process gradient.

@@ -75,11 +75,17 @@ SMALL_JOB = ["--model", "tiny", "--threads", "1", "--nodes", "4", "--epochs", "2
 def test_finetune_writes_records_and_figure(offline_corpora: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert main(["finetune", *SMALL_JOB, "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["ar.json", "fig3.png", "ne.json", "summary.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["ar", "ar.json", "fig3.png", "ne", "ne.json", "summary.md"]
+    for pol in ("ne", "ar"):  # a run folder per policy
+        assert {"record.json", "spec.toml", "fleet.yaml", "epochs.jsonl", "epochs.csv"} <= {
+            p.name for p in (out / pol).iterdir()
+        }
+        assert len((out / pol / "epochs.jsonl").read_text().splitlines()) == 2
     ne = json.loads((out / "ne.json").read_text())
     ar = json.loads((out / "ar.json").read_text())
     assert ne["policy"] == "ne" and ar["policy"] == "ar"
-    assert ne["config"]["engine"] == "inprocess" and ne["time_base"] == "virtual"
+    assert ne["config"]["run"]["engine"] == "inprocess" and ne["time_base"] == "virtual"
+    assert ne["status"] == "complete"
     assert ne["pre_training_loss"] == ar["pre_training_loss"]
     assert [len(e["active"]) for e in ar["epochs"]] == [4, 4]
     assert (out / "fig3.png").read_bytes()[:4] == b"\x89PNG"

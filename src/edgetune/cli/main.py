@@ -19,6 +19,7 @@ from edgetune.errors import InputError
 
 # Modules under edgetune.cli that provide a command; add one line per new command module.
 COMMAND_MODULES: tuple[str, ...] = (
+    "run",
     "fleet",
     "simulate",
     "compare",

@@ -41,7 +41,7 @@ from flwr.common.constant import ErrorCode
 from flwr.serverapp import Grid
 from flwr.supercore import log
 
-from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult, register_engine
+from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.fleet.schema import Fleet
 from edgetune.flower.codec import from_record, scalar, state_bytes, state_checksum, to_record
 from edgetune.flower.strategy import EdgetuneStrategy
@@ -100,7 +100,6 @@ class RoundTiming:
     syncs_pushed: int = 0
 
 
-@register_engine
 class FlowerEngine(Engine):
     """Algorithm 1's work on Flower SuperNodes (see the module docstring).
 
@@ -444,10 +443,15 @@ class FlowerEngine(Engine):
         """Checksum of the current global model."""
         return self._checksums[self._version]
 
+    def finish(self) -> EngineReport:
+        """Sync the final model (:meth:`close`), then report usage and the Flower section."""
+        self.close()
+        return EngineReport(usage=self.usage(), info={**self.describe(), "flower_run": self.report()})
+
     def describe(self) -> dict[str, Any]:
-        """Engine, timeouts and task for the record's ``config``."""
+        """Engine, timeouts and task for the record."""
         return {
-            **super().describe(),
+            "engine": self.name,
             "flower": asdict(self.config),
             "task": {**asdict(self.task.spec), "backend": self.task.backend},
         }
