@@ -28,8 +28,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.dashboard.runfolders
 
-from edgetune.dashboard.server import POLL_S, start_dashboard
 from tests.dashboard.runfolders import append_epoch, write_run_folder
+
+from edgetune.dashboard.server import POLL_S, start_dashboard
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -72,3 +72,29 @@ def test_serves_until_ctrl_c(ne_run: tuple[Path, dict[str, Any]]) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.slow
+def test_run_with_dashboard(tmp_path: Path) -> None:
+    """``edgetune run --dashboard`` serves the folder before the run writes it, prints the URL, and
+    (stdin not a terminal) stops the server when the run ends."""
+    exp = tmp_path / "exp.toml"
+    exp.write_text('[run]\nengine = "simulated"\npolicy = "ne"\nepochs = 4\n[fleet]\nnodes = 6\n', encoding="utf-8")
+    out = tmp_path / "out"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgetune.cli.main", "run", str(exp), "--out", str(out), "--dashboard", "--quiet"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "dashboard: http://127.0.0.1:" in proc.stderr
+    assert json.loads((out / "record.json").read_text())["status"] == "complete"

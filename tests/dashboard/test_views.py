@@ -117,3 +117,25 @@ def test_views_agree_with_recorded_ne_run(ne_run: tuple[Path, dict[str, Any]]) -
     # The per-epoch estimates cover the whole run and stay below its total (which adds the downloads).
     total = sum(v["view"]["energy_j"] for v in views)
     assert 0 < total <= record["energy"]["total_j"]
+
+
+def test_epoch_energy_matches_the_runs_layer(ne_run: tuple[Path, dict[str, Any]]) -> None:
+    # The runs layer logs the same per-epoch estimate to TensorBoard (runs.execute.epoch_energy_j).
+    from edgetune.orchestrator.record import EpochRecord
+    from edgetune.runs.execute import epoch_energy_j as runs_energy_j
+
+    folder, record = ne_run
+    fleet = load_fleet_file(folder / "fleet.yaml")
+    for ep in record["epochs"]:
+        rec = EpochRecord(
+            epoch=ep["epoch"],
+            start_s=ep["start_s"],
+            end_s=ep["end_s"],
+            active=ep["active"],
+            metrics={int(k): v for k, v in ep["metrics"].items()},
+            scores={int(k): v for k, v in ep["scores"].items()},
+            eliminated=ep["eliminated"],
+            loss=ep["loss"],
+            upload_bytes=ep["upload_bytes"],
+        )
+        assert epoch_energy_j(ep, fleet) == pytest.approx(runs_energy_j(fleet, rec), rel=1e-12)
