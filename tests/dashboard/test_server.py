@@ -47,6 +47,7 @@ def test_runs_and_record(dash: Dashboard, ne_run: tuple[Path, dict[str, Any]]) -
     assert dash.url == f"http://127.0.0.1:{dash.port}/" and dash.token is None
     status, body, _ = _get(dash, "/api/runs")
     assert status == 200
+    assert all(r["epochs_total"] == 10 and r["latest_epoch"] == 10 for r in body["runs"])
     assert [(r["index"], r["name"], r["policy"], r["status"], r["nodes"], r["epochs_done"]) for r in body["runs"]] == [
         (0, "ne", "ne", "complete", 12, 10),
         (1, "ar", "ar", "complete", 12, 10),

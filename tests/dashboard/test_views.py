@@ -96,6 +96,8 @@ def test_policy_config_falls_back_on_bad_weights() -> None:
     assert policy_config({"config": {"weights": [1, 0, 0, 0, 0]}}).weights == (1.0, 0.0, 0.0, 0.0, 0.0)
     assert policy_config({"config": {"weights": [2, 2]}}) == PolicyConfig()
     assert policy_config({}) == PolicyConfig()
+    spec_cfg = {"config": {"run": {"epochs": 3}, "policy": {"weights": [0, 0, 0, 0, 1], "utopia": [0, 0, 0, 0, 1]}}}
+    assert policy_config(spec_cfg) == PolicyConfig(weights=(0, 0, 0, 0, 1.0), utopia=(0, 0, 0, 0, 1.0))
 
 
 def test_views_agree_with_recorded_ne_run(ne_run: tuple[Path, dict[str, Any]]) -> None:

@@ -150,7 +150,7 @@ class RunView:
                 "time_base": rec.get("time_base", "virtual"),
                 "nodes": len(self._fleet_json["nodes"]) if self._fleet_json else len(rec.get("nodes") or []),
                 "epochs_done": len(self._epochs),
-                "epochs_total": (cfg or {}).get("epochs"),
+                "epochs_total": _epochs_total(cfg or {}),
                 "latest_epoch": self._epochs[-1]["epoch"] if self._epochs else 0,
                 "completion_time_s": rec.get("completion_time_s"),
                 "energy_total_j": (energy or {}).get("total_j"),
@@ -185,6 +185,13 @@ class RunView:
                 "epochs": newer[:limit],
                 "more": len(newer) > limit,
             }
+
+
+def _epochs_total(cfg: dict[str, Any]) -> int | None:
+    """T from a record's config: ``config.run.epochs`` (run spec) or ``config.epochs`` (older records)."""
+    run = cfg.get("run")
+    value = run.get("epochs") if isinstance(run, dict) else cfg.get("epochs")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class DashboardAPI:

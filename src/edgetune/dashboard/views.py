@@ -58,10 +58,15 @@ def _number(v: Any) -> float | None:
 
 
 def policy_config(record: Mapping[str, Any]) -> PolicyConfig:
-    """Weights and utopia point of the run (the defaults if the record has none or bad ones)."""
+    """Weights and utopia point of the run (the defaults if the record has none or bad ones).
+
+    Reads ``config.policy`` (a run spec's record, issue 10) or ``config`` itself (older records).
+    """
     cfg = record.get("config")
     if not isinstance(cfg, dict):
         return PolicyConfig()
+    if isinstance(cfg.get("policy"), dict):  # a run spec's config: the [policy] section
+        cfg = cfg["policy"]
     try:
         weights = tuple(float(x) for x in cfg.get("weights", PolicyConfig().weights))
         utopia = tuple(float(x) for x in cfg.get("utopia", PolicyConfig().utopia))
