@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeU
 from edgetune.fleet.generate import generate_fleet
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import NorthboundAPI, PathMetrics
+from edgetune.training import corpus
 
 
 @pytest.fixture
@@ -82,3 +84,25 @@ class ScriptedEngine(Engine):
     def finish(self) -> EngineReport:
         self.calls.append(("finish", []))
         return EngineReport(usage={i: NodeUsage(busy_s=0.0, bytes_moved=0.0) for i in self.train_time_s})
+
+
+WORDS = [
+    "the", "list", "sort", "key", "function", "returns", "a", "new", "value", "from", "each", "item", "and", "loop",
+]
+
+
+@pytest.fixture
+def offline_corpora(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private cache holding a small pre-training text, and a small fortunes folder."""
+    cache = tmp_path / "cache"
+    (cache / "training").mkdir(parents=True)
+    paras = [" ".join(WORDS[(k * 7 + j) % len(WORDS)] for j in range(40)) for k in range(200)]
+    (cache / "training" / "pydoc.txt").write_text("\n\n".join(paras), encoding="utf-8")
+    fort = tmp_path / "fortunes"
+    fort.mkdir()
+    for cat in ("wisdom", "work"):
+        (fort / cat).write_text("".join(f"The {cat} item number {k} returns a value.\n%\n" for k in range(120)),
+                                encoding="utf-8")
+    monkeypatch.setenv("EDGETUNE_CACHE_DIR", str(cache))
+    monkeypatch.setattr(corpus, "FORTUNES_DIR", fort)
+    return cache / "training"

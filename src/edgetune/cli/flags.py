@@ -29,6 +29,7 @@ class Flag:
     unit: str = ""
 
 
+SELECT = (Flag("--policy", "run.policy", "selection policy"),)
 RUN = (
     Flag("--epochs", "run.epochs", "T, number of epochs"),
     Flag("--lr", "run.learning_rate", "learning rate (server optimiser of FedSGD)"),
@@ -171,7 +172,7 @@ def build_spec(args: argparse.Namespace, flags: Sequence[Flag], doc: dict[str, A
     except InputError as exc:
         for f in flags:
             if exc.field == f.key or exc.field.startswith(f.key + "["):
-                value = exc.value
+                value = getattr(args, "spec:" + f.key, exc.value)  # what the user typed
                 raise InputError(f.flag, value, exc.reason) from None
         raise
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from edgetune.cli.flags import NETWORK, POLICY, RUN, WORKLOAD, Flag, add_flags
+from edgetune.cli.flags import NETWORK, POLICY, RUN, SELECT, WORKLOAD, Flag, add_flags
 
 #: The flags of a simulated run (shared with ``compare``).
-SIMULATION_FLAGS: tuple[Flag, ...] = (*RUN, *POLICY, *WORKLOAD, *NETWORK)
+SIMULATION_FLAGS: tuple[Flag, ...] = (*SELECT, *RUN, *POLICY, *WORKLOAD, *NETWORK)
 
 
 def add_simulation_args(p: argparse.ArgumentParser) -> None:
@@ -21,8 +21,6 @@ def add_simulation_args(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     """Add ``simulate``."""
-    from edgetune.cli.flags import _choices
-
     p = sub.add_parser(
         "simulate",
         help="one simulated run (ne, ar, ...) on a fleet file; writes the run record",
@@ -30,8 +28,7 @@ def register(sub: Any) -> None:
         "run record (one JSON file). For a run folder with streamed epochs and resume, use `edgetune run`.",
     )
     p.add_argument("--fleet", required=True, help="fleet YAML (edgetune fleet generate)")
-    p.add_argument("--policy", dest="spec:run.policy", default=argparse.SUPPRESS,
-                   metavar="{" + ",".join(_choices("run.policy") or []) + "}", help="selection policy (default ne)")
+    add_flags(p, SELECT, "selection policy")
     p.add_argument("--out", default="run.json", help="output file: the run record JSON (default run.json)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_simulation_args(p)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edgetune.cli.common import positive
-from edgetune.cli.flags import POLICY, RUN, add_flags, build_spec
+from edgetune.cli.flags import POLICY, RUN, SELECT, add_flags, build_spec
 from edgetune.errors import InputError
 
 
@@ -57,7 +57,6 @@ def register(sub: Any) -> None:
 
     run = tsub.add_parser("run", help="Algorithm 1 on the testbed, with the simulation's prediction")
     run.add_argument("--fleet", required=True, help="fleet YAML")
-    run.add_argument("--policy", dest="spec:run.policy", default=argparse.SUPPRESS, help="selection policy (default ne)")
     run.add_argument("--out", required=True, help="output file: the run record JSON")
     run.add_argument("--payload-scale", type=float, default=1e-3,
                      help="scale of the paper's 500 MB model / 1000 MB data set (default 1e-3)")
@@ -67,7 +66,7 @@ def register(sub: Any) -> None:
     run.add_argument("--quiet", action="store_true")
     _add_common(run)
     _add_up_args(run)
-    add_flags(run, RUN, "run (Algorithm 1)")
+    add_flags(run, (*SELECT, *RUN), "run (Algorithm 1)")
     add_flags(run, POLICY, "node scoring (Eq. 2-3)")
     run.set_defaults(func=_run)
 
@@ -192,7 +191,7 @@ def _run(args: argparse.Namespace) -> int:
     from edgetune.testbed.runs import run_on_testbed, simulate_prediction, state_fleet
     from edgetune.testbed.state import TestbedState
 
-    spec = build_spec(args, (*RUN, *POLICY))
+    spec = build_spec(args, (*SELECT, *RUN, *POLICY))
     policy = make_policy(spec.run.policy, spec.policy)
     if not 0 < args.payload_scale <= 1:
         raise InputError("--payload-scale", args.payload_scale, "must be in (0, 1]")

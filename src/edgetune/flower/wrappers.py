@@ -75,9 +75,7 @@ class ModelledTrainTime(EngineWrapper):
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
         """The inner round with modelled training times."""
         res = self.inner.train_round(epoch, active)
-        res.reports = {
-            i: r._replace(train_time_s=self.work_s / self._compute[i]) for i, r in res.reports.items()
-        }
+        res.reports = {i: r._replace(train_time_s=self.work_s / self._compute[i]) for i, r in res.reports.items()}
         return res
 
     def finish(self) -> EngineReport:

@@ -180,7 +180,7 @@ def run(
     if folder is not None:
         folder.check_writable()
     fl = fleet if fleet is not None else resolve_fleet(spec, base_dir)
-    return _drive(spec, wire(spec, fl), folder, None, progress, after_epoch)
+    return drive(spec, wire(spec, fl), folder, None, progress, after_epoch)
 
 
 def resume(
@@ -202,17 +202,18 @@ def resume(
         wiring.northbound = wiring.engine.northbound
     wiring.policy = state["policy"]
     loop: LoopState = state["loop"]
-    return _drive(spec, wiring, folder, loop, progress, after_epoch)
+    return drive(spec, wiring, folder, loop, progress, after_epoch)
 
 
-def _drive(
+def drive(
     spec: RunSpec,
     w: Wiring,
     folder: RunFolder | None,
-    resume_from: LoopState | None,
-    progress: ProgressFn | None,
-    after_epoch: Callable[[LoopState], None] | None,
+    resume_from: LoopState | None = None,
+    progress: ProgressFn | None = None,
+    after_epoch: Callable[[LoopState], None] | None = None,
 ) -> RunRecord:
+    """Run already-wired parts under ``spec`` (what :func:`run` and :func:`resume` share)."""
     resumable = isinstance(w.engine, Resumable)
 
     def on_epoch(state: LoopState) -> None:
