@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from edgetune.engines.base import NodeUsage
 from edgetune.errors import InputError
 from edgetune.fleet.schema import Fleet
 from edgetune.orchestrator.energy import node_energy
+from edgetune.orchestrator.engine import NodeUsage
 from edgetune.selection.base import PolicyConfig
 from edgetune.selection.elimination import lowest_first
 from edgetune.selection.scoring import METRIC_NAMES, normalize, perf_scores
