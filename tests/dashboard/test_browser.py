@@ -119,3 +119,23 @@ def test_two_runs_side_by_side(
         assert page.locator("#chart-active .series").count() == 2
         page.screenshot(path=str(tmp_path / "ne-ar.png"), full_page=True)
     assert page.errors == []
+
+
+def test_page_opened_before_the_run_writes_its_folder(
+    browser_page: Any, live_run: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """``edgetune run --dashboard`` serves the folder first; the graph appears once the run writes it."""
+    page = browser_page
+    src, _ = live_run
+    folder = tmp_path / "later"
+    folder.mkdir()
+    with start_dashboard([folder], check=False) as dash:
+        page.goto(dash.url)
+        page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+        assert page.locator("[data-node-id]").count() == 0
+        for name in ("fleet.yaml", "record.json", "epochs.jsonl"):  # the order a run writes them
+            (folder / name).write_bytes((src / name).read_bytes())
+        page.wait_for_selector("body[data-latest-epoch='9']", timeout=20_000)
+        page.wait_for_function("() => document.querySelectorAll('[data-node-id]').length === 12", timeout=20_000)
+        assert page.locator("article.run .policy").inner_text() == "NE"
+    assert page.errors == []

@@ -350,15 +350,33 @@
     run.dash.epochs_done = run.epochs.length;
   }
 
+  // Re-read the whole run (its record changed status, or the page opened before the run wrote its folder).
+  async function reload(run) {
+    const full = await getJSON(`/api/runs/${run.index}`);
+    run.record = full;
+    run.dash = full.dashboard;
+    for (const ep of full.epochs) addEpoch(run, ep);
+    if (!run.fleet && full.fleet) {
+      run.fleet = full.fleet;
+      const svg = run.el.querySelector("svg.fleet");
+      svg.replaceChildren();
+      buildGraph(run, svg);
+    }
+    run.el.querySelector(".policy").textContent = (full.policy || "?").toUpperCase();
+    scheduleRender();
+  }
+
   function listen(run) {
     const after = run.epochs.length ? run.epochs[run.epochs.length - 1].epoch : 0;
     const es = new EventSource(api(`/api/runs/${run.index}/events?after=${after}`));
-    es.addEventListener("epoch", (ev) => { addEpoch(run, JSON.parse(ev.data)); scheduleRender(); });
+    es.addEventListener("epoch", (ev) => {
+      addEpoch(run, JSON.parse(ev.data));
+      if (!run.fleet) reload(run).catch(() => {});
+      scheduleRender();
+    });
     es.addEventListener("status", (ev) => {
       run.status = JSON.parse(ev.data).status;
-      if (run.status !== "running") getJSON(`/api/runs/${run.index}`).then((full) => {
-        run.record = full; run.dash = full.dashboard; scheduleRender();
-      }).catch(() => {});
+      if (run.status !== "running" || !run.fleet) reload(run).catch(() => {});
       scheduleRender();
     });
     run.es = es;
