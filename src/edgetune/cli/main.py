@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "finetune",
     "flower",
     "testbed",
+    "dashboard",
 )
 
 
