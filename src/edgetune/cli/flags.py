@@ -34,6 +34,7 @@ RUN = (
     Flag("--epochs", "run.epochs", "T, number of epochs"),
     Flag("--lr", "run.learning_rate", "learning rate (server optimiser of FedSGD)"),
     Flag("--seed", "run.seed", "seed of every random choice in the run"),
+    Flag("--target-loss", "run.target_loss", "the record's time_to_target_s: first epoch with loss <= this (0 = none)"),
 )
 POLICY = (
     Flag("--weights", "policy.weights", "Eq. 2 weights w for compute,bandwidth,delay,loss,train-time (sum 1)"),

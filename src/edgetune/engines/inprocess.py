@@ -216,7 +216,10 @@ class InProcessEngine(RegisteredEngine):
         for i in node_ids:
             self._held[i] = self._snapshot
         self._distributed = True
-        data = {i: float(b) for i, b in self._partition_bytes.items()}
+        # The data each node brings, in bytes of token ids (tokens x bytes per token): proportional to its
+        # tokens, unlike the serialised size above, which adds a fixed header per partition.
+        per_token = torch.empty((), dtype=self._bdtype).element_size()
+        data = {i: float(len(self.partitions[i]) * self.data.block_len * per_token) for i in self._ids}
         return Payloads(data, float(self.update_bytes), float(self.update_bytes))
 
     def _host_seconds(self, tokens: int, measured_s: float, share: float = 1.0) -> float:

@@ -25,6 +25,7 @@ declared for each device (Sec. III-A) and training time is what the node reporte
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,22 +37,29 @@ from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import NorthboundAPI
 from edgetune.orchestrator.energy import node_energy
 from edgetune.orchestrator.engine import Engine, EngineReport, NodeUsage
-from edgetune.orchestrator.record import EpochRecord, RunRecord
+from edgetune.orchestrator.record import EpochRecord, RunRecord, data_fraction, time_to_target_s
 from edgetune.selection.base import MetricsTable, PolicyContext, SelectionPolicy
 
 
 @dataclass(frozen=True)
 class OrchestratorConfig:
-    """Epoch count T and learning rate of Algorithm 1 (paper: 10 epochs, 5e-5)."""
+    """Epoch count T and learning rate of Algorithm 1 (paper: 10 epochs, 5e-5), and a target loss.
+
+    ``target_loss`` > 0 makes the record carry ``time_to_target_s`` (issue 12); 0 = no target (TOML
+    has no null).
+    """
 
     epochs: int = 10
     learning_rate: float = 5e-5
+    target_loss: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise InputError("epochs", self.epochs, "must be at least 1")
         if not self.learning_rate > 0:
             raise InputError("learning_rate", self.learning_rate, "must be positive")
+        if not (math.isfinite(self.target_loss) and self.target_loss >= 0):
+            raise InputError("target_loss", self.target_loss, "must be a finite number >= 0 (0 = no target)")
 
 
 @dataclass
@@ -190,7 +198,9 @@ class Orchestrator:
                 self.record = record
                 record.pre_training_loss = engine.evaluate()  # line 2
                 payloads = engine.distribute(nodes)  # lines 3-4
-                self.policy.start(self._policy_context(nodes, payloads))
+                context = self._policy_context(nodes, payloads)
+                record.data_bytes = {i: float(context.data_bytes[i]) for i in nodes}
+                self.policy.start(context)
                 state = LoopState(record=record, active=list(nodes))
             else:
                 state = resume
@@ -264,8 +274,11 @@ class Orchestrator:
         return record
 
     def _totals(self, record: RunRecord, usage: Mapping[int, NodeUsage]) -> None:
-        """Completion time, energy and bytes moved over the epochs finished."""
+        """Completion time, time to target, data fraction, energy and bytes moved over the epochs finished."""
         record.completion_time_s = record.epochs[-1].end_s if record.epochs else 0.0
+        record.target_loss = self.config.target_loss or None
+        record.time_to_target_s = time_to_target_s(record.epochs, record.target_loss)
+        record.data_fraction = data_fraction(record.epochs, record.data_bytes)
         energy = node_energy(self.fleet, usage, record.completion_time_s)
         record.energy = {
             "total_j": sum(e.total_j for e in energy.values()),

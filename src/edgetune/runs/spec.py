@@ -5,7 +5,7 @@ A :class:`RunSpec` is what ``edgetune run EXPERIMENT.toml`` reads, what every ru
 keeps as ``spec.toml`` (fully resolved: every default written out), so a run can be replayed. The
 sections and the dataclass each one is::
 
-    [run]         RunSettings       engine, policy, seed, epochs T, learning rate (orchestrator)
+    [run]         RunSettings       engine, policy, seed, epochs T, learning rate, target loss (orchestrator)
     [fleet]       FleetSpec         a fleet file, or nodes / setup / seed of a generated one
     [policy]      PolicyConfig      Eq. 2-3 weights and utopia point, rejoin
     [network]     NetworkConfig     the simulated network ([network.variation]: background dynamics)
