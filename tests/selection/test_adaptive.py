@@ -60,6 +60,17 @@ def test_floor_keeps_half_the_data_and_last_epoch_keeps_all() -> None:
     assert pol.select(5, 5, 4, [0, 3], {}, table([0, 3], [1.0, 100.0])) == [0, 3]
 
 
+def test_floor_comes_from_the_spec_key() -> None:
+    from edgetune.selection import PolicyConfig
+
+    assert Adaptive().min_data_fraction == 0.75
+    assert Adaptive(PolicyConfig(min_data_fraction=0.9)).min_data_fraction == 0.9
+    assert Adaptive(PolicyConfig(min_data_fraction=0.9), min_data_fraction=0.5).min_data_fraction == 0.5
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(InputError, match="min_data_fraction"):
+            PolicyConfig(min_data_fraction=bad)
+
+
 def test_bad_knobs() -> None:
     with pytest.raises(InputError):
         Adaptive(min_data_fraction=0.0)

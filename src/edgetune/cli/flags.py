@@ -40,6 +40,7 @@ POLICY = (
     Flag("--weights", "policy.weights", "Eq. 2 weights w for compute,bandwidth,delay,loss,train-time (sum 1)"),
     Flag("--utopia", "policy.utopia", "Eq. 3 utopia point lambda in [0,1]^5"),
     Flag("--rejoin", "policy.rejoin", "let eliminated nodes rejoin (beyond the paper)"),
+    Flag("--min-data-fraction", "policy.min_data_fraction", "adaptive: floor on the share of data trained per epoch"),
 )
 NETWORK = (
     Flag("--poll-interval-s", "monitor.poll_interval_s", "SDN monitor polling period, s"),

@@ -72,8 +72,9 @@ class Adaptive(SelectionPolicy):
     ----------
     config : PolicyConfig, optional
         Eq. 2-3 settings, used only for the recorded PerfScores.
-    min_data_fraction : float
-        Floor on the fraction of the fleet's data that trains each epoch, in (0, 1].
+    min_data_fraction : float, optional
+        Floor on the fraction of the fleet's data that trains each epoch, in (0, 1]; default the
+        config's ``min_data_fraction`` (spec key ``policy.min_data_fraction``).
     hysteresis : float
         Margin ``m`` >= 0 (see the module docstring).
     """
@@ -83,10 +84,12 @@ class Adaptive(SelectionPolicy):
     def __init__(
         self,
         config: PolicyConfig | None = None,
-        min_data_fraction: float = MIN_DATA_FRACTION,
+        min_data_fraction: float | None = None,
         hysteresis: float = HYSTERESIS,
     ) -> None:
         super().__init__(config)
+        if min_data_fraction is None:
+            min_data_fraction = self.config.min_data_fraction
         if not 0 < min_data_fraction <= 1:
             raise InputError("min_data_fraction", min_data_fraction, "must be in (0, 1]")
         if not hysteresis >= 0:

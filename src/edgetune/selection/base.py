@@ -109,11 +109,13 @@ class MetricsView(Mapping[int, dict[str, float]]):
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    """Weights ``w`` and utopia point ``lambda`` of Eq. 2-3, and the rejoin option (beyond the paper)."""
+    """Weights ``w`` and utopia point ``lambda`` of Eq. 2-3, the rejoin option (beyond the paper), and
+    ``min_data_fraction``: ``adaptive``'s floor on the share of the fleet's data trained each epoch."""
 
     weights: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)
     utopia: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
     rejoin: bool = False
+    min_data_fraction: float = 0.75
 
     def __post_init__(self) -> None:
         if len(self.weights) != len(METRIC_NAMES):
@@ -126,6 +128,8 @@ class PolicyConfig:
             raise InputError("utopia", list(self.utopia), f"need {len(METRIC_NAMES)} numbers")
         if any((not math.isfinite(u)) or not 0 <= u <= 1 for u in self.utopia):
             raise InputError("utopia", list(self.utopia), "every coordinate must be in [0, 1]")
+        if not (math.isfinite(self.min_data_fraction) and 0 < self.min_data_fraction <= 1):
+            raise InputError("min_data_fraction", self.min_data_fraction, "must be in (0, 1]")
 
 
 @dataclass(frozen=True)
