@@ -17,6 +17,7 @@ import csv
 import io
 import math
 import statistics
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -382,7 +383,7 @@ def plot_fig2(summary: Sequence[SummaryRow], rows: Sequence[SweepRow], path: str
 
 
 def _step_loss(r: SweepRow, times: np.ndarray, pre: float) -> np.ndarray:
-    """Loss of run ``r`` at each of ``times`` (the last finished epoch's loss; ``pre`` before epoch 1)."""
+    """Loss of run ``r`` at each of ``times`` (the last finished epoch's loss; ``pre`` before epoch 1 ends)."""
     out = np.full(len(times), pre)
     for t, loss in zip(r.end_s, r.loss, strict=True):
         if loss is not None:
@@ -421,17 +422,19 @@ def plot_ttt(rows: Sequence[SweepRow], path: str | Path, title: str = "") -> Pat
                 t_ref = ref.completion_time_s if ref is not None else max(x.completion_time_s for x in c.values())
                 finals = [x.final_loss for x in c.values() if x.final_loss is not None]
                 l_ref = ref.final_loss if ref is not None and ref.final_loss else min(finals, default=1.0)
-                first = next((v for v in c[pol].loss if v is not None), l_ref)
-                curves.append(_step_loss(c[pol], grid * t_ref, np.nan if first is None else first) / l_ref)
+                curves.append(_step_loss(c[pol], grid * t_ref, np.nan) / l_ref)  # no line before epoch 1 ends
             if not curves:
                 continue
             arr = np.asarray(curves)
-            med = np.nanmedian(arr, axis=0)
+            with warnings.catch_warnings():  # columns before any epoch ended are all NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(arr, axis=0)
+                lo, hi = np.nanpercentile(arr, 25, axis=0), np.nanpercentile(arr, 75, axis=0)
             (line,) = ax.plot(grid, med, label=pol, drawstyle="steps-post")
             ax.fill_between(
                 grid,
-                np.nanpercentile(arr, 25, axis=0),
-                np.nanpercentile(arr, 75, axis=0),
+                lo,
+                hi,
                 color=line.get_color(),
                 alpha=0.12,
                 step="post",
