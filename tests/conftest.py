@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
+from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, Payloads, RoundResult
 from edgetune.fleet.generate import generate_fleet
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import NorthboundAPI, PathMetrics
@@ -59,9 +59,10 @@ class ScriptedEngine(Engine):
     def now_s(self) -> float:
         return self.clock
 
-    def distribute(self, node_ids: Sequence[int]) -> None:
+    def distribute(self, node_ids: Sequence[int]) -> Payloads | None:
         self.calls.append(("distribute", list(node_ids)))
         self.clock += 1.0
+        return None
 
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
         self.calls.append(("train", list(active)))

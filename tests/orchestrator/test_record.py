@@ -22,7 +22,7 @@ class SizedEngine(ScriptedEngine):
         super().__init__({i: 2.0 for i in data_bytes}, **kwargs)  # type: ignore[arg-type]
         self.data_bytes = data_bytes
 
-    def distribute(self, node_ids: Sequence[int]) -> Payloads:  # type: ignore[override]
+    def distribute(self, node_ids: Sequence[int]) -> Payloads:
         super().distribute(node_ids)
         return Payloads(dict(self.data_bytes), 0.0, 0.0)
 
