@@ -109,8 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-
     from edgetune.training.job import FinetuneJob, run_job
+
     from edgetune.training.partition import DataConfig
     from edgetune.training.pretrain import PretrainConfig, pretrain
 

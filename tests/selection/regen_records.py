@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetune.runs.sweep import simulate
 from edgetune.fleet.generate import generate_fleet
 from edgetune.network.monitor import MonitorConfig
+from edgetune.runs.sweep import simulate
 
 POLICIES = ("random", "deadline", "oort", "adaptive")
 DATA = Path(__file__).resolve().parents[1] / "data" / "policies"

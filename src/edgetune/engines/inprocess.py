@@ -33,7 +33,7 @@ import hashlib
 import pickle
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,7 @@ from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig, NorthboundAPI, SimulatedMonitor
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
 from edgetune.orchestrator.engine import EngineReport, NodeReport, Payloads, RoundResult
-from edgetune.training.aggregate import Aggregator, GradientSum, make_aggregator, make_optimizer
+from edgetune.training.aggregate import Aggregator, GradientSum, make_aggregator
 from edgetune.training.local import mean_loss, trainable
 from edgetune.training.lora import LoraSettings, payload_bytes
 from edgetune.training.partition import (
@@ -170,6 +170,7 @@ class InProcessEngine(RegisteredEngine):
         self.timings: dict[str, float] = {"local_compute_wall_s": 0.0, "local_compute_cpu_s": 0.0,
                                           "aggregate_s": 0.0, "evaluate_s": 0.0, "train_round_wall_s": 0.0}
         self.trained_tokens = 0
+        self.pretrain_info: dict[str, Any] = {}
         vocab = int(getattr(model.config, "vocab_size", 65_536))
         self._bdtype = _block_dtype(vocab)
         self.update_bytes = payload_bytes(self._named)
@@ -200,7 +201,7 @@ class InProcessEngine(RegisteredEngine):
         engine.pretrain_info = {k: v for k, v in pre.info.items() if k not in ("loss_curve", "seconds", "cached")}
         return engine
 
-    @property  # type: ignore[override]
+    @property
     def northbound(self) -> NorthboundAPI:
         """The simulated SDN monitor of this run's network."""
         return self.cluster.monitor
@@ -297,7 +298,7 @@ class InProcessEngine(RegisteredEngine):
             **(self.partitioner.describe() if self.partitioner else {}),
             "data": {"block_len": self.data.block_len, "train_blocks": len(self.data.train),
                      "val_blocks": len(self.data.val), "tokens_per_node": per_node},
-            "pretrain": getattr(self, "pretrain_info", {}),
+            "pretrain": self.pretrain_info,
         }
         return EngineReport(usage=self.cluster.usage(), info=info, timings=dict(self.timings))
 
