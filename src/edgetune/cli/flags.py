@@ -56,6 +56,13 @@ FLEET = (
     Flag("--setup", "fleet.setup", "Table I setup of a generated fleet"),
     Flag("--fleet-seed", "fleet.seed", "seed of the fleet generator"),
 )
+#: ``edgetune fleet generate``: the same keys, where --seed is the fleet's seed.
+FLEET_FILE = (
+    Flag("--nodes", "fleet.nodes", "number of edge nodes"),
+    Flag("--setup", "fleet.setup", "Table I setup"),
+    Flag("--seed", "fleet.seed", "seed of the fleet generator"),
+    Flag("--nodes-per-gateway", "fleet.nodes_per_gateway", "edge nodes per gateway switch"),
+)
 TASK = (
     Flag("--model", "task.model", "model preset"),
     Flag("--pretrain-steps", "task.pretrain_steps", "cloud pre-training steps (0 = the model's default)"),
@@ -132,8 +139,7 @@ def add_flags(parser: argparse.ArgumentParser, flags: Sequence[Flag], title: str
             shown = ",".join(f"{v:g}" for v in shown)
         choices = _choices(f.key)
         kwargs: dict[str, Any] = {"type": tp if tp in (int, float) else str}
-        if choices:
-            kwargs["metavar"] = "{" + ",".join(choices) + "}"
+        kwargs["metavar"] = "{" + ",".join(choices) + "}" if choices else f.flag.lstrip("-").upper().replace("-", "_")
         group.add_argument(f.flag, dest=dest, default=argparse.SUPPRESS, help=f"{f.help} (default {shown})",
                            **kwargs)
 
