@@ -29,7 +29,7 @@ def test_architecture_counts():
     assert len(vgg) == 6 and sum(b.flops for b in vgg) == pytest.approx(2 * 398.5e6, rel=0.01)
 
 
-@pytest.mark.parametrize("name", sorted(scenarios.SCENARIOS))
+@pytest.mark.parametrize("name", ["jqodi-data1", "jqodi-data2"])
 def test_generated_files_are_up_to_date(name):
     on_disk = yaml.safe_load(scenarios.scenario_path(name).read_text())
     assert on_disk == scenarios.build_scenario_mapping(name)
