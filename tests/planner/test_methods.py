@@ -13,7 +13,8 @@ from .helpers import random_instance
 
 
 def test_registry():
-    assert method_names() == ["jqodi", "jqodi-literal", "jqodi-stationary", "exact", "optimum", "full", "minimal", "brute"]
+    names = ["jqodi", "jqodi-literal", "jqodi-stationary", "exact", "optimum", "full", "minimal", "brute"]
+    assert method_names() == names
     assert all(isinstance(make_method(n), PlannerMethod) for n in method_names())
     with pytest.raises(InputError, match="unknown planner method"):
         make_method("nope")
