@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from edgetune.planner.exact import lower_hull, lp_bound, pareto_frontier
+from edgetune.planner.exact import lower_hull, lp_bound, pareto_frontier, solve_epochs
 from edgetune.planner.instance import Instance
 from edgetune.planner.plan import Plan
 from edgetune.planner.problem import Candidate, candidates, make_plan
@@ -95,28 +95,57 @@ class _Layers:
         return acts[::-1]
 
 
-def _bucket_min(t: FloatArray, e: FloatArray, width: float, origin: float) -> IntArray:
-    """Indices keeping the least-energy label of each time bucket (ties: lowest index), by time."""
-    key = np.floor((t - origin) / width).astype(np.int64)
-    order = np.lexsort((np.arange(t.shape[0]), e, key))
-    first = np.ones(order.shape[0], dtype=bool)
-    first[1:] = key[order][1:] != key[order][:-1]
-    keep = order[first]
-    return keep[np.lexsort((keep, t[keep]))]
+def _group_argmin(vals: FloatArray, starts: IntArray) -> IntArray:
+    """Position of the least value of each contiguous group (first on ties); groups begin at ``starts``."""
+    n = vals.shape[0]
+    gmin = np.minimum.reduceat(vals, starts)
+    sizes = np.diff(np.append(starts, n))
+    idx = np.arange(n, dtype=np.int64)
+    hit = np.where(vals == np.repeat(gmin, sizes), idx, n)
+    return np.asarray(np.minimum.reduceat(hit, starts), dtype=np.int64)
 
 
-def _cap(t: FloatArray, e: FloatArray, max_labels: int) -> tuple[IntArray, bool]:
-    """ε-merge into ``max_labels`` time buckets (+ the fastest label) when there are more labels."""
-    if t.shape[0] <= max_labels:
-        return np.arange(t.shape[0], dtype=np.int64), False
-    lo, hi = float(t.min()), float(t.max())
-    width = (hi - lo) / (max_labels - 1) if hi > lo else 1.0
-    keep = _bucket_min(t, e, width, lo)
-    fastest = int(np.lexsort((e, t))[0])
-    if fastest not in set(keep.tolist()):
-        keep = np.concatenate([keep, [fastest]])
-        keep = keep[np.lexsort((keep, t[keep]))]
-    return keep, True
+def _merge_layer(t: FloatArray, e: FloatArray, same: float, max_labels: int) -> tuple[IntArray, bool]:
+    """Expected-phase reduction: one label per distinct T (least E), then ε-merging over ``max_labels``.
+
+    Returns the kept indices in time order and whether ε-merging applied. Labels whose times differ by
+    at most ``same`` count as equal (exact up to rounding). Over the cap, the time range is cut into
+    ``max_labels`` buckets, each keeping its least-energy label, and the fastest label is kept too.
+    """
+    order = np.argsort(t)  # ties need no order: equal (T, E) labels give the same canonical schedule
+    ts, es = t[order], e[order]
+    starts = np.flatnonzero(np.concatenate([[True], np.diff(ts) > same]))
+    pos = _group_argmin(es, starts)
+    if pos.shape[0] <= max_labels:
+        return order[pos], False
+    tk = ts[pos]
+    width = (tk[-1] - tk[0]) / (max_labels - 1) if tk[-1] > tk[0] else 1.0
+    key = np.floor((tk - tk[0]) / width).astype(np.int64)
+    starts2 = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    sub = _group_argmin(es[pos], starts2)
+    if sub[0] != 0:  # the fastest label (a feasible completion exists whenever any does)
+        sub = np.concatenate([[0], sub])
+    return order[pos[sub]], True
+
+
+def _frontier(t: FloatArray, e: FloatArray, max_labels: int) -> tuple[IntArray, bool]:
+    """Robust-tail reduction: the (T, E) Pareto frontier in time order, ε-merged over ``max_labels``."""
+    order = np.argsort(t)
+    es = e[order]
+    keep = np.ones(order.shape[0], dtype=bool)
+    if order.shape[0] > 1:
+        keep[1:] = es[1:] < np.minimum.accumulate(es)[:-1]
+    pos = np.flatnonzero(keep)
+    if pos.shape[0] <= max_labels:
+        return order[pos], False
+    tk = t[order[pos]]
+    width = (tk[-1] - tk[0]) / (max_labels - 1) if tk[-1] > tk[0] else 1.0
+    key = np.floor((tk - tk[0]) / width).astype(np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    sub = _group_argmin(es[pos], starts)
+    if sub[0] != 0:
+        sub = np.concatenate([[0], sub])
+    return order[pos[sub]], True
 
 
 def _phase_actions(t: FloatArray, e: FloatArray, limit: int) -> tuple[IntArray, bool]:
@@ -166,9 +195,7 @@ def _expected_phase(
         ct, ce, par, act = ct[ok], ce[ok], par[ok], act[ok]
         if ct.shape[0] == 0:
             return ct, ce, layers, n_labels, merged
-        keep = _bucket_min(ct, ce, same, 0.0)  # equal T: keep the least E (exact)
-        sub, capped = _cap(ct[keep], ce[keep], max_labels)
-        keep = keep[sub]
+        keep, capped = _merge_layer(ct, ce, same, max_labels)
         merged |= capped
         t_lab, e_lab = ct[keep], ce[keep]
         layers.parent.append(par[keep])
@@ -196,9 +223,7 @@ def _robust_tail(
         ct, ce, par, act = ct[ok], ce[ok], par[ok], act[ok]
         if ct.shape[0] == 0:
             return ct, ce, layers, n_labels, merged
-        front = pareto_frontier(ct, ce)
-        sub, capped = _cap(ct[front], ce[front], max_labels)
-        keep = front[sub]
+        keep, capped = _frontier(ct, ce, max_labels)
         merged |= capped
         t_lab, e_lab = ct[keep], ce[keep]
         layers.parent.append(par[keep])
@@ -240,6 +265,29 @@ def _solve_variant(
     return _VariantResult(np.inf, [], n1 + n2, restricted or m1 or m2)
 
 
+def _incumbent(inst: Instance, cand: Candidate) -> tuple[float, list[int]] | None:
+    """A path of the graph to prune against: the minimum-energy multiset, its slowest epochs first.
+
+    Putting the slowest actions in the expected phase maximises T_exp for that multiset, hence its opp.
+    Only a bound: the DP keeps every label that could score as well, so the result does not depend on it.
+    """
+    res = solve_epochs(cand.options.time_s, cand.options.energy_j, cand.epochs, cand.budget_s)
+    if res is None:
+        return None
+    acts = sorted(
+        (i for i, n in res.counts.items() for _ in range(n)), key=lambda i: (-cand.options.time_s[i], i)
+    )
+    k_exp = expected_depth(inst, cand)
+    actions = canonical_actions(acts, k_exp)
+    if not make_plan(inst, "jqodi", cand, actions).feasible:
+        return None
+    t = cand.options.time_s[np.asarray(actions, dtype=np.int64)]
+    e = cand.options.energy_j[np.asarray(actions, dtype=np.int64)]
+    tau, eps = cand.variant.quantize_time_s, cand.variant.quantize_energy_j
+    score = float(path_scores(eps + float(e.sum()), tau + float(t[:k_exp].sum()), tau + float(t.sum()), 1.0))
+    return score * risk_factor(inst, cand), actions
+
+
 def plan_jqodi_dp(
     inst: Instance,
     method: str = "jqodi",
@@ -274,6 +322,10 @@ def plan_jqodi_dp(
         bounds.append((lb, i))
     bounds.sort()
     best: tuple[float, int, list[int]] | None = None
+    if bounds and np.isfinite(bounds[0][0]):
+        inc = _incumbent(inst, pool[bounds[0][1]])
+        if inc is not None:
+            best = (inc[0] * (1 + 1e-9), bounds[0][1], inc[1])  # a hair above: the DP's own path wins ties
     labels, merged = 0, False
     for lb, i in bounds:
         if not np.isfinite(lb) or (best is not None and lb > best[0] * (1 + 1e-12)):
