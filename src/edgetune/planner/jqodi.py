@@ -27,6 +27,7 @@ vertices per variant. See ``docs/planner.md`` for the readings of the paper's te
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -177,7 +178,8 @@ def _grow(
                 f"{'jqodi-literal' if shape == 'full' else 'jqodi-stationary'}: the time-energy tree exceeds "
                 f"{max_vertices} vertices at {cand.label}, epoch {k} of "
                 f"K_rob={k_rob} ({m} (server, partition) actions per epoch: up to {m}^{k_rob} = "
-                f"{float(m) ** k_rob:.3g} paths); use --method jqodi (the graph DP), or raise --jqodi-max-vertices"
+                f"10^{k_rob * math.log10(max(m, 1)):.1f} paths); use --method jqodi (the graph DP), "
+                "or raise --jqodi-max-vertices"
             )
         level_loss = level_loss + delta  # lines 23 and 33
         ids = np.empty(new_t.shape[0], dtype=np.int64)

@@ -72,11 +72,14 @@ class DpStats:
     merged : bool
         Whether a cap was applied (ε-merging or the action restriction); ``False`` means the result
         is the literal Algorithms 1-4's.
+    score : float
+        Algorithm 4's score of the chosen path (``inf`` when none reaches Θ).
     """
 
     vertices: int
     labels: int
     merged: bool
+    score: float = float("inf")
 
 
 @dataclass
@@ -274,9 +277,7 @@ def _incumbent(inst: Instance, cand: Candidate) -> tuple[float, list[int]] | Non
     res = solve_epochs(cand.options.time_s, cand.options.energy_j, cand.epochs, cand.budget_s)
     if res is None:
         return None
-    acts = sorted(
-        (i for i, n in res.counts.items() for _ in range(n)), key=lambda i: (-cand.options.time_s[i], i)
-    )
+    acts = sorted((i for i, n in res.counts.items() for _ in range(n)), key=lambda i: (-cand.options.time_s[i], i))
     k_exp = expected_depth(inst, cand)
     actions = canonical_actions(acts, k_exp)
     if not make_plan(inst, "jqodi", cand, actions).feasible:
@@ -337,7 +338,16 @@ def plan_jqodi_dp(
         merged |= res.merged
         if res.actions and (best is None or (res.score, i) < (best[0], best[1])):
             best = (res.score, i, res.actions)
-    stats = DpStats(vertices, labels, merged)
+    score = float("inf")
+    if best is not None:
+        cand = pool[best[1]]
+        idx = np.asarray(best[2], dtype=np.int64)
+        k_exp = expected_depth(inst, cand)
+        t, e = cand.options.time_s[idx], cand.options.energy_j[idx]
+        tau, eps = cand.variant.quantize_time_s, cand.variant.quantize_energy_j
+        w, t_exp, t_rob = eps + float(e.sum()), tau + float(t[:k_exp].sum()), tau + float(t.sum())
+        score = float(path_scores(w, t_exp, t_rob, risk_factor(inst, cand)))
+    stats = DpStats(vertices, labels, merged, score)
     if best is None:
         reason = f"no path of the time-energy graph reaches Θ (T < T_max={inst.t_max_s:g} s, L < L_max)"
         if dropped:
