@@ -156,7 +156,8 @@ def _compare(args: argparse.Namespace, inst: Any) -> int:
     from edgetune.reporting.planner_plots import plot_inference, plot_time_energy
 
     name = args.instance if args.instance in SCENARIOS else None
-    folder = Path(args.out) if args.out else Path("runs/plan") / (name or inst.name or Path(args.instance).stem)
+    default_name = name or inst.name or (Path(args.instance).stem if args.instance else "profile")
+    folder = Path(args.out) if args.out else Path("runs/plan") / default_name
     rows = compare_methods(inst, max_vertices=args.jqodi_max_vertices, max_labels=args.jqodi_max_labels)
     text = format_table(inst, rows, paper_reference(name) if name else None)
     inference: dict[str, Any] = {}
