@@ -28,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "finetune",
     "flower",
     "testbed",
+    "generate",
+    "evaluate",
 )
 
 

@@ -111,23 +111,12 @@ def smollm2_gguf() -> Path:
 def load_smollm2() -> tuple[Any, Any]:
     """SmolLM2-135M (Llama architecture) and its tokenizer, de-quantised from the GGUF to float32.
 
-    Offline: ``transformers`` reads the local file with ``gguf``; nothing is downloaded.
+    Offline: ``transformers`` reads the local file with ``gguf``; nothing is downloaded. The
+    de-quantised weights are cached (:func:`edgetune.training.sources.load_gguf`).
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    from edgetune.training.sources import load_gguf
 
-    gguf = smollm2_gguf()
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        hf_logging.enable_progress_bar()
-    model.train()
+    model, tok, _ = load_gguf(smollm2_gguf())
     return model, tok
 
 
