@@ -41,6 +41,7 @@ from typing import Any
 
 from edgetune.errors import InputError
 from edgetune.training.corpus import default_cache_dir
+from edgetune.training.local import set_precision
 from edgetune.training.model import SIZES, SMOLLM2, smollm2_gguf
 from edgetune.training.pretrain import Pretrained, default_pretrain_config, pretrain
 from edgetune.training.tokenizer import EOS, HFTokenizer
@@ -242,4 +243,20 @@ def resolve_model(
     else:
         names = ", ".join((*SIZES, SMOLLM2))
         raise InputError(FIELD, model, f"unknown model; choose {names}, a model folder or a .gguf file")
-    return Pretrained(m, HFTokenizer(t), {**info, "load_s": time.perf_counter() - t0})
+    set_precision(m, llm_precision())
+    return Pretrained(m, HFTokenizer(t), {**info, "precision": llm_precision(), "load_s": time.perf_counter() - t0})
+
+
+def llm_precision() -> str:
+    """``bf16`` where this CPU computes bfloat16 natively (AVX-512-BF16 / AMX), else ``fp32``.
+
+    Applied to every model that is not a GPT-2 preset (SmolLM2, GGUF files, Hugging Face folders);
+    ``bench/bench_llm.py`` measured the speed-up and that the loss stays the same within noise.
+    """
+    import torch
+
+    try:
+        supported = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
+        supported = False
+    return "bf16" if supported else "fp32"
