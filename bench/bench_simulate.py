@@ -14,9 +14,8 @@ import time
 
 import numpy as np
 
-from edgetune.engines.simulated import simulate
+from edgetune.runs.sweep import simulate
 from edgetune.fleet.generate import generate_fleet
-from edgetune.selection import make_policy
 
 
 def main() -> None:
@@ -37,7 +36,7 @@ def main() -> None:
                 t1 = time.perf_counter()
                 from edgetune.orchestrator.loop import OrchestratorConfig
 
-                simulate(fleet, make_policy(pol), 1, OrchestratorConfig(epochs=args.epochs))
+                simulate(fleet, pol, 1, OrchestratorConfig(epochs=args.epochs))
                 t2 = time.perf_counter()
                 best_gen, best_run = min(best_gen, t1 - t0), min(best_run, t2 - t1)
             per_epoch = best_run / args.epochs

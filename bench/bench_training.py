@@ -49,7 +49,7 @@ def main() -> int:
     fleet = generate_fleet(args.nodes, "normal", rng, seed=0)
     data_cfg = DataConfig(train_tokens=args.train_tokens)
     data = build_finetune_data(fortune_documents(), pre.tokenizer, data_cfg, rng)
-    engine, monitor = build_inprocess(fleet, rng, copy.deepcopy(pre.model), data, InProcessConfig(),
+    engine = build_inprocess(fleet, rng, copy.deepcopy(pre.model), data, InProcessConfig(),
                                       learning_rate=3e-3, model_name=args.model)
     rows: list[dict[str, float]] = []
     last = {"t": 0.0, **engine.timings}
@@ -68,7 +68,7 @@ def main() -> int:
         tokens_last[0] = engine.trained_tokens
 
     orch_cfg = OrchestratorConfig(epochs=args.epochs, learning_rate=3e-3)
-    orch = Orchestrator(engine, make_policy("ar"), monitor, fleet, orch_cfg, progress=on_epoch)
+    orch = Orchestrator(engine, make_policy("ar"), engine.northbound, fleet, orch_cfg, progress=on_epoch)
     # the first epoch's clock starts after the pre-training loss and distribution
     engine_eval = engine.evaluate
     calls = [0]

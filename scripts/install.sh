@@ -23,8 +23,8 @@ if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.__version__.startswith("2.
 fi
 
 # 3. edgetune itself (editable, so the checkout's code is what runs) and its Python dependencies.
-extras="flower"
-[ "$dev" = 1 ] && extras="dev,flower"
+extras="flower,flower-sim"
+[ "$dev" = 1 ] && extras="dev,flower,flower-sim"
 "$PY" -m pip install -q -e "$here[$extras]"
 [ "$dev" = 1 ] && { if [ "$(id -u)" = 0 ]; then PYTHON="$PY" bash "$here/scripts/install-testbed.sh"; else echo "install.sh: not root: skipping the SDN testbed (scripts/install-testbed.sh); its tests will skip"; fi; }
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult
+from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.fleet.generate import generate_fleet
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import NorthboundAPI, PathMetrics
+from edgetune.training import corpus
 
 
 @pytest.fixture
@@ -54,10 +56,6 @@ class ScriptedEngine(Engine):
         self.calls: list[tuple[str, object]] = []
         self.updates: list[list[int]] = []
 
-    @property
-    def node_ids(self) -> list[int]:
-        return sorted(self.train_time_s)
-
     def now_s(self) -> float:
         return self.clock
 
@@ -83,5 +81,28 @@ class ScriptedEngine(Engine):
     def broadcast(self, node_ids: Sequence[int]) -> None:
         self.calls.append(("broadcast", list(node_ids)))
 
-    def usage(self) -> dict[int, NodeUsage]:
-        return {i: NodeUsage(busy_s=0.0, bytes_moved=0.0) for i in self.train_time_s}
+    def finish(self) -> EngineReport:
+        self.calls.append(("finish", []))
+        return EngineReport(usage={i: NodeUsage(busy_s=0.0, bytes_moved=0.0) for i in self.train_time_s})
+
+
+WORDS = [
+    "the", "list", "sort", "key", "function", "returns", "a", "new", "value", "from", "each", "item", "and", "loop",
+]
+
+
+@pytest.fixture
+def offline_corpora(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private cache holding a small pre-training text, and a small fortunes folder."""
+    cache = tmp_path / "cache"
+    (cache / "training").mkdir(parents=True)
+    paras = [" ".join(WORDS[(k * 7 + j) % len(WORDS)] for j in range(40)) for k in range(200)]
+    (cache / "training" / "pydoc.txt").write_text("\n\n".join(paras), encoding="utf-8")
+    fort = tmp_path / "fortunes"
+    fort.mkdir()
+    for cat in ("wisdom", "work"):
+        (fort / cat).write_text("".join(f"The {cat} item number {k} returns a value.\n%\n" for k in range(120)),
+                                encoding="utf-8")
+    monkeypatch.setenv("EDGETUNE_CACHE_DIR", str(cache))
+    monkeypatch.setattr(corpus, "FORTUNES_DIR", fort)
+    return cache / "training"

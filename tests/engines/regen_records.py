@@ -6,16 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetune.engines.simulated import simulate
+from edgetune.runs.sweep import simulate
 from edgetune.fleet.generate import generate_fleet
 from edgetune.network.monitor import MonitorConfig
-from edgetune.selection import make_policy
 
 if __name__ == "__main__":
     out = Path(__file__).resolve().parents[1] / "data"
     for policy in ("ne", "ar"):
         fleet = generate_fleet(12, "normal", np.random.default_rng(7), seed=7)
-        simulate(fleet, make_policy(policy), 7, monitor_config=MonitorConfig()).save(
+        simulate(fleet, policy, 7, monitor_config=MonitorConfig()).save(
             out / f"simulate_normal12_seed7_{policy}.json"
         )
         print("wrote", out / f"simulate_normal12_seed7_{policy}.json")

@@ -39,7 +39,9 @@ class _Linear(TrainingTask):
     def initial_state(self) -> State:
         return {"p": np.array([1.0, 2.0], dtype=np.float32)}
 
-    def gradient(self, state: Mapping[str, NDArray[np.generic]], partition_id: int) -> LocalResult:
+    def local(
+        self, state: Mapping[str, NDArray[np.generic]], partition_id: int, lr: float, rng_state: str = ""
+    ) -> LocalResult:
         raise NotImplementedError
 
     def evaluate(self, state: Mapping[str, NDArray[np.generic]]) -> float:
@@ -47,8 +49,12 @@ class _Linear(TrainingTask):
 
 
 def _reply(to: Message, grad: Sequence[float], tokens: int) -> Message:
-    content = RecordDict({"grads": to_record({"p": np.asarray(grad, dtype=np.float32)}),
-                          "metrics": MetricRecord({"num-tokens": tokens})})
+    content = RecordDict(
+        {
+            "update": to_record({"p": np.asarray(grad, dtype=np.float32)}),
+            "metrics": MetricRecord({"num-tokens": tokens}),
+        }
+    )
     return Message(content, reply_to=to)
 
 
@@ -56,7 +62,8 @@ def test_aggregate_train_is_token_weighted_fedsgd() -> None:
     task = _Linear(TaskSpec())
     strat = EdgetuneStrategy(task, learning_rate=0.5)
     strat.selected = {101: 0, 102: 1}
-    msgs = list(strat.configure_train(1, to_record(task.initial_state()), ConfigRecord({"k": 1}), None))  # type: ignore[arg-type]
+    strat.arrays = to_record(task.initial_state())
+    msgs = list(strat.configure_train(1, strat.arrays, ConfigRecord({"k": 1}), None))  # type: ignore[arg-type]
     assert [(m.metadata.dst_node_id, m.metadata.message_type) for m in msgs] == [(101, TRAIN), (102, TRAIN)]
     assert msgs[0].content.config_records["config"]["edgetune-node-id"] == 0
     for m in msgs:

@@ -28,8 +28,10 @@ def test_app_folder_is_a_valid_flower_app(tmp_path: Path) -> None:
     app = write_app(tmp_path / "app", settings.to_run_config())
     config, _warnings = load_and_validate(app / "pyproject.toml")
     flwr_app = config["tool"]["flwr"]["app"]
-    assert flwr_app["components"] == {"serverapp": "edgetune.flower.serverapp:app",
-                                      "clientapp": "edgetune.flower.clientapp:app"}
+    assert flwr_app["components"] == {
+        "serverapp": "edgetune.flower.serverapp:app",
+        "clientapp": "edgetune.flower.clientapp:app",
+    }
     assert ServerSettings.from_run_config(flwr_app["config"]) == settings
 
 
@@ -69,17 +71,24 @@ def test_serve_rejects_bad_input_before_starting_anything(
     fleet_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], field: str
 ) -> None:
     out = tmp_path / "run.json"
-    assert main(["serve", "--fleet", str(fleet_file), "--out", str(out), "--workdir", str(tmp_path / "w"), *args]) == 2
+    argv = ["flower", "serve", "--fleet", str(fleet_file), "--out", str(out), "--workdir", str(tmp_path / "w")]
+    assert main([*argv, *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and field in err
     assert not out.exists() and not (tmp_path / "w").exists()
 
 
 def test_serve_and_join_print_their_flower_commands(fleet_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "--fleet", str(fleet_file), "--print-commands"]) == 0
+    assert main(["flower", "serve", "--fleet", str(fleet_file), "--print-commands"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 + 3 + 1
-    assert all(line.startswith("FLWR_TELEMETRY_ENABLED=0 FLWR_DISABLE_UPDATE_CHECK=1 ") for line in lines)
-    assert main(["join", "--node-id", "2", "--superlink", "10.0.0.1:9093", "--print-command"]) == 0
-    line = capsys.readouterr().out
+    assert all(
+        line.startswith("FLWR_TELEMETRY_ENABLED=0 FLWR_DISABLE_UPDATE_CHECK=1 FLWR_SUPEREXEC_TASK_POLL_INTERVAL=0.1 ")
+        for line in lines
+    )
+    assert main(["flower", "join", "--node-id", "2", "--superlink", "10.0.0.1:9093", "--print-command"]) == 0
+    text = capsys.readouterr().out
+    trainer, line = text.splitlines()
+    assert "edgetune.flower.trainer --dir" in trainer
+    assert "trainer-dir=" in line and "FLWR_TELEMETRY_ENABLED=0" in line
     assert "flower-supernode" in line and "partition-id=2 node-id=2" in line and "10.0.0.1:9093" in line

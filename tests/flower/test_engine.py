@@ -38,22 +38,37 @@ def stub(fleet: Fleet) -> StubNorthbound:
 
 
 def make_run(
-    fleet: Fleet, task: SyntheticTask, node_configs: dict[int, dict[str, Any]] | None = None,
-    config: FlowerEngineConfig | None = None, epochs: int = 3,
+    fleet: Fleet,
+    task: SyntheticTask,
+    node_configs: dict[int, dict[str, Any]] | None = None,
+    config: FlowerEngineConfig | None = None,
+    epochs: int = 3,
     on_epoch: Callable[[EpochRecord, FakeGrid], None] | None = None,
 ) -> tuple[RunRecord, FlowerEngine, FakeGrid, FakeClock]:
     cfgs = node_configs or {FIDS[n.id]: {"partition-id": k, "node-id": n.id} for k, n in enumerate(fleet.nodes)}
     grid = FakeGrid(client_app, cfgs)
     clock = FakeClock()
-    engine = FlowerEngine(grid, fleet, task, config or FlowerEngineConfig(connect_timeout_s=5, round_timeout_s=30),
-                          clock=clock, sleep=clock.sleep)
+    engine = FlowerEngine(
+        grid,
+        fleet,
+        task,
+        config or FlowerEngineConfig(connect_timeout_s=5, round_timeout_s=30),
+        clock=clock,
+        sleep=clock.sleep,
+    )
 
     def progress(ep: EpochRecord) -> None:
         if on_epoch is not None:
             on_epoch(ep, grid)
 
-    orch = Orchestrator(ModelledTrainTime(engine, fleet), make_policy("ne"), stub(fleet), fleet,
-                        OrchestratorConfig(epochs=epochs, learning_rate=0.2), progress=progress)
+    orch = Orchestrator(
+        ModelledTrainTime(engine, fleet),
+        make_policy("ne"),
+        stub(fleet),
+        fleet,
+        OrchestratorConfig(epochs=epochs, learning_rate=0.2),
+        progress=progress,
+    )
     return orch.run(), engine, grid, clock
 
 
@@ -99,8 +114,16 @@ def test_same_eliminations_as_scripted_inputs(fleet4: Fleet, task: SyntheticTask
     expected = []
     for epoch in (1, 2, 3):
         net = nb.path_metrics(active)
-        m = {i: NodeMetrics(fleet4.node(i).compute, net[i].bandwidth_mbps, net[i].delay_ms, net[i].loss_pct,
-                            30.0 / fleet4.node(i).compute) for i in active}
+        m = {
+            i: NodeMetrics(
+                fleet4.node(i).compute,
+                net[i].bandwidth_mbps,
+                net[i].delay_ms,
+                net[i].loss_pct,
+                30.0 / fleet4.node(i).compute,
+            )
+            for i in active
+        }
         nxt = policy.select(epoch, 3, 4, active, policy.score(m))
         expected.append([i for i in active if i not in nxt])
         active = nxt
@@ -161,8 +184,9 @@ def _silence_a_survivor(ep: EpochRecord, grid: FakeGrid) -> None:
 
 
 def test_straggler_deadline_cuts_the_wait(fleet4: Fleet, task: SyntheticTask) -> None:
-    cfg = FlowerEngineConfig(connect_timeout_s=5, round_timeout_s=1000, straggler_ratio=2.0, straggler_min_s=4,
-                             sync_timeout_s=2)
+    cfg = FlowerEngineConfig(
+        connect_timeout_s=5, round_timeout_s=1000, straggler_ratio=2.0, straggler_min_s=4, sync_timeout_s=2
+    )
     record, _, _, clock = make_run(fleet4, task, config=cfg, on_epoch=_silence_a_survivor)
     slow = next(i for i in record.epochs[0].active if i not in record.epochs[0].eliminated)
     assert "straggler deadline" in record.epochs[1].failed[slow]
@@ -176,4 +200,3 @@ def test_missing_supernode_at_start_is_not_waited_for_forever(fleet4: Fleet, tas
     assert engine.connect_s is not None and 6 <= engine.connect_s < 7
     assert record.epochs[0].failed[3] == "not connected (never identified)"
     assert clock.t < 60
-

@@ -1,6 +1,6 @@
 """Integration: a real loopback Flower deployment (SuperLink + 4 SuperNodes as processes).
 
-One run, 3 epochs of node elimination (4 nodes: one dropped after epochs 1 and 2), fixed network
+One run, 3 epochs of node elimination with LoRA (4 nodes: one dropped after epochs 1 and 2), fixed network
 metrics from a northbound HTTP stub and modelled training times, so the policy's inputs are known.
 During epoch 2 one active SuperNode is killed (SIGKILL on its process session). Checks:
 
@@ -10,8 +10,8 @@ During epoch 2 one active SuperNode is killed (SIGKILL on its process session). 
 * the in-process engine, run on the same fleet and seed with the same metrics, the same modelled
   training times and the same node failing from epoch 2, eliminates the same nodes in the same order.
 
-A loopback round costs tens of seconds on 2 cores (a Flower process per message, each importing
-torch + transformers), so the run is kept to 3 epochs of a tiny model on a few hundred tokens per node.
+Every SuperNode has its warm trainer (the per-message ClientApp process is thin); after distribution
+only the LoRA adapters travel, which the record's per-round byte counts show.
 """
 
 from __future__ import annotations
@@ -65,11 +65,26 @@ class FailFrom(EngineWrapper):
 
 def _settings(tmp: Path, fleet_path: Path, url: str) -> ServerSettings:
     return ServerSettings(
-        fleet=str(fleet_path), out=str(tmp / "run.json"), progress=str(tmp / "progress.json"),
-        northbound_url=url, policy="ne", epochs=EPOCHS, learning_rate=3e-3, seed=SEED,
-        train_tokens=2048, val_tokens=512, block_len=64, micro_batch=16, optimizer="adam",
-        train_time="modelled", connect_timeout_s=120, round_timeout_s=150, straggler_ratio=2.0,
-        straggler_min_s=15, sync_timeout_s=40, poll_interval_s=0.5,
+        fleet=str(fleet_path),
+        out=str(tmp / "run.json"),
+        progress=str(tmp / "progress.json"),
+        northbound_url=url,
+        policy="ne",
+        epochs=EPOCHS,
+        learning_rate=3e-3,
+        seed=SEED,
+        train_tokens=2048,
+        val_tokens=512,
+        block_len=64,
+        micro_batch=16,
+        optimizer="adam",
+        lora=True,
+        train_time="modelled",
+        connect_timeout_s=120,
+        round_timeout_s=150,
+        straggler_ratio=2.0,
+        straggler_min_s=15,
+        sync_timeout_s=40,
     )
 
 
@@ -83,14 +98,18 @@ def _inprocess_eliminations(fleet: Fleet, nb_url: str, victim: int, settings: Se
     pre = pretrain(PretrainConfig(model=settings.model, steps=settings.pretrain_steps))
     _, data_rng, run_rng = np.random.default_rng(SEED).spawn(3)
     data = build_finetune_data(
-        fortune_documents(), pre.tokenizer,
+        fortune_documents(),
+        pre.tokenizer,
         DataConfig(block_len=settings.block_len, train_tokens=settings.train_tokens, val_tokens=settings.val_tokens),
         data_rng,
     )
-    engine, _ = build_inprocess(fleet, copy.deepcopy(run_rng), copy.deepcopy(pre.model), data, None, "iid")
+    engine = build_inprocess(fleet, copy.deepcopy(run_rng), copy.deepcopy(pre.model), data, None, "iid")
     wrapped = FailFrom(ModelledTrainTime(engine, fleet, settings.work_s), victim, 2)
     record = Orchestrator(
-        wrapped, make_policy("ne"), HttpNorthboundClient(nb_url), fleet,
+        wrapped,
+        make_policy("ne"),
+        HttpNorthboundClient(nb_url),
+        fleet,
         OrchestratorConfig(epochs=EPOCHS, learning_rate=settings.learning_rate),
     ).run()
     return [e.eliminated for e in record.epochs]
@@ -122,8 +141,12 @@ def test_loopback_ne_kill_and_sync(workdir: Path) -> None:
     metrics = {n.id: (8.0 + 3 * n.id, 60.0 - 7 * n.id, 1.0 + 0.1 * n.id) for n in fleet.nodes}
     nb = NorthboundServer(StubNorthbound(metrics)).start()
     settings = _settings(tmp_path, fleet_path, nb.url)
-    dep = Deployment(tmp_path / "deploy", env={"EDGETUNE_CACHE_DIR": os.environ.get("EDGETUNE_CACHE_DIR", "")}
-                     if "EDGETUNE_CACHE_DIR" in os.environ else {})
+    dep = Deployment(
+        tmp_path / "deploy",
+        env={"EDGETUNE_CACHE_DIR": os.environ.get("EDGETUNE_CACHE_DIR", "")}
+        if "EDGETUNE_CACHE_DIR" in os.environ
+        else {},
+    )
     victim: int | None = None
     t0 = time.monotonic()
     try:
@@ -165,6 +188,12 @@ def test_loopback_ne_kill_and_sync(workdir: Path) -> None:
     assert str(victim) in epochs[1]["failed"] and victim not in epochs[1]["active"]
     assert epochs[1]["active"], "the surviving nodes of epoch 2 must have replied"
     assert doc["completion_time_s"] > 0 and doc["final_loss"] is not None
+    # LoRA: after distribution only adapters travel (a small fraction of the model), both ways.
+    flower = doc["flower"]
+    assert flower["travelling_bytes"] < flower["model_bytes"] / 10
+    for r in flower["rounds"]:
+        assert 0 < r["down_bytes"] <= 4 * flower["travelling_bytes"] and r["up_bytes"] <= 4 * flower["travelling_bytes"]
+    assert any(info.get("warm") is True for info in flower["node_info"].values())
 
     # After each epoch every eliminated (and alive) node holds the server's model of that epoch.
     sync = doc["flower"]["sync"]

@@ -17,9 +17,20 @@ def test_run_config_casts_values_and_keeps_bools() -> None:
 
 
 def test_task_settings_carry_every_task_field_into_the_spec() -> None:
-    settings = ServerSettings(model="small", seed=3, partition="dirichlet", alpha=0.2, block_len=32, micro_batch=4,
-                              train_tokens=4096, val_tokens=512, pretrain_steps=10, optimizer="sgd",
-                              backend="synthetic", epochs=9)
+    settings = ServerSettings(
+        model="small",
+        seed=3,
+        partition="dirichlet",
+        alpha=0.2,
+        block_len=32,
+        micro_batch=4,
+        train_tokens=4096,
+        val_tokens=512,
+        pretrain_steps=10,
+        optimizer="sgd",
+        backend="synthetic",
+        epochs=9,
+    )
     fleet = generate_fleet(5, "normal", np.random.default_rng(0), seed=0)
     spec = spec_for(fleet, **settings.task_settings())
     assert spec == TaskSpec(num_partitions=5, **settings.task_settings())

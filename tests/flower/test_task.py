@@ -1,4 +1,10 @@
-"""The Flower task trains the same model on the same partitions as the in-process engine."""
+"""Same spec, same partitions, same result: one round on Flower equals one round in-process (``tiny``).
+
+The Flower side is the real engine + strategy + ClientApp (in-process work, as in the simulation
+runtime) on the in-memory grid; the in-process side is :func:`edgetune.engines.inprocess.build_inprocess`
+with the model :func:`edgetune.training.job.run_job` would build. Both train one round on every node
+and apply the update; the global trainable tensors must agree.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,16 @@ import numpy as np
 import pytest
 import torch
 
-from edgetune.flower.task import TaskSpec, make_task
+from edgetune.flower.clientapp import app as client_app
+from edgetune.flower.codec import from_record
+from edgetune.flower.engine import FlowerEngine, FlowerEngineConfig
+from edgetune.flower.task import TaskSpec
+from edgetune.flower.training_task import TrainingPackageTask, lora_seed, make_task
+from tests.flower.fakegrid import FakeClock, FakeGrid
 
 pytestmark = pytest.mark.slow
+
+LR = 3e-3
 
 
 def _corpus_or_skip() -> None:
@@ -22,32 +35,78 @@ def _corpus_or_skip() -> None:
         pytest.skip(f"fine-tuning corpus missing: {exc}")
 
 
-def test_partitions_and_gradients_match_the_inprocess_engine() -> None:
+@pytest.mark.parametrize(
+    ("aggregator", "lora", "local_steps", "optimizer"),
+    [("fedsgd", False, 1, "adam"), ("fedsgd", True, 1, "adam"), ("fedavg", True, 3, "sgd")],
+)
+def test_one_round_equals_the_inprocess_engine(aggregator: str, lora: bool, local_steps: int, optimizer: str) -> None:
     _corpus_or_skip()
-    from edgetune.engines.inprocess import build_inprocess
+    from edgetune.engines.inprocess import build_inprocess, model_for_run
     from edgetune.fleet.generate import generate_fleet
-    from edgetune.training.local import local_gradient, trainable
+    from edgetune.training.spec import TrainingSpec
 
     torch.set_num_threads(1)
-    spec = TaskSpec(num_partitions=3, seed=4, train_tokens=1536, val_tokens=256)
+    spec = TaskSpec(
+        num_partitions=3,
+        seed=4,
+        train_tokens=1536,
+        val_tokens=256,
+        aggregator=aggregator,
+        lora=lora,
+        local_steps=local_steps,
+        optimizer=optimizer,
+        micro_batch=4,
+        backend="training",
+    )
     server = make_task(spec, server=True)
-    node = make_task(spec)
-    assert server.backend == node.backend == "training"
-    _, _, run_rng = np.random.default_rng(spec.seed).spawn(3)
+    assert isinstance(server, TrainingPackageTask)
     fleet = generate_fleet(3, "normal", np.random.default_rng(1), seed=1)
-    model = copy.deepcopy(server.model)  # type: ignore[attr-defined]
-    engine, _ = build_inprocess(fleet, copy.deepcopy(run_rng), model, server.data, None, "iid")  # type: ignore[attr-defined]
+
+    # In-process: the model run_job builds (same LoRA seed), the same run generator.
+    from edgetune.training.pretrain import pretrain
+
+    model = model_for_run(pretrain(server.pretrain_config).model, lora, lora_seed(spec.seed))
+    _, _, run_rng = np.random.default_rng(spec.seed).spawn(3)
+    task = TrainingSpec(optimizer=optimizer, local_steps=local_steps, micro_batch=4)
+    assert task.aggregator == aggregator
+    inproc = build_inprocess(fleet, copy.deepcopy(run_rng), model, server.data, None, "iid", learning_rate=LR,
+                             task=task)
     for k, nid in enumerate(fleet.node_ids):
-        np.testing.assert_array_equal(engine.partitions[nid], node.partitions[k])  # type: ignore[attr-defined]
-    # The node (architecture only + weights from the message) computes the in-process gradient.
-    state = server.initial_state()
-    got = node.gradient(state, 1)
-    params = [p for _, p in trainable(model)]
-    want = local_gradient(model, params, engine._train_blocks[torch.from_numpy(engine.partitions[fleet.node_ids[1]])],
-                          spec.micro_batch)
-    assert got.n_tokens == want.n_tokens
-    for (name, _), g in zip(trainable(model), want.update, strict=True):
-        np.testing.assert_allclose(got.grads[name], g.numpy(), rtol=1e-5, atol=1e-7)
-    # One FedSGD step moves the validation loss down.
-    after = server.fedsgd(state, [got.grads], 3e-3, [got.n_tokens])
-    assert server.evaluate(after) < server.evaluate(state)
+        np.testing.assert_array_equal(inproc.partitions[nid], server.partitions[k])
+    inproc.distribute(fleet.node_ids)
+    inproc.apply_update(inproc.train_round(1, fleet.node_ids), LR)
+
+    # Flower: engine + strategy + the real ClientApp on the in-memory grid.
+    grid = FakeGrid(client_app, {7000 + k: {"partition-id": k, "node-id": n} for k, n in enumerate(fleet.node_ids)})
+    clock = FakeClock()
+    engine = FlowerEngine(
+        grid,
+        fleet,
+        server,
+        FlowerEngineConfig(connect_timeout_s=5, round_timeout_s=30),
+        learning_rate=LR,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    engine.distribute(fleet.node_ids)
+    res = engine.train_round(1, fleet.node_ids)
+    assert not res.failed and len(res.reports) == 3
+    engine.apply_update(res, LR)
+
+    got = from_record(engine._arrays)
+    names = server.trainable_names()
+    assert len(names) == len(inproc.global_state())
+    for name, want in zip(names, inproc.global_state(), strict=True):
+        np.testing.assert_allclose(got[name], want.numpy(), rtol=1e-5, atol=1e-7, err_msg=name)
+    assert any(not np.array_equal(got[n], server.initial_state()[n]) for n in names)  # the round changed it
+
+    # What travelled: with LoRA only the adapters, both ways.
+    timing = engine.timings[0]
+    report = engine.report()
+    assert timing.down_bytes == 3 * report["travelling_bytes"] and timing.up_bytes > 0
+    if lora:
+        assert all("lora_" in n for n in names)
+        assert report["travelling_bytes"] < report["model_bytes"] / 10
+        assert timing.up_bytes < 3 * report["model_bytes"] / 10
+    else:  # every trainable tensor (constant buffers went once, with distribution)
+        assert report["travelling_bytes"] <= report["model_bytes"]

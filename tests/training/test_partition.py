@@ -109,6 +109,6 @@ def test_job_data_is_the_seed_tree_and_what_the_inprocess_engine_trains_on(parti
     # streams.run is left untouched: the in-process engine derives the same partitions from a copy
     assert run_streams(copy.deepcopy(got.streams.run)).train.integers(1 << 30) == run_rng.spawn(4)[3].integers(1 << 30)
     fleet = generate_fleet(4, "normal", got.streams.fleet, seed=5)
-    engine, _ = build_inprocess(fleet, copy.deepcopy(got.streams.run), tiny_model(), got.data, None, partition, kwargs)
+    engine = build_inprocess(fleet, copy.deepcopy(got.streams.run), tiny_model(), got.data, None, partition, kwargs)
     for k, nid in enumerate(fleet.node_ids):
         np.testing.assert_array_equal(engine.partitions[nid], got.partitions[k])

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from edgetune.cli.main import main
-from edgetune.training import corpus
 from edgetune.training.pretrain import (
     DEFAULT_STEPS,
     PretrainConfig,
@@ -17,28 +16,6 @@ from edgetune.training.pretrain import (
     pretrain,
     sample_paragraphs,
 )
-
-WORDS = [
-    "the", "list", "sort", "key", "function", "returns", "a", "new", "value", "from", "each", "item", "and", "loop",
-]
-
-
-@pytest.fixture
-def offline_corpora(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private cache holding a small pre-training text, and a small fortunes folder."""
-    cache = tmp_path / "cache"
-    (cache / "training").mkdir(parents=True)
-    paras = [" ".join(WORDS[(k * 7 + j) % len(WORDS)] for j in range(40)) for k in range(200)]
-    (cache / "training" / "pydoc.txt").write_text("\n\n".join(paras), encoding="utf-8")
-    fort = tmp_path / "fortunes"
-    fort.mkdir()
-    for cat in ("wisdom", "work"):
-        (fort / cat).write_text("".join(f"The {cat} item number {k} returns a value.\n%\n" for k in range(120)),
-                                encoding="utf-8")
-    monkeypatch.setenv("EDGETUNE_CACHE_DIR", str(cache))
-    monkeypatch.setattr(corpus, "FORTUNES_DIR", fort)
-    return cache / "training"
-
 
 def test_pretrain_is_cached_by_config_and_seed(offline_corpora: Path) -> None:
     cfg = PretrainConfig(model="tiny", steps=3, batch_size=4, vocab_size=300)
@@ -75,11 +52,17 @@ SMALL_JOB = ["--model", "tiny", "--threads", "1", "--nodes", "4", "--epochs", "2
 def test_finetune_writes_records_and_figure(offline_corpora: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert main(["finetune", *SMALL_JOB, "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["ar.json", "fig3.png", "ne.json", "summary.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["ar", "ar.json", "fig3.png", "ne", "ne.json", "summary.md"]
+    for pol in ("ne", "ar"):  # a run folder per policy
+        assert {"record.json", "spec.toml", "fleet.yaml", "epochs.jsonl", "epochs.csv"} <= {
+            p.name for p in (out / pol).iterdir()
+        }
+        assert len((out / pol / "epochs.jsonl").read_text().splitlines()) == 2
     ne = json.loads((out / "ne.json").read_text())
     ar = json.loads((out / "ar.json").read_text())
     assert ne["policy"] == "ne" and ar["policy"] == "ar"
-    assert ne["config"]["engine"] == "inprocess" and ne["time_base"] == "virtual"
+    assert ne["config"]["run"]["engine"] == "inprocess" and ne["time_base"] == "virtual"
+    assert ne["status"] == "complete"
     assert ne["pre_training_loss"] == ar["pre_training_loss"]
     assert [len(e["active"]) for e in ar["epochs"]] == [4, 4]
     assert (out / "fig3.png").read_bytes()[:4] == b"\x89PNG"

@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from edgetune.cli.common import add_network_args
+from edgetune.cli.flags import NETWORK, add_flags, build_spec
 
 
 def register(sub: Any) -> None:
@@ -26,14 +26,14 @@ def register(sub: Any) -> None:
     s.add_argument("--seed", type=int, default=0, help="seed of the network variation and measurement noise")
     s.add_argument("--speed", type=float, default=1.0, help="virtual seconds per wall-clock second (default 1)")
     s.add_argument("--duration-s", type=float, default=0.0, help="stop after this many seconds (0: run until Ctrl-C)")
-    add_network_args(s)
+    add_flags(s, NETWORK, "network and SDN monitor")
     s.set_defaults(func=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from edgetune.cli.common import network_configs, positive
+    from edgetune.cli.common import positive
     from edgetune.errors import InputError
     from edgetune.fleet.schema import load_fleet
     from edgetune.network.monitor import SimulatedMonitor
@@ -44,7 +44,8 @@ def _serve(args: argparse.Namespace) -> int:
     positive("--duration-s", args.duration_s, allow_zero=True)
     if not 0 <= args.port <= 65535:
         raise InputError("--port", args.port, "must be in 0..65535")
-    net_cfg, mon_cfg = network_configs(args)
+    spec = build_spec(args, NETWORK)
+    net_cfg, mon_cfg = spec.network, spec.monitor
     fleet = load_fleet(args.fleet)
     net_rng, mon_rng = np.random.default_rng(args.seed).spawn(2)
     monitor = SimulatedMonitor(SimulatedNetwork(fleet, net_rng, net_cfg), mon_rng, mon_cfg)

@@ -1,8 +1,10 @@
 """``edgetune data prepare``, ``edgetune pretrain`` and ``edgetune finetune`` (the main job).
 
-``edgetune finetune`` fine-tunes a pre-trained model on a generated fleet with node elimination (NE)
-and with all resources (AR) on the in-process engine (real PyTorch training, virtual clock), prints a
-side-by-side table and writes ``ne.json``, ``ar.json``, ``summary.md`` and ``fig3.png`` into ``--out``.
+``edgetune finetune`` fine-tunes a pre-trained model on a fleet with node elimination (NE) and with all
+resources (AR) on the in-process engine (real PyTorch training, virtual clock): one run folder per
+policy under ``--out`` (``OUT/ne/``, ``OUT/ar/``), plus ``ne.json``, ``ar.json``, ``summary.md`` and
+``fig3.png`` side by side. Its flags are spellings of the run spec (``edgetune run`` takes the same
+settings from a file).
 """
 
 from __future__ import annotations
@@ -13,28 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edgetune.cli.flags import FLEET, INPROCESS, NETWORK, POLICY, RUN, TASK, Flag, add_flags
 
-def _add_pretrain_args(p: argparse.ArgumentParser, default_model: str = "small") -> None:
-    g = p.add_argument_group("model and cloud pre-training (cached by config + seed)")
-    g.add_argument("--model", default=default_model,
-                   help="tiny (~1M) | small (~5M) | smollm2-135m (default %(default)s)")
-    g.add_argument("--pretrain-steps", type=int, default=None,
-                   help="pre-training steps (default 2000 for tiny, 450 for small)")
-    g.add_argument("--pretrain-seed", type=int, default=0, help="seed of the cloud pre-training (default 0)")
-    g.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-
-
-def _pretrain_config(args: argparse.Namespace) -> Any:
-    from edgetune.errors import InputError
-    from edgetune.training.model import check_model_name
-    from edgetune.training.pretrain import default_pretrain_config
-
-    check_model_name(args.model)
-    if args.pretrain_steps is not None and args.pretrain_steps < 1:
-        raise InputError("--pretrain-steps", args.pretrain_steps, "must be at least 1")
-    if args.threads < 1:
-        raise InputError("--threads", args.threads, "must be at least 1")
-    return default_pretrain_config(args.model, args.pretrain_steps, args.pretrain_seed)
+PRETRAIN_FLAGS: tuple[Flag, ...] = tuple(f for f in TASK if f.key in ("task.model", "task.pretrain_steps",
+                                                                     "task.pretrain_seed"))
+FINETUNE_FLAGS: tuple[Flag, ...] = (
+    *RUN, *FLEET, Flag("--fleet", "fleet.file", "a fleet YAML instead of a generated fleet"), *TASK, *INPROCESS,
+    *POLICY, *NETWORK,
+)
 
 
 def register(sub: Any) -> None:
@@ -50,41 +38,29 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("pretrain", help="pre-train the cloud model (cached artifact)",
                        description="Pre-train a GPT-2-architecture model on the Python 3.11 docs; reuse the cache.")
-    _add_pretrain_args(p)
+    add_flags(p, PRETRAIN_FLAGS, "model and cloud pre-training (cached by config + seed)")
+    add_flags(p, [f for f in INPROCESS if f.key == "inprocess.threads"], "host")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_run_pretrain)
 
     f = sub.add_parser(
         "finetune",
-        help="THE MAIN JOB: real fine-tuning on a fleet, NE vs AR, table + records + Fig. 3",
+        help="THE MAIN JOB: real fine-tuning on a fleet, NE vs AR, table + run folders + Fig. 3",
         description=(
-            "Fine-tune the pre-trained model on the fortunes corpus across a generated fleet with node "
-            "elimination and with all resources (in-process engine: real training, virtual clock); write "
-            "ne.json, ar.json, summary.md and fig3.png into --out."
+            "Fine-tune the pre-trained model on the fortunes corpus across a fleet with node elimination and "
+            "with all resources (in-process engine: real training, virtual clock). Writes into --out: a run "
+            "folder per policy (ne/, ar/), ne.json, ar.json, summary.md and fig3.png."
         ),
     )
-    f.add_argument("--nodes", type=int, default=12, help="number of edge nodes (default 12)")
-    f.add_argument("--setup", default="normal", help="normal | limited | prolific (Table I; default normal)")
-    f.add_argument("--seed", type=int, default=0, help="seed of the fleet, data split, network (default 0)")
-    f.add_argument("--epochs", type=int, default=10, help="T, epochs (default 10, as the paper)")
-    f.add_argument("--lr", type=float, default=3e-3, help="learning rate (default 3e-3 with Adam)")
-    f.add_argument("--optimizer", default="adam", help="adam | sgd (sgd = Algorithm 1 line 13 verbatim)")
-    f.add_argument("--local-steps", type=int, default=1,
-                   help="1 = FedSGD, one full-partition gradient per epoch (Algorithm 1); K > 1 = FedAvg")
-    f.add_argument("--lora", action="store_true", help="LoRA adapters (peft): only adapter tensors travel")
-    f.add_argument("--partition", default="iid", help="iid (equal shards) | dirichlet (non-IID by category)")
-    f.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (default 0.5)")
-    f.add_argument("--train-tokens", type=int, default=24_576, help="training split size in tokens (default 24576)")
-    f.add_argument("--val-tokens", type=int, default=4_096, help="validation split size in tokens (default 4096)")
-    f.add_argument("--host-compute", type=float, default=30.0,
-                   help="compute power of one host core in fleet units (default 30 = the mean node)")
     f.add_argument("--out", default="runs/finetune", help="output folder (default runs/finetune)")
+    f.add_argument("--tensorboard", action="store_true", help="also write TensorBoard scalars per run folder")
     f.add_argument("--quiet", action="store_true", help="no progress output")
-    _add_pretrain_args(f)
-    from edgetune.cli.common import add_network_args, add_policy_args
-
-    add_policy_args(f)
-    add_network_args(f)
+    add_flags(f, RUN, "run (Algorithm 1)")
+    add_flags(f, (*FLEET, FINETUNE_FLAGS[len(RUN) + len(FLEET)]), "fleet")
+    add_flags(f, TASK, "model and training task")
+    add_flags(f, INPROCESS, "in-process engine (virtual clock)")
+    add_flags(f, POLICY, "node scoring (Eq. 2-3)")
+    add_flags(f, NETWORK, "network and SDN monitor")
     f.set_defaults(func=_run_finetune)
 
 
@@ -132,10 +108,12 @@ def _pretrain_bar(quiet: bool, total: int) -> Any:
 
 def _run_pretrain(args: argparse.Namespace) -> int:
     _passive_omp()
+    from edgetune.cli.flags import build_spec
     from edgetune.training.pretrain import pretrain
 
-    cfg = _pretrain_config(args)
-    _set_threads(args.threads)
+    spec = build_spec(args, (*PRETRAIN_FLAGS, *INPROCESS), {"run": {"engine": "inprocess"}})
+    cfg = spec.task.pretrain_config()
+    _set_threads(spec.engine.threads)
     bar, update = _pretrain_bar(args.quiet, cfg.steps)
     pre = pretrain(cfg, progress=update)
     bar.close()
@@ -147,51 +125,33 @@ def _run_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _job_from_args(args: argparse.Namespace) -> Any:
-    from edgetune.errors import InputError
-    from edgetune.training.job import FinetuneJob
-    from edgetune.training.partition import DataConfig
-
-    try:
-        data = DataConfig(train_tokens=args.train_tokens, val_tokens=args.val_tokens)
-    except InputError as exc:
-        raise InputError("--" + exc.field.replace("_", "-"), exc.value, exc.reason) from None
-    job = FinetuneJob(
-        nodes=args.nodes, setup=args.setup, seed=args.seed, epochs=args.epochs, learning_rate=args.lr,
-        optimizer=args.optimizer, local_steps=args.local_steps, lora=args.lora, partition=args.partition,
-        alpha=args.alpha, data=data, pretrain=_pretrain_config(args), host_compute=args.host_compute,
-    )
-    job.validate()
-    return job
-
-
 def _run_finetune(args: argparse.Namespace) -> int:
     _passive_omp()
     from tqdm import tqdm
 
-    from edgetune.cli.common import network_configs, policy_config
+    from edgetune.cli.flags import build_spec
     from edgetune.errors import InputError
-    from edgetune.io import atomic_write_text
-    from edgetune.reporting.fig3 import plot_fig3
-    from edgetune.training.job import format_table, run_job, summary_rows
+    from edgetune.runs.execute import resolve_fleet
+    from edgetune.runs.finetune import run_finetune, summary
     from edgetune.training.pretrain import pretrain
 
     # Validate everything before any work, so bad input never leaves an output file behind.
-    job = _job_from_args(args)
-    pol_cfg = policy_config(args)
-    net_cfg, mon_cfg = network_configs(args)
+    spec = build_spec(args, FINETUNE_FLAGS, {"run": {"engine": "inprocess"}})
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError("--out", args.out, "exists and is not a folder")
-    _set_threads(args.threads)
+    fleet = resolve_fleet(spec)
+    _set_threads(spec.engine.threads)
 
     if not args.quiet:
         print("preparing corpora, tokenizer and the pre-trained model (cached after the first run) ...",
               file=sys.stderr)
-    bar, update = _pretrain_bar(args.quiet, job.pretrain.steps)
-    pre = pretrain(job.pretrain, progress=update)
+    cfg = spec.task.pretrain_config()
+    bar, update = _pretrain_bar(args.quiet, cfg.steps)
+    pretrain(cfg, progress=update)
     bar.close()
-    ebar = tqdm(total=job.epochs * len(job.policies), desc="fine-tune", unit="epoch", disable=args.quiet,
+    policies = ("ne", "ar")
+    ebar = tqdm(total=spec.run.epochs * len(policies), desc="fine-tune", unit="epoch", disable=args.quiet,
                 leave=False, file=sys.stderr)
 
     def on_epoch(policy: str, ep: Any) -> None:
@@ -200,16 +160,13 @@ def _run_finetune(args: argparse.Namespace) -> int:
         ebar.set_postfix(loss=f"{ep.loss:.3f}" if ep.loss is not None else "-", active=len(ep.active),
                          t=f"{ep.end_s:,.0f}s")
 
-    records = run_job(job, pol_cfg, net_cfg, mon_cfg, pretrained=pre, progress=on_epoch)
+    records = run_finetune(spec, out, policies, progress=on_epoch, tensorboard=args.tensorboard)
     ebar.close()
-    table = format_table(summary_rows(records))
-    title = f"{job.nodes} nodes, {job.setup} setup, seed {job.seed}, model {job.pretrain.model}"
-    for name, rec in records.items():
-        rec.save(out / f"{name}.json")
-    plot_fig3({n: r.to_json() for n, r in records.items()}, out / "fig3.png", title)
-    atomic_write_text(out / "summary.md", f"# Fine-tuning: NE vs AR ({title})\n\n{table}\n")
     if not args.quiet:
-        print(f"Fine-tuning {title} ({job.aggregator}{', LoRA' if job.lora else ''}; times are virtual seconds)")
-        print(table)
-        print(f"wrote {', '.join(str(out / f'{n}.json') for n in records)}, {out / 'fig3.png'}, {out / 'summary.md'}")
+        t = spec.task
+        print(f"Fine-tuning {len(fleet.nodes)} nodes, {fleet.setup} setup, model {t.model} "
+              f"({t.aggregator}{', LoRA' if t.lora else ''}; times are virtual seconds)")
+        print(summary(records))
+        print(f"wrote run folders {', '.join(str(out / n) for n in records)}, {out / 'summary.md'}, "
+              f"{out / 'fig3.png'}")
     return 0

@@ -16,7 +16,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from edgetune.cli.common import add_policy_args, check_run_args, positive
+from edgetune.cli.common import positive
+from edgetune.cli.flags import POLICY, RUN, SELECT, add_flags, build_spec
 from edgetune.errors import InputError
 
 
@@ -56,11 +57,7 @@ def register(sub: Any) -> None:
 
     run = tsub.add_parser("run", help="Algorithm 1 on the testbed, with the simulation's prediction")
     run.add_argument("--fleet", required=True, help="fleet YAML")
-    run.add_argument("--policy", default="ne", help="ne | ar")
-    run.add_argument("--out", required=True, help="run record JSON")
-    run.add_argument("--epochs", type=int, default=10, help="T (default 10; NE eliminates nobody when N <= T)")
-    run.add_argument("--lr", type=float, default=5e-5, help="learning rate (recorded; no real model)")
-    run.add_argument("--seed", type=int, default=0, help="seed of the simulation prediction (default 0)")
+    run.add_argument("--out", required=True, help="output file: the run record JSON")
     run.add_argument("--payload-scale", type=float, default=1e-3,
                      help="scale of the paper's 500 MB model / 1000 MB data set (default 1e-3)")
     run.add_argument("--compute-s-per-mb", type=float, default=1.0, help="as in `simulate` (default 1.0)")
@@ -69,7 +66,8 @@ def register(sub: Any) -> None:
     run.add_argument("--quiet", action="store_true")
     _add_common(run)
     _add_up_args(run)
-    add_policy_args(run)
+    add_flags(run, (*SELECT, *RUN), "run (Algorithm 1)")
+    add_flags(run, POLICY, "node scoring (Eq. 2-3)")
     run.set_defaults(func=_run)
 
     me = tsub.add_parser("measure", help="controller accuracy: served vs configured bandwidth, delay, loss")
@@ -185,18 +183,16 @@ def _status(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from edgetune.cli.common import policy_config
     from edgetune.fleet.schema import load_fleet
     from edgetune.io import atomic_write_json
-    from edgetune.orchestrator.loop import OrchestratorConfig
     from edgetune.selection import make_policy
     from edgetune.testbed.build import down
     from edgetune.testbed.engine import TestbedEngineConfig, scaled_workload
     from edgetune.testbed.runs import run_on_testbed, simulate_prediction, state_fleet
     from edgetune.testbed.state import TestbedState
 
-    policy = make_policy(args.policy, policy_config(args))
-    check_run_args(args)
+    spec = build_spec(args, (*SELECT, *RUN, *POLICY))
+    policy = make_policy(spec.run.policy, spec.policy)
     if not 0 < args.payload_scale <= 1:
         raise InputError("--payload-scale", args.payload_scale, "must be in (0, 1]")
     positive("--compute-s-per-mb", args.compute_s_per_mb, allow_zero=True)
@@ -207,12 +203,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.keep and not path.exists():
         raise InputError("--keep", args.name, f"no testbed is up under this name ({path})")
     workload = scaled_workload(args.payload_scale, args.compute_s_per_mb)
-    config = OrchestratorConfig(epochs=args.epochs, learning_rate=args.lr)
+    config = spec.run
     if not args.keep:
         _bring_up(args, fleet, path)
     try:
         built = state_fleet(TestbedState.load(path))
-        bar = tqdm(total=args.epochs, desc=f"testbed {args.policy}", unit="epoch", disable=args.quiet, leave=False)
+        bar = tqdm(total=config.epochs, desc=f"testbed {config.policy}", unit="epoch", disable=args.quiet, leave=False)
         def tick(_ep: object) -> None:
             bar.update(1)
 
@@ -222,7 +218,7 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if not args.keep:
             down(path)
-    sim = simulate_prediction(built, make_policy(args.policy, policy_config(args)), config, workload, args.seed)
+    sim = simulate_prediction(built, make_policy(config.policy, spec.policy), config, workload, config.seed)
     doc = record.to_json()
     err = record.completion_time_s - sim.completion_time_s
     doc["prediction"] = {
@@ -235,7 +231,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     atomic_write_json(args.out, doc)
     if not args.quiet:
-        print(f"{args.policy}: testbed {record.completion_time_s:.1f} s (wall), simulation "
+        print(f"{config.policy}: testbed {record.completion_time_s:.1f} s (wall), simulation "
               f"{sim.completion_time_s:.1f} s, error {err:+.1f} s ({doc['prediction']['error_pct']:+.1f} %); "
               f"active per epoch {[len(e.active) for e in record.epochs]}")
         print(f"wrote {args.out}")

@@ -1,106 +1,95 @@
-"""The engine interface: what the orchestrator loop asks of whatever runs the work.
+"""The engine registry, and what an engine is built from.
 
-Engines differ in *how* work runs (a virtual-clock simulation, real PyTorch training in this process,
-Flower SuperNodes, namespaces of an emulated testbed), never in the algorithm: the orchestrator
-(:mod:`edgetune.orchestrator.loop`) decides who trains, scores, eliminates and records.
+The :class:`~edgetune.orchestrator.engine.Engine` interface belongs to the orchestrator that consumes
+it; this module holds the registry the runs layer (:mod:`edgetune.runs`) builds engines through. A
+registered engine class names its config dataclass (``config_cls``, the run spec's section named like
+the engine) and builds itself from a :class:`BuildContext`.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-TimeBase = Literal["virtual", "wall"]
+from edgetune.fleet.schema import Fleet
+from edgetune.network.monitor import MonitorConfig
+from edgetune.network.northbound import NorthboundConfig
+from edgetune.network.simulated import NetworkConfig
+from edgetune.orchestrator.engine import (
+    Engine,
+    EngineFailure,
+    EngineReport,
+    NodeReport,
+    NodeUsage,
+    Resumable,
+    RoundResult,
+    TimeBase,
+)
+from edgetune.training.spec import TrainingSpec
 
-
-class NodeReport(NamedTuple):
-    """What one node sent back for one epoch (Algorithm 1 line 6: gradients + training time).
-
-    Immutable; a NamedTuple rather than a frozen dataclass because a 10,000-node epoch builds 10,000.
-    """
-
-    node_id: int
-    train_time_s: float
-    upload_bytes: int
-    arrived_s: float
-
-
-@dataclass
-class RoundResult:
-    """One epoch's replies. ``payload`` is engine-private (e.g. the gradients to average)."""
-
-    reports: dict[int, NodeReport]
-    failed: dict[int, str] = field(default_factory=dict)
-    payload: Any = None
+__all__ = [
+    "ENGINES",
+    "BuildContext",
+    "Engine",
+    "EngineFailure",
+    "EngineReport",
+    "NodeReport",
+    "NodeUsage",
+    "RegisteredEngine",
+    "Resumable",
+    "RoundResult",
+    "TimeBase",
+    "register_engine",
+]
 
 
 @dataclass(frozen=True)
-class NodeUsage:
-    """Totals of one node over a run, for the energy model."""
+class BuildContext:
+    """Everything an engine may be built from (the runs layer fills it from a run spec).
 
-    busy_s: float
-    bytes_moved: float
-
-
-class Engine(ABC):
-    """Runs the work of Algorithm 1 for the orchestrator.
-
-    The loop calls, in order: :meth:`evaluate` (PRE_TRAINING_LOSS), :meth:`distribute` (lines 3-4),
-    then per epoch :meth:`train_round` (lines 5-7), :meth:`apply_update` (lines 12-14),
-    :meth:`evaluate` (line 15) and :meth:`broadcast` (lines 16-17), and finally :meth:`close`.
+    Attributes
+    ----------
+    fleet : Fleet
+    seed : int
+        The run's seed (``run.seed``): engines spawn their generators from ``default_rng(seed)``.
+    learning_rate : float
+        ``run.learning_rate`` (local optimiser rate of FedAvg).
+    network, monitor : NetworkConfig, MonitorConfig
+        The simulated network and SDN monitor (virtual-clock engines).
+    northbound : NorthboundConfig
+        A real controller (engines on real networks).
+    task : TrainingSpec
+        The training task (engines that train).
+    config : Any
+        The engine's own section (an instance of its ``config_cls``).
     """
 
-    name: str = "abstract"
-    #: "virtual" when times come from a modelled clock, "wall" when measured on real machines.
-    time_base: TimeBase = "virtual"
+    fleet: Fleet
+    seed: int
+    learning_rate: float
+    network: NetworkConfig
+    monitor: MonitorConfig
+    northbound: NorthboundConfig
+    task: TrainingSpec
+    config: Any
 
-    @property
+
+class RegisteredEngine(Engine):
+    """An engine the runs layer can build by name."""
+
+    config_cls: ClassVar[type[Any]]
+
+    @classmethod
     @abstractmethod
-    def node_ids(self) -> list[int]:
-        """All nodes of the fleet."""
-
-    @abstractmethod
-    def now_s(self) -> float:
-        """Seconds since the start of distribution (virtual or wall, see :attr:`time_base`)."""
-
-    @abstractmethod
-    def distribute(self, node_ids: Sequence[int]) -> None:
-        """Send the model and each node's data-set partition (lines 3-4); starts the clock."""
-
-    @abstractmethod
-    def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
-        """Have ``active`` train one epoch; return when every reply is in or has failed (line 6)."""
-
-    @abstractmethod
-    def apply_update(self, result: RoundResult, learning_rate: float) -> None:
-        """Average the gradients received and take the SGD step (lines 12-14)."""
-
-    @abstractmethod
-    def evaluate(self) -> float | None:
-        """Validation loss of the global model (line 15), or ``None`` where there is no real model."""
-
-    @abstractmethod
-    def broadcast(self, node_ids: Sequence[int]) -> None:
-        """Send the updated model to ``node_ids`` (lines 16-17); must not hold up the next epoch."""
-
-    @abstractmethod
-    def usage(self) -> dict[int, NodeUsage]:
-        """Busy time and bytes moved per node so far."""
-
-    def describe(self) -> dict[str, Any]:
-        """The engine's part of the run record's ``config``."""
-        return {"engine": self.name, "time_base": self.time_base}
-
-    def close(self) -> None:  # noqa: B027  (optional hook)
-        """Release processes, sockets, threads."""
+    def build(cls, ctx: BuildContext) -> Engine:
+        """Build the engine (and its network, monitor, model ...) for one run."""
 
 
-ENGINES: dict[str, type[Engine]] = {}
+ENGINES: dict[str, type[RegisteredEngine]] = {}
 
 
-def register_engine(cls: type[Engine]) -> type[Engine]:
+def register_engine(cls: type[RegisteredEngine]) -> type[RegisteredEngine]:
     """Class decorator: make an engine available under ``cls.name``."""
     ENGINES[cls.name] = cls
     return cls

@@ -30,6 +30,7 @@ The run record's times are therefore *virtual seconds* (``time_base = "virtual"`
 from __future__ import annotations
 
 import hashlib
+import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -38,51 +39,54 @@ from typing import Any
 import numpy as np
 import torch
 
-from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult, register_engine
+from edgetune.engines.base import BuildContext, RegisteredEngine, register_engine
 from edgetune.engines.virtual import VirtualCluster
 from edgetune.errors import InputError
 from edgetune.fleet.schema import Fleet
-from edgetune.network.monitor import MonitorConfig, SimulatedMonitor
+from edgetune.network.monitor import MonitorConfig, NorthboundAPI, SimulatedMonitor
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
-from edgetune.training.aggregate import Aggregator, GradientSum, make_aggregator
+from edgetune.orchestrator.engine import EngineReport, NodeReport, RoundResult
+from edgetune.training.aggregate import Aggregator, GradientSum, make_aggregator, make_optimizer
 from edgetune.training.local import mean_loss, trainable
-from edgetune.training.lora import payload_bytes
-from edgetune.training.partition import FinetuneData, IntArray, Partitioner, partition_nodes, run_streams
+from edgetune.training.lora import LoraSettings, payload_bytes
+from edgetune.training.partition import (
+    FinetuneData,
+    IntArray,
+    Partitioner,
+    derive_job_data,
+    partition_nodes,
+    run_streams,
+)
+from edgetune.training.spec import TrainingSpec
 
 
 @dataclass(frozen=True)
 class InProcessConfig:
-    """Knobs of the in-process engine.
+    """The ``[inprocess]`` section of a run spec: how host time maps to fleet time.
 
     Attributes
     ----------
     host_compute : float
         Compute power (fleet units) of one host CPU core; 30 = the fleet's mean node.
-    aggregator : str
-        ``fedsgd`` (Algorithm 1) or ``fedavg``.
-    optimizer : str
-        ``adam`` or ``sgd`` (server optimiser for FedSGD, local optimiser for FedAvg).
-    local_steps : int
-        FedAvg local steps per epoch (FedSGD: 1, one full-partition gradient).
-    micro_batch : int
-        Blocks per forward/backward.
-    host_seconds_per_token : float or None
-        If set, every training token costs this many host seconds (forward+backward; evaluation a
-        third of it) instead of the measured CPU time, and orchestrator time is not measured.
+    host_seconds_per_token : float
+        If positive, every training token costs this many host seconds (forward+backward; evaluation a
+        third of it) instead of the measured CPU time, and orchestrator time is not measured: a
+        deterministic clock for tests and reproducible records. 0 = measure.
+    threads : int
+        torch threads of the host process.
     """
 
     host_compute: float = 30.0
-    aggregator: str = "fedsgd"
-    optimizer: str = "adam"
-    local_steps: int = 1
-    micro_batch: int = 16
-    host_seconds_per_token: float | None = None
+    host_seconds_per_token: float = 0.0
+    threads: int = 2
 
     def __post_init__(self) -> None:
-        if not self.host_compute > 0:
+        if not (np.isfinite(self.host_compute) and self.host_compute > 0):
             raise InputError("host_compute", self.host_compute, "must be positive")
-        if self.host_seconds_per_token is not None and not self.host_seconds_per_token >= 0:
+        if not (np.isfinite(self.host_seconds_per_token) and self.host_seconds_per_token >= 0):
             raise InputError("host_seconds_per_token", self.host_seconds_per_token, "must be non-negative")
+        if not 1 <= self.threads <= 256:
+            raise InputError("threads", self.threads, "must be in [1, 256]")
 
 
 def _digest(tensors: Sequence[torch.Tensor]) -> str:
@@ -97,7 +101,7 @@ def _block_dtype(vocab_size: int) -> torch.dtype:
 
 
 @register_engine
-class InProcessEngine(Engine):
+class InProcessEngine(RegisteredEngine):
     """Real fine-tuning on a :class:`VirtualCluster`.
 
     Parameters
@@ -122,6 +126,7 @@ class InProcessEngine(Engine):
 
     name = "inprocess"
     time_base = "virtual"
+    config_cls = InProcessConfig
 
     def __init__(
         self,
@@ -135,6 +140,7 @@ class InProcessEngine(Engine):
         learning_rate: float = 1e-3,
         model_name: str = "custom",
         partitioner: Partitioner | None = None,
+        task: TrainingSpec | None = None,
     ) -> None:
         self.fleet = fleet
         self.cluster = cluster
@@ -146,9 +152,10 @@ class InProcessEngine(Engine):
         self.learning_rate = learning_rate
         self.model_name = model_name
         self.partitioner = partitioner
+        self.task = task or TrainingSpec()
         self.aggregator: Aggregator = make_aggregator(
-            self.config.aggregator, optimizer=self.config.optimizer, local_steps=self.config.local_steps,
-            micro_batch=self.config.micro_batch,
+            self.task.aggregator, optimizer=self.task.optimizer, local_steps=self.task.local_steps,
+            micro_batch=self.task.micro_batch,
         )
         self._ids = fleet.node_ids
         self._compute = {n.id: n.compute for n in fleet.nodes}
@@ -173,10 +180,30 @@ class InProcessEngine(Engine):
         }
 
     # -- Engine interface ------------------------------------------------------------------------------
-    @property
-    def node_ids(self) -> list[int]:
-        """All nodes."""
-        return list(self._ids)
+    @classmethod
+    def build(cls, ctx: BuildContext) -> InProcessEngine:
+        """Pre-trained model (cached), the job's data split and partitions, the virtual cluster."""
+        from edgetune.training.pretrain import pretrain
+
+        torch.set_num_threads(ctx.config.threads)
+        task = ctx.task
+        pre = pretrain(task.pretrain_config())
+        split = derive_job_data(
+            ctx.seed, pre.tokenizer, task.data, task.partition, task.partition_kwargs, len(ctx.fleet.nodes)
+        )
+        lora_seed = int(np.random.default_rng(ctx.seed).integers(2**31 - 1))
+        model = model_for_run(pre.model, task.lora, lora_seed)
+        engine = build_inprocess(
+            ctx.fleet, split.streams.run, model, split.data, ctx.config, task.partition, task.partition_kwargs,
+            ctx.learning_rate, task.model, ctx.network, ctx.monitor, task,
+        )
+        engine.pretrain_info = {k: v for k, v in pre.info.items() if k not in ("loss_curve", "seconds", "cached")}
+        return engine
+
+    @property  # type: ignore[override]
+    def northbound(self) -> NorthboundAPI:
+        """The simulated SDN monitor of this run's network."""
+        return self.cluster.monitor
 
     def now_s(self) -> float:
         """Virtual seconds since distribution started."""
@@ -192,7 +219,7 @@ class InProcessEngine(Engine):
 
     def _host_seconds(self, tokens: int, measured_s: float, share: float = 1.0) -> float:
         spt = self.config.host_seconds_per_token
-        return measured_s if spt is None else tokens * spt * share
+        return measured_s if not spt else tokens * spt * share
 
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
         """Every active node trains on its partition for real; uploads its update (lines 5-7)."""
@@ -238,7 +265,7 @@ class InProcessEngine(Engine):
     def evaluate(self) -> float | None:
         """Cross-entropy of the global model on the validation split (line 15; PRE_TRAINING_LOSS first)."""
         c0, w0 = time.process_time(), time.perf_counter()
-        loss = mean_loss(self.model, self._val_blocks, micro_batch=4 * self.config.micro_batch)
+        loss = mean_loss(self.model, self._val_blocks, micro_batch=4 * self.task.micro_batch)
         self.timings["evaluate_s"] += time.perf_counter() - w0
         if self._distributed:  # the clock starts with distribution (completion time, Sec. IV-B)
             self.cluster.advance(self._host_seconds(int(self._val_blocks.numel()), time.process_time() - c0, 1 / 3))
@@ -250,29 +277,55 @@ class InProcessEngine(Engine):
         for i in node_ids:
             self._held[i] = self._snapshot
 
-    def usage(self) -> dict[int, NodeUsage]:
-        """Busy seconds (virtual) and bytes moved per node."""
-        return self.cluster.usage()
-
-    def describe(self) -> dict[str, Any]:
-        """Engine, model, data, payload sizes and clock for the record."""
+    def finish(self) -> EngineReport:
+        """Usage per node; model, data and payload facts; wall-clock timings."""
         n_total = sum(p.numel() for p in self.model.parameters())
         per_node = {str(i): int(len(self.partitions[i]) * self.data.block_len) for i in self._ids}
-        return {
-            **super().describe(),
-            "time_unit": "virtual seconds: node time = measured host CPU seconds * host_compute / compute",
-            "inprocess": asdict(self.config),
+        info = {
+            "time_unit": "virtual seconds: node time = host CPU seconds (or tokens x host_seconds_per_token) "
+            "* host_compute / compute",
             "model": self.model_name,
             "parameters": int(n_total),
             "trainable_parameters": int(sum(p.numel() for p in self._params)),
             "model_bytes": int(self.model_bytes),
             "update_bytes": int(self.update_bytes),
-            "local_learning_rate": self.learning_rate,
+            "trained_tokens": int(self.trained_tokens),
             **self.aggregator.describe(),
             **(self.partitioner.describe() if self.partitioner else {}),
             "data": {"block_len": self.data.block_len, "train_blocks": len(self.data.train),
                      "val_blocks": len(self.data.val), "tokens_per_node": per_node},
+            "pretrain": getattr(self, "pretrain_info", {}),
         }
+        return EngineReport(usage=self.cluster.usage(), info=info, timings=dict(self.timings))
+
+    # -- checkpoints -------------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Trainable weights, server optimiser, generators, the virtual timeline, counters."""
+        return {
+            "trainable": [p.detach().clone() for p in self._params],
+            "server_optimizer": self.aggregator.server_state(),
+            "rng": self.rng.bit_generator.state,
+            "cluster": pickle.dumps(self.cluster, protocol=pickle.HIGHEST_PROTOCOL),
+            "version": self.version,
+            "trained_tokens": self.trained_tokens,
+            "timings": dict(self.timings),
+            "distributed": self._distributed,
+        }
+
+    def restore(self, state: Any) -> None:
+        """Put back what :meth:`state` returned (into an engine built from the same spec)."""
+        with torch.no_grad():
+            for p, v in zip(self._params, state["trainable"], strict=True):
+                p.copy_(v)
+        self.aggregator.load_server_state(self._params, self.learning_rate, state["server_optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.cluster = pickle.loads(state["cluster"])
+        self.version = state["version"]
+        self.trained_tokens = state["trained_tokens"]
+        self.timings = dict(state["timings"])
+        self._distributed = state["distributed"]
+        self._snapshot = tuple(p.detach().clone() for p in self._params)
+        self._held = dict.fromkeys(self._ids, self._snapshot)  # every epoch ends with a broadcast to all
 
     # -- inspection --------------------------------------------------------------------------------------
     def node_state(self, node_id: int) -> tuple[torch.Tensor, ...]:
@@ -304,7 +357,8 @@ def build_inprocess(
     model_name: str = "custom",
     network_config: NetworkConfig | None = None,
     monitor_config: MonitorConfig | None = None,
-) -> tuple[InProcessEngine, SimulatedMonitor]:
+    task: TrainingSpec | None = None,
+) -> InProcessEngine:
     """Wire the simulated network, its SDN monitor and the in-process engine for one run.
 
     ``rng`` is a job's run generator: :func:`edgetune.training.partition.run_streams` spawns from it
@@ -319,7 +373,21 @@ def build_inprocess(
     cluster = VirtualCluster(network, monitor)
     partitioner, parts = partition_nodes(data, partition, partition_kwargs, len(fleet.nodes), streams.partition)
     partitions = {nid: parts[k] for k, nid in enumerate(fleet.node_ids)}
-    engine = InProcessEngine(
-        fleet, cluster, model, data, partitions, streams.train, config, learning_rate, model_name, partitioner
+    return InProcessEngine(
+        fleet, cluster, model, data, partitions, streams.train, config, learning_rate, model_name, partitioner, task
     )
-    return engine, monitor
+
+
+def model_for_run(base: Any, lora: bool, seed: int) -> Any:
+    """A copy of ``base`` to fine-tune (LoRA-wrapped with adapters initialised from ``seed``)."""
+    import copy
+
+    model = copy.deepcopy(base)
+    if lora:
+        from edgetune.training.lora import apply_lora
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # same adapter initialisation for every policy
+            model = apply_lora(model, LoraSettings())
+    model.train()
+    return model

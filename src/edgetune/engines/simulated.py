@@ -12,41 +12,66 @@ Completion time runs from the start of distribution until the final loss is comp
 
 from __future__ import annotations
 
+import math
+import pickle
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
-from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult, register_engine
+from edgetune.engines.base import BuildContext, RegisteredEngine, register_engine
 from edgetune.engines.virtual import VirtualCluster
+from edgetune.errors import InputError
 from edgetune.fleet.schema import Fleet
-from edgetune.network.monitor import MonitorConfig, SimulatedMonitor
+from edgetune.network.monitor import MonitorConfig, NorthboundAPI, SimulatedMonitor
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
-from edgetune.orchestrator.loop import Orchestrator, OrchestratorConfig, ProgressFn
-from edgetune.orchestrator.record import RunRecord
-from edgetune.selection.base import SelectionPolicy
+from edgetune.orchestrator.engine import EngineReport, NodeReport, RoundResult
 
 MB = 1_000_000
 
 
 @dataclass(frozen=True)
 class SimWorkload:
-    """The modelled fine-tuning job (defaults: Sec. IV-A of the paper)."""
+    """The modelled fine-tuning job, the ``[simulated]`` section of a run spec (defaults: Sec. IV-A).
 
-    model_bytes: float = 500 * MB
-    dataset_bytes: float = 1000 * MB
-    gradient_bytes: float | None = None  # None: same as the model
+    Attributes
+    ----------
+    model_bytes : float
+        Model size (paper: 500 MB); also the gradient size unless ``gradient_bytes`` is set.
+    dataset_bytes : float
+        Data set size split equally over the nodes (paper: 1000 MB).
+    gradient_bytes : float
+        Gradient upload size; 0 = the model's size.
+    compute_s_per_mb : float
+        Seconds one MB of data takes on a node of compute power 1.
+    aggregate_s : float
+        Orchestrator time per epoch for averaging and the loss.
+    """
+
+    model_bytes: float = 500.0 * MB
+    dataset_bytes: float = 1000.0 * MB
+    gradient_bytes: float = 0.0
     compute_s_per_mb: float = 1.0
-    aggregate_s: float = 0.0  # orchestrator time per epoch for averaging and the loss
+    aggregate_s: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("model_bytes", "dataset_bytes", "compute_s_per_mb", "aggregate_s"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be non-negative")
+        for name in ("model_bytes", "dataset_bytes", "gradient_bytes", "compute_s_per_mb", "aggregate_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise InputError(name, value, "must be non-negative and finite")
+        for name in ("model_bytes", "dataset_bytes", "gradient_bytes"):
+            if getattr(self, name) > 1e15:
+                raise InputError(name, getattr(self, name), "at most 1e15 bytes (a petabyte)")
+
+    @property
+    def upload_bytes(self) -> float:
+        """What a node uploads per epoch."""
+        return self.gradient_bytes or self.model_bytes
 
 
 @register_engine
-class SimulatedEngine(Engine):
+class SimulatedEngine(RegisteredEngine):
     """Modelled compute and traffic on a :class:`VirtualCluster`.
 
     Parameters
@@ -59,6 +84,7 @@ class SimulatedEngine(Engine):
 
     name = "simulated"
     time_base = "virtual"
+    config_cls = SimWorkload
 
     def __init__(self, fleet: Fleet, cluster: VirtualCluster, workload: SimWorkload | None = None) -> None:
         self.fleet = fleet
@@ -67,10 +93,15 @@ class SimulatedEngine(Engine):
         self._ids = fleet.node_ids
         self._compute = np.asarray([n.compute for n in fleet.nodes], dtype=np.float64)
 
-    @property
-    def node_ids(self) -> list[int]:
-        """All nodes."""
-        return list(self._ids)
+    @classmethod
+    def build(cls, ctx: BuildContext) -> SimulatedEngine:
+        """Network and monitor from ``default_rng(ctx.seed)``, then the engine."""
+        return build_simulation(ctx.fleet, np.random.default_rng(ctx.seed), ctx.config, ctx.network, ctx.monitor)
+
+    @property  # type: ignore[override]
+    def northbound(self) -> NorthboundAPI:
+        """The simulated SDN monitor of this run's network."""
+        return self.cluster.monitor
 
     def now_s(self) -> float:
         """Virtual seconds since distribution started."""
@@ -87,7 +118,7 @@ class SimulatedEngine(Engine):
         """Compute ``partition_mb * compute_s_per_mb / C`` then upload a model-sized gradient."""
         idx = self.cluster.network.index_of(list(active))
         compute_s = (self._partition_bytes() / MB) * self.workload.compute_s_per_mb / self._compute[idx]
-        grad = self.workload.gradient_bytes if self.workload.gradient_bytes is not None else self.workload.model_bytes
+        grad = self.workload.upload_bytes
         arrivals = self.cluster.compute_and_upload(active, compute_s, grad)
         reports = {
             int(i): NodeReport(node_id=int(i), train_time_s=float(c), upload_bytes=int(grad), arrived_s=float(a))
@@ -107,13 +138,20 @@ class SimulatedEngine(Engine):
         """Send the model; the next epoch's nodes start when *they* have it (not everyone)."""
         self.cluster.send_down(node_ids, self.workload.model_bytes)
 
-    def usage(self) -> dict[int, NodeUsage]:
+    def finish(self) -> EngineReport:
         """Busy seconds and bytes per node."""
-        return self.cluster.usage()
+        return EngineReport(usage=self.cluster.usage(), info={"workload": asdict(self.workload)})
 
-    def describe(self) -> dict[str, object]:
-        """Engine and workload for the record."""
-        return {**super().describe(), "workload": asdict(self.workload)}
+    def state(self) -> bytes:
+        """The whole timeline (network, monitor, clock), pickled together."""
+        return pickle.dumps(self.cluster, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, state: Any) -> None:
+        """Put back a timeline from :meth:`state`."""
+        cluster = pickle.loads(state)
+        if not isinstance(cluster, VirtualCluster):
+            raise ValueError("not a simulated engine's state")
+        self.cluster = cluster
 
 
 def build_simulation(
@@ -122,32 +160,13 @@ def build_simulation(
     workload: SimWorkload | None = None,
     network_config: NetworkConfig | None = None,
     monitor_config: MonitorConfig | None = None,
-) -> tuple[SimulatedEngine, SimulatedMonitor]:
+) -> SimulatedEngine:
     """Wire a simulated network, its SDN monitor and the simulation engine for one run.
 
     Two independent child generators are spawned from ``rng``: one for the network's background
-    variation, one for the monitor's measurement noise.
+    variation, one for the monitor's measurement noise. The monitor is ``engine.northbound``.
     """
     net_rng, mon_rng = rng.spawn(2)
     network = SimulatedNetwork(fleet, net_rng, network_config)
     monitor = SimulatedMonitor(network, mon_rng, monitor_config)
-    cluster = VirtualCluster(network, monitor)
-    return SimulatedEngine(fleet, cluster, workload), monitor
-
-
-def simulate(
-    fleet: Fleet,
-    policy: SelectionPolicy,
-    seed: int,
-    config: OrchestratorConfig | None = None,
-    workload: SimWorkload | None = None,
-    network_config: NetworkConfig | None = None,
-    monitor_config: MonitorConfig | None = None,
-    progress: ProgressFn | None = None,
-) -> RunRecord:
-    """One simulated run of Algorithm 1: same fleet + seed + policy give the same record."""
-    engine, monitor = build_simulation(fleet, np.random.default_rng(seed), workload, network_config, monitor_config)
-    record = Orchestrator(engine, policy, monitor, fleet, config, progress).run()
-    record.config["seed"] = seed
-    record.config["setup"] = fleet.setup
-    return record
+    return SimulatedEngine(fleet, VirtualCluster(network, monitor), workload)

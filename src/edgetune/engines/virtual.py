@@ -1,5 +1,8 @@
 """A virtual-clock cluster shared by the engines that model time (simulation, in-process training).
 
+A cluster pickles as a whole (network, monitor, clock and per-node state together), which is how the
+engines built on it checkpoint and resume their timeline.
+
 It keeps, per node, when the node holds the current model, how long it has computed and what it has
 moved, and turns compute durations and payload sizes into arrival times through the
 :class:`~edgetune.network.simulated.SimulatedNetwork`; the simulated SDN monitor is advanced along
@@ -13,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from edgetune.engines.base import NodeUsage
+from edgetune.orchestrator.engine import NodeUsage
 from edgetune.network.monitor import SimulatedMonitor
 from edgetune.network.simulated import SimulatedNetwork
 
@@ -35,7 +38,11 @@ class VirtualCluster:
         self.clock_s = 0.0
         self.ready_s = np.zeros(n)
         self.busy_s = np.zeros(n)
-        monitor.clock = lambda: self.clock_s  # the monitor polls lazily up to our present
+        monitor.clock = self.now_s  # the monitor polls lazily up to our present (a bound method: picklable)
+
+    def now_s(self) -> float:
+        """The virtual clock."""
+        return self.clock_s
 
     def _idx(self, node_ids: Sequence[int]) -> NDArray[np.int64]:
         return self.network.index_of(list(node_ids))

@@ -143,3 +143,12 @@ def generate_fleet(
         link=LinkSpec(bandwidth_mbps=cfg.core_bandwidth_mbps, delay_ms=cfg.core_delay_ms, loss_pct=0.0),
     )
     return Fleet(setup=setup, seed=seed, orchestrator=orchestrator, switches=switches, nodes=nodes)
+
+
+def fleet_rng(seed: int, nodes: int, setup: str) -> np.random.Generator:
+    """The generator of a run spec's generated fleet (``[fleet]`` nodes, setup, seed).
+
+    Independent per (seed, nodes, setup) cell, so a sweep's cells and the policies compared in one
+    cell (a paired comparison) share exactly the fleet a run spec with the same three values names.
+    """
+    return np.random.default_rng([seed, nodes, sorted(SETUPS).index(setup)])

@@ -1,47 +1,57 @@
-"""The Flower ClientApp run by every SuperNode (edge device).
+"""The Flower ClientApp run by every SuperNode (edge device): thin, it imports flwr and NumPy only.
 
-Node config (``flower-supernode --node-config`` / ``edgetune join``):
+Flower 1.41 starts a fresh ``flwr-clientapp`` process for every message, so this module does no
+training itself in a deployment: it forwards the message to the device's warm trainer
+(:mod:`edgetune.flower.trainer`) over its private Unix socket and returns the trainer's answer.
+Without a trainer (the simulation runtime, where ClientApp processes stay alive, and the unit tests)
+it does the same work in its own process with a per-process task cache.
 
-* ``partition-id`` (required): which partition of the fine-tuning corpus this device holds;
-* ``node-id``: the device's id in the fleet file (default: ``partition-id``);
-* ``compute``: the compute power the fine-tuning initiator declared for it (optional, reported);
+Node config (``flower-supernode --node-config`` / ``edgetune flower join``):
+
+* ``partition-id`` (required): which partition of the fine-tuning corpus this device holds
+  (the simulation runtime sets it);
+* ``node-id``: the device's id in the fleet file (default -1: the server takes the fleet's node
+  at position ``partition-id``, as in the simulation runtime);
+* ``compute``: the compute power the fine-tuning initiator declared for it (reported);
 * ``slowdown``: >= 1 stretches every local step to ``slowdown`` times its measured duration by
-  sleeping, to emulate a slower device when several SuperNodes share one host (default 1).
+  sleeping, to emulate a slower device when several SuperNodes share one host (default 1);
+* ``trainer-dir``: the warm trainer's private folder (socket + token); absent: work in-process.
 
 Messages:
 
-* ``train``: load the global model from the message, compute the gradient of the mean loss over the
-  partition (:meth:`TrainingTask.gradient`), keep the model in ``context.state``, reply with the
-  gradients (``grads``), ``metrics`` (``train-time-s`` measured wall time of the local step,
-  ``compute-s`` forward/backward only, ``message-s`` the whole handler with the model build,
-  ``compute`` power, ``tokens-per-s``, ``num-tokens``,
-  ``loss``) and ``info`` (node id, partition, checksum of the model it trained).
-* ``train.sync``: keep the model from the message in ``context.state`` (so the device stays in sync
-  and can serve inference) and reply with the checksum of the model it now holds.
-
-``torch``/``transformers`` are imported only by ``train``: a sync costs a Flower process, not a
-model build.
+* ``train``: the global model (all tensors, or with LoRA only the adapters, merged into the model
+  the device holds), the task spec, ``lr`` and ``rng-state``; reply: ``update`` (gradients for
+  FedSGD, the model delta for FedAvg), ``metrics`` (``train-time-s`` wall time of the local step,
+  ``compute-s``, ``compute``, ``tokens-per-s``, ``num-tokens``, ``loss``, ``message-s`` the
+  whole handler) and ``info`` (node id, partition, backend, checksum of the model it trained).
+* ``train.sync``: hold the model from the message (Algorithm 1 lines 16-17) and reply with the
+  checksum of the model the device now holds.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from edgetune.flower.codec import from_record, scalar, state_checksum, to_record
-from edgetune.flower.task import TaskSpec, make_task
+from edgetune.flower.codec import from_record, scalar, to_record
+from edgetune.flower.task import TaskSpec
+from edgetune.flower.trainer import NodeWork, RemoteTrainer, TrainJob, TrainReply
 
 MODEL_KEY = "edgetune-model"
-INFO_KEY = "edgetune-model-info"
 
 app = ClientApp()
 
+#: In-process work (no trainer): tasks are built once per process and reused across messages.
+_PROCESS_WORK = NodeWork()
+_PROCESS_LOCK = threading.Lock()
+
 
 def node_settings(node_config: Any) -> dict[str, Any]:
-    """``node-id``, ``partition-id``, ``compute`` and ``slowdown`` from a SuperNode's node config."""
+    """``node-id``, ``partition-id``, ``compute``, ``slowdown``, ``trainer-dir`` of a SuperNode."""
     if "partition-id" not in node_config:
         raise ValueError("node config has no partition-id (start the SuperNode with --node-config partition-id=K)")
     pid = int(node_config["partition-id"])
@@ -50,65 +60,97 @@ def node_settings(node_config: Any) -> dict[str, Any]:
         raise ValueError(f"node config slowdown must be >= 1, got {slowdown}")
     return {
         "partition-id": pid,
-        "node-id": int(node_config.get("node-id", pid)),
+        "node-id": int(node_config.get("node-id", -1)),
         "compute": float(node_config.get("compute", 0.0)),
         "slowdown": slowdown,
+        "trainer-dir": str(node_config.get("trainer-dir", "")),
+        "trainer-timeout-s": float(node_config.get("trainer-timeout-s", 600.0)),
     }
 
 
-def _keep(context: Context, arrays: ArrayRecord, version: int) -> str:
-    """Store the model in the node's state; return the checksum of what is now stored."""
-    context.state[MODEL_KEY] = arrays
-    checksum = state_checksum(from_record(context.state.array_records[MODEL_KEY]))
-    context.state[INFO_KEY] = ConfigRecord({"version": version, "checksum": checksum})
+def _local_train(context: Context, job: TrainJob, arrays: dict[str, Any]) -> TrainReply:
+    with _PROCESS_LOCK:
+        held = context.state.array_records.get(MODEL_KEY)
+        _PROCESS_WORK.held = {} if held is None else from_record(held)
+        reply = _PROCESS_WORK.train(job, arrays)
+        context.state[MODEL_KEY] = to_record(_PROCESS_WORK.held)
+        _PROCESS_WORK.held = {}
+    return reply
+
+
+def _local_hold(context: Context, arrays: dict[str, Any]) -> str:
+    with _PROCESS_LOCK:
+        held = context.state.array_records.get(MODEL_KEY)
+        _PROCESS_WORK.held = {} if held is None else from_record(held)
+        checksum = _PROCESS_WORK.hold(arrays)
+        context.state[MODEL_KEY] = to_record(_PROCESS_WORK.held)
+        _PROCESS_WORK.held = {}
     return checksum
 
 
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     """One epoch of local training on this device's partition (Algorithm 1 line 6)."""
-    import torch
-
-    torch.set_num_threads(1)
     t_start = time.perf_counter()
     node = node_settings(context.node_config)
     cfg = msg.content.config_records["config"]
-    spec = TaskSpec.from_config(cfg)
-    arrays = msg.content.array_records["arrays"]
-    held = _keep(context, arrays, int(scalar(cfg["epoch"])) - 1)
-    task = make_task(spec)
-    t_step = time.perf_counter()
-    result = task.gradient(from_record(arrays), node["partition-id"])
-    if node["slowdown"] > 1:
-        time.sleep(result.compute_s * (node["slowdown"] - 1))
-    train_s = time.perf_counter() - t_step
+    job = TrainJob(
+        TaskSpec.from_config(cfg),
+        node["partition-id"],
+        scalar(cfg.get("lr", 0.0)),
+        str(cfg.get("rng-state", "")),
+        node["slowdown"],
+    )
+    arrays = from_record(msg.content.array_records["arrays"])
+    if node["trainer-dir"]:
+        reply = RemoteTrainer(node["trainer-dir"], node["trainer-timeout-s"]).train(job, arrays)
+    else:
+        reply = _local_train(context, job, arrays)
     metrics = MetricRecord(
         {
-            "train-time-s": train_s,
-            "compute-s": result.compute_s * node["slowdown"],
+            "train-time-s": reply.train_s,
+            "compute-s": reply.compute_s,
             "compute": node["compute"],
-            "tokens-per-s": result.n_tokens / max(result.compute_s, 1e-9),
-            "num-tokens": result.n_tokens,
-            "loss": result.loss,
+            "tokens-per-s": reply.n_tokens / max(reply.compute_s, 1e-9),
+            "num-tokens": reply.n_tokens,
+            "loss": reply.loss,
             "message-s": time.perf_counter() - t_start,
         }
     )
     info = ConfigRecord(
-        {"node-id": node["node-id"], "partition-id": node["partition-id"], "backend": task.backend,
-         "checksum": held, "compute": node["compute"]}
+        {
+            "node-id": node["node-id"],
+            "partition-id": node["partition-id"],
+            "backend": reply.backend,
+            "checksum": reply.checksum,
+            "compute": node["compute"],
+            "warm": bool(node["trainer-dir"]),
+        }
     )
-    content = RecordDict({"grads": to_record(result.grads), "metrics": metrics, "info": info})
+    content = RecordDict({"update": to_record(reply.update), "metrics": metrics, "info": info})
     return Message(content, reply_to=msg)
 
 
 @app.train("sync")
 def sync(msg: Message, context: Context) -> Message:
-    """Keep the broadcast model (Algorithm 1 lines 16-17 for nodes that do not train)."""
+    """Hold the broadcast model (Algorithm 1 lines 16-17 for nodes that do not train)."""
     node = node_settings(context.node_config)
     cfg = msg.content.config_records["config"]
-    checksum = _keep(context, msg.content.array_records["arrays"], int(scalar(cfg["version"])))
+    arrays = from_record(msg.content.array_records["arrays"])
+    if node["trainer-dir"]:
+        checksum = RemoteTrainer(node["trainer-dir"], node["trainer-timeout-s"]).hold(arrays, TaskSpec.from_config(cfg))
+    else:
+        checksum = _local_hold(context, arrays)
     info = ConfigRecord(
-        {"node-id": node["node-id"], "partition-id": node["partition-id"], "version": int(scalar(cfg["version"])),
-         "checksum": checksum, "compute": node["compute"]}
+        {
+            "node-id": node["node-id"],
+            "partition-id": node["partition-id"],
+            "version": int(scalar(cfg["version"])),
+            "checksum": checksum,
+            "compute": node["compute"],
+        }
     )
     return Message(RecordDict({"info": info}), reply_to=msg)
+
+
+__all__ = ["MODEL_KEY", "ArrayRecord", "app", "node_settings"]

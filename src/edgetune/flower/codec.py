@@ -8,6 +8,7 @@ states have the same checksum exactly when they are bit-for-bit equal.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 
 import numpy as np
@@ -34,6 +35,11 @@ def state_bytes(state: Mapping[str, NDArray[np.generic]]) -> int:
     return int(sum(np.asarray(a).nbytes for a in state.values()))
 
 
+def record_bytes(record: ArrayRecord) -> int:
+    """Bytes of a record's serialised arrays: the array payload a Flower message carries."""
+    return int(sum(len(a.data) for a in record.values()))
+
+
 def to_record(state: Mapping[str, NDArray[np.generic]]) -> ArrayRecord:
     """A Flower ``ArrayRecord`` holding ``state`` (names kept)."""
     return ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in state.items()})
@@ -51,3 +57,45 @@ def scalar(value: object) -> float:
     if isinstance(value, str):
         return float(value)
     raise TypeError(f"expected a number in the record, got {type(value).__name__}")
+
+
+_MAGIC = b"ETW1"
+
+
+def pack(header: Mapping[str, object], state: Mapping[str, NDArray[np.generic]] | None = None) -> bytes:
+    """One frame: ``ETW1``, the JSON header's length (4 bytes, big-endian), the header, raw array bytes.
+
+    The header gains ``"arrays": [[name, dtype, shape], ...]`` (in the order of the bytes), so
+    :func:`unpack` needs no pickle: a peer can send only numbers, strings and arrays.
+    """
+    arrays = [(k, np.ascontiguousarray(v)) for k, v in (state or {}).items()]
+    head = dict(header)
+    head["arrays"] = [[k, a.dtype.str, list(a.shape)] for k, a in arrays]
+    text = json.dumps(head).encode()
+    return b"".join([_MAGIC, len(text).to_bytes(4, "big"), text, *(a.tobytes() for _, a in arrays)])
+
+
+def unpack(frame: bytes) -> tuple[dict[str, object], State]:
+    """Inverse of :func:`pack`: the header and the arrays (copies, writable)."""
+    if frame[:4] != _MAGIC:
+        raise ValueError("not an edgetune trainer frame")
+    n = int.from_bytes(frame[4:8], "big")
+    head: dict[str, object] = json.loads(frame[8 : 8 + n])
+    state: State = {}
+    pos = 8 + n
+    specs = head.pop("arrays")
+    if not isinstance(specs, list):
+        raise ValueError("frame header without an array list")
+    for name, dtype, shape in specs:
+        dt = np.dtype(dtype)
+        if dt.hasobject:
+            raise ValueError("object arrays are not accepted")
+        count = int(np.prod(shape, dtype=np.int64))
+        size = count * dt.itemsize
+        if pos + size > len(frame):
+            raise ValueError("frame shorter than its header says")
+        state[str(name)] = np.frombuffer(frame, dtype=dt, count=count, offset=pos).reshape(shape).copy()
+        pos += size
+    if pos != len(frame):
+        raise ValueError("frame longer than its header says")
+    return head, state

@@ -7,6 +7,15 @@ processes it started. Every process runs with telemetry and update checks off
 (``FLWR_TELEMETRY_ENABLED=0``, ``FLWR_DISABLE_UPDATE_CHECK=1``), without runtime dependency
 installation, and -- unless TLS files are given -- ``--insecure`` on 127.0.0.1 only.
 
+Beside every SuperNode it starts the device's warm trainer (:mod:`edgetune.flower.trainer`, a
+private folder with a socket and a token, named in the node config as ``trainer-dir``), so the
+per-message ``flwr-clientapp`` process stays thin. Flower's polling, as far as 1.41 lets it be set:
+``FLWR_SUPEREXEC_TASK_POLL_INTERVAL`` (how often the SuperNode's ``flower-superexec`` asks for a
+ClientApp to launch; Flower's default 1 s, edgetune's :data:`TASK_POLL_S`). Not settable: an idle
+SuperNode asks the SuperLink for messages every 3 s (``start_client_internal``: ``time.sleep(3)``
+after an empty pull) and waits for its ClientApp's reply in steps of 0.5 s -- the floor of a round
+is therefore up to 3 s for the message to be picked up plus up to 0.5 s for the reply to be seen.
+
 The same command lines, for running the pieces by hand or on real devices, are produced by
 :func:`superlink_command`, :func:`supernode_command` and :func:`flwr_run_command` (see
 docs/flower.md).
@@ -30,6 +39,17 @@ APP_NAME = "edgetune-flower"
 CONNECTION = "edgetune"
 
 FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
+#: Seconds between a SuperNode's ``flower-superexec`` polls for a ClientApp to launch (Flower: 1 s).
+TASK_POLL_S = 0.1
+#: Flower's own polls that 1.41 does not let us set (seconds), recorded with every run.
+FLOWER_FIXED_POLLS_S = {"supernode_idle_pull": 3.0, "supernode_reply_wait": 0.5}
+
+
+def flower_env(task_poll_s: float = TASK_POLL_S) -> dict[str, str]:
+    """The environment edgetune gives every Flower process (telemetry off, the poll it may set)."""
+    if not 0.01 <= task_poll_s <= 60:
+        raise ValueError(f"task_poll_s must be in [0.01, 60] (Flower's bounds), got {task_poll_s}")
+    return {**FLOWER_ENV, "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": repr(float(task_poll_s))}
 
 
 def _toml_value(value: Any) -> str:
@@ -150,9 +170,12 @@ def supernode_command(
     tls = tls or TLSFiles()
     cmd = [
         _bin("flower-supernode"),
-        "--superlink", superlink,
-        "--port", str(runtime_port),
-        "--node-config", node_config_arg(node_config),
+        "--superlink",
+        superlink,
+        "--port",
+        str(runtime_port),
+        "--node-config",
+        node_config_arg(node_config),
     ]
     cmd += ["--insecure"] if tls.ca_certfile is None else ["--root-certificates", tls.ca_certfile]
     if auth_private_key:
@@ -205,6 +228,11 @@ class Deployment:
     tls : TLSFiles
     env : mapping
         Extra environment for every process.
+    warm : bool
+        Start a warm trainer beside every SuperNode (default); ``False``: the ClientApp trains in
+        its own per-message process (Flower's plain behaviour; for the benchmark's "before").
+    task_poll_s : float
+        ``FLWR_SUPEREXEC_TASK_POLL_INTERVAL`` of every process.
     """
 
     workdir: Path
@@ -212,6 +240,8 @@ class Deployment:
     port: int = 0
     tls: TLSFiles = field(default_factory=TLSFiles)
     env: Mapping[str, str] = field(default_factory=dict)
+    warm: bool = True
+    task_poll_s: float = TASK_POLL_S
     procs: dict[str, _Proc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -226,7 +256,7 @@ class Deployment:
         return f"{self.host}:{self.port}"
 
     def _env(self, home: str) -> dict[str, str]:
-        env = {**os.environ, **FLOWER_ENV, **self.env, "FLWR_HOME": str(self.workdir / home)}
+        env = {**os.environ, **flower_env(self.task_poll_s), **self.env, "FLWR_HOME": str(self.workdir / home)}
         env.setdefault("OMP_NUM_THREADS", "1")
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         return env
@@ -237,7 +267,11 @@ class Deployment:
         log_path = self.workdir / f"{name}.log"
         log = open(log_path, "ab")  # noqa: SIM115  (closed in stop)
         popen = subprocess.Popen(
-            list(cmd), stdout=log, stderr=subprocess.STDOUT, env=self._env(home), cwd=self.workdir,
+            list(cmd),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self._env(home),
+            cwd=self.workdir,
             start_new_session=True,
         )
         proc = _Proc(name, popen, log, log_path)  # type: ignore[arg-type]
@@ -251,11 +285,22 @@ class Deployment:
             self.stop()
             raise RuntimeError(f"SuperLink did not open {self.address} within {timeout_s:.0f} s")
 
-    def start_supernode(
-        self, name: str, node_config: Mapping[str, Any], auth_private_key: str | None = None
-    ) -> int:
-        """Start one SuperNode; returns its PID."""
-        cmd = supernode_command(self.address, node_config, free_port(), self.tls, auth_private_key)
+    def start_trainer(self, name: str, timeout_s: float = 60.0) -> Path:
+        """Start the warm trainer of SuperNode ``name``; returns its private folder once it answers."""
+        from edgetune.flower.trainer import prepare_dir, trainer_command, wait_ready
+
+        folder, _ = prepare_dir(self.workdir / f"{name}-trainer")
+        proc = self._start(f"{name}-trainer", trainer_command(folder, os.getpid()), name)
+        if not wait_ready(folder, timeout_s):
+            raise RuntimeError(f"trainer of {name} did not answer within {timeout_s:.0f} s: {self.tail(proc.name)}")
+        return folder
+
+    def start_supernode(self, name: str, node_config: Mapping[str, Any], auth_private_key: str | None = None) -> int:
+        """Start one SuperNode (and, if :attr:`warm`, its trainer first); returns the SuperNode's PID."""
+        cfg = dict(node_config)
+        if self.warm and "trainer-dir" not in cfg:
+            cfg["trainer-dir"] = str(self.start_trainer(name))
+        cmd = supernode_command(self.address, cfg, free_port(), self.tls, auth_private_key)
         return self._start(name, cmd, name).popen.pid
 
     def submit(self, run_config: Mapping[str, Any], timeout_s: float = 120.0) -> str:
@@ -264,8 +309,13 @@ class Deployment:
         rc = write_run_config(self.workdir / "run-config.toml", run_config)
         write_connection(self.workdir / "cli", self.address, self.tls.insecure, self.tls.ca_certfile)
         out = subprocess.run(
-            flwr_run_command(app, rc), env=self._env("cli"), cwd=self.workdir, capture_output=True,
-            text=True, timeout=timeout_s, check=False,
+            flwr_run_command(app, rc),
+            env=self._env("cli"),
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
         )
         text = out.stdout + out.stderr
         if out.returncode != 0 or "Successfully started run" not in text:

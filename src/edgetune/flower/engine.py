@@ -15,7 +15,11 @@ runs inside a Flower ``ServerApp`` and talks to the SuperNodes through the ``Gri
   ``max(straggler_ratio * t1, t1 + straggler_min_s)`` where ``t1`` is when the first reply came.
   Every ``liveness_check_s`` the SuperLink's node list is read again: a node it dropped (missed
   heartbeats) fails at once instead of at the deadline.
-* :meth:`~FlowerEngine.apply_update` is :meth:`EdgetuneStrategy.aggregate_train` (FedSGD).
+* :meth:`~FlowerEngine.apply_update` is :meth:`EdgetuneStrategy.aggregate_train` (the task's
+  aggregator: FedSGD or FedAvg, as the in-process engine).
+* With LoRA only the adapter tensors travel after distribution (``train`` messages, later
+  ``train.sync`` messages and the replies); the full model goes to a node once, when it is first
+  identified. Every round records the bytes of the arrays it moved (``down_bytes``, ``up_bytes``).
 * :meth:`~FlowerEngine.broadcast` marks nodes as owed the new model. The ``train.sync`` messages are
   pushed together with the next round's ``train`` messages (to the nodes that do not train next --
   the others receive the model inside their ``train`` message), and their replies are collected
@@ -41,9 +45,9 @@ from flwr.common.constant import ErrorCode
 from flwr.serverapp import Grid
 from flwr.supercore import log
 
-from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult, register_engine
+from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.fleet.schema import Fleet
-from edgetune.flower.codec import from_record, scalar, state_bytes, state_checksum, to_record
+from edgetune.flower.codec import from_record, record_bytes, scalar, state_checksum, to_record
 from edgetune.flower.strategy import EdgetuneStrategy
 from edgetune.flower.task import TaskSpec, TrainingTask
 
@@ -57,7 +61,7 @@ class FlowerEngineConfig:
     straggler_ratio: float = 0.0
     straggler_min_s: float = 5.0
     sync_timeout_s: float = 60.0
-    poll_interval_s: float = 0.5
+    poll_interval_s: float = 0.05
     liveness_check_s: float = 5.0
 
     def __post_init__(self) -> None:
@@ -95,12 +99,13 @@ class RoundTiming:
     wall_s: float = 0.0
     max_compute_s: float = 0.0
     max_train_s: float = 0.0
+    down_bytes: int = 0
+    up_bytes: int = 0
     replies: int = 0
     failed: int = 0
     syncs_pushed: int = 0
 
 
-@register_engine
 class FlowerEngine(Engine):
     """Algorithm 1's work on Flower SuperNodes (see the module docstring).
 
@@ -113,6 +118,9 @@ class FlowerEngine(Engine):
     task : TrainingTask
         Server side of the model (initial state, FedSGD, validation loss).
     config : FlowerEngineConfig
+    learning_rate : float
+        The nodes' local learning rate (FedAvg's local optimiser; the in-process engine's
+        ``learning_rate``); the server step takes the orchestrator's rate in :meth:`apply_update`.
     clock : callable, optional
         Monotonic seconds (tests pass a fake); ``sleep`` likewise.
     """
@@ -126,6 +134,7 @@ class FlowerEngine(Engine):
         fleet: Fleet,
         task: TrainingTask,
         config: FlowerEngineConfig | None = None,
+        learning_rate: float = 3e-3,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -133,14 +142,19 @@ class FlowerEngine(Engine):
         self.fleet = fleet
         self.task = task
         self.config = config or FlowerEngineConfig()
-        self.strategy = EdgetuneStrategy(task, ttl_s=self.config.ttl_s)
+        self.learning_rate = learning_rate
+        self.strategy = EdgetuneStrategy(task, learning_rate=learning_rate, ttl_s=self.config.ttl_s)
         self._clock = clock
         self._sleep = sleep
         self._ids = list(fleet.node_ids)
         self._t0: float | None = None
         self._fid: dict[int, int] = {}  # edgetune node id -> Flower node id
         self._arrays: ArrayRecord = to_record(task.initial_state())
-        self._model_bytes = state_bytes(from_record(self._arrays))
+        self._model_bytes = record_bytes(self._arrays)
+        self._names = task.trainable_names()
+        self._partial = set(self._names) != set(from_record(self._arrays))
+        self._sent_cache: tuple[int, ArrayRecord, int] | None = None
+        self._round_down = 0
         self._version = 0
         self._checksums: dict[int, str] = {0: state_checksum(from_record(self._arrays))}
         self._owed_sync: set[int] = set()
@@ -174,6 +188,17 @@ class FlowerEngine(Engine):
             log(WARNING, "get_node_ids failed: %s", exc)
             return set()
 
+    def _travelling(self) -> tuple[ArrayRecord, int]:
+        """What a node that holds the base model is sent: all tensors, or with LoRA the adapters."""
+        if not self._partial:
+            return self._arrays, self._model_bytes
+        if self._sent_cache is None or self._sent_cache[0] != self._version:
+            full = from_record(self._arrays)
+            sub = {n: full[n] for n in self._names}
+            record = to_record(sub)
+            self._sent_cache = (self._version, record, record_bytes(record))
+        return self._sent_cache[1], self._sent_cache[2]
+
     def _push(self, messages: list[Message], kind: str, version: int) -> None:
         if not messages:
             return
@@ -187,9 +212,11 @@ class FlowerEngine(Engine):
                 if kind == "sync":
                     self._log_sync_failure(-1 if nid is None else nid, fid, version, "push refused")
                 continue
-            self._inflight[mid] = _Sent(kind, fid, nid, version, now, self._model_bytes)
+            nbytes = record_bytes(_msg.content.array_records["arrays"])
+            self._inflight[mid] = _Sent(kind, fid, nid, version, now, nbytes)
+            self._round_down += nbytes
             if nid is not None:
-                self._bytes[nid] += self._model_bytes
+                self._bytes[nid] += nbytes
 
     def _pull(self) -> list[tuple[_Sent, Message]]:
         if not self._inflight:
@@ -211,14 +238,19 @@ class FlowerEngine(Engine):
             del self._inflight[mid]
 
     def _sync_messages(self, targets: Mapping[int, int | None]) -> list[Message]:
-        """``train.sync`` of the current model to ``targets`` (Flower id -> edgetune id or None)."""
-        return self.strategy.configure_sync(
-            self._version,
-            self._arrays,
-            self._base_config(),
-            {fid: (-1 if nid is None else nid) for fid, nid in targets.items()},
-            self._checksums[self._version],
-        )
+        """``train.sync`` of the current model to ``targets`` (Flower id -> edgetune id or None).
+
+        Nodes not identified yet (``None``) get the full model; the others what travels.
+        """
+        out: list[Message] = []
+        for full in (True, False):
+            group = {fid: (-1 if nid is None else nid) for fid, nid in targets.items() if (nid is None) == full}
+            if group:
+                arrays = self._arrays if full else self._travelling()[0]
+                out += self.strategy.configure_sync(
+                    self._version, arrays, self._base_config(), group, self._checksums[self._version]
+                )
+        return out
 
     def _on_sync(self, sent: _Sent, msg: Message) -> None:
         if msg.has_error():
@@ -226,7 +258,7 @@ class FlowerEngine(Engine):
             self._log_sync_failure(nid, sent.fid, sent.version, f"error {msg.error.code}: {msg.error.reason}")
             return
         info = msg.content.config_records["info"]
-        nid = int(scalar(info["node-id"]))
+        nid = self._node_of(info)
         self._learn(nid, sent.fid, info)
         got = str(info["checksum"])
         self.sync_log.append(
@@ -242,9 +274,24 @@ class FlowerEngine(Engine):
 
     def _log_sync_failure(self, nid: int, fid: int, version: int, reason: str) -> None:
         self.sync_log.append(
-            {"version": version, "node": nid, "flower_node": fid, "checksum": None,
-             "server_checksum": self._checksums[version], "match": False, "error": reason}
+            {
+                "version": version,
+                "node": nid,
+                "flower_node": fid,
+                "checksum": None,
+                "server_checksum": self._checksums[version],
+                "match": False,
+                "error": reason,
+            }
         )
+
+    def _node_of(self, info: Mapping[str, Any]) -> int:
+        """The fleet id a reply names: its ``node-id``, or (-1) the fleet's node at its partition."""
+        nid = int(scalar(info["node-id"]))
+        pid = int(scalar(info.get("partition-id", -1)))
+        if nid < 0 and 0 <= pid < len(self._ids):
+            return self._ids[pid]
+        return nid
 
     def _learn(self, nid: int, fid: int, info: Mapping[str, Any]) -> None:
         if nid not in self._busy:
@@ -255,7 +302,7 @@ class FlowerEngine(Engine):
             if old is not None:
                 log(INFO, "node %s reconnected as Flower node %s (was %s)", nid, fid, old)
             self._fid[nid] = fid
-        self.node_info[nid] = {k: info[k] for k in ("partition-id", "backend", "compute") if k in info}
+        self.node_info[nid] = {k: info[k] for k in ("partition-id", "backend", "compute", "warm") if k in info}
 
     def _handle(self, pulled: list[tuple[_Sent, Message]], train: dict[int, Message]) -> None:
         for sent, msg in pulled:
@@ -289,8 +336,14 @@ class FlowerEngine(Engine):
             self._sleep(cfg.poll_interval_s)
         self.connect_s = self.now_s()
         missing = sorted(wanted - set(self._fid))
-        log(INFO, "distribute: %s/%s nodes identified in %.1f s%s", len(wanted) - len(missing), len(wanted),
-            self.connect_s, f"; missing {missing}" if missing else "")
+        log(
+            INFO,
+            "distribute: %s/%s nodes identified in %.1f s%s",
+            len(wanted) - len(missing),
+            len(wanted),
+            self.connect_s,
+            f"; missing {missing}" if missing else "",
+        )
 
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
         """Send ``train`` to ``active`` (+ owed ``train.sync`` to the others); gather until the deadline."""
@@ -321,7 +374,15 @@ class FlowerEngine(Engine):
                 self._log_sync_failure(nid, fid if fid is not None else -1, self._version, "not connected")
         self._owed_sync.clear()
         self.strategy.selected = selected
-        train_msgs = list(self.strategy.configure_train(epoch, self._arrays, self._base_config(), self.grid))
+        # FedAvg: each node starts from the sampling state it would have in-process (active order).
+        pos = {nid: k for k, nid in enumerate(self._ids)}
+        rng = dict(zip(active, self.task.rng_states([pos[n] for n in active]), strict=True))
+        self.strategy.node_extra = {
+            fid: {"lr": self.learning_rate, "rng-state": rng[nid]} for fid, nid in selected.items()
+        }
+        self._round_down = 0
+        sending, _ = self._travelling()
+        train_msgs = list(self.strategy.configure_train(epoch, sending, self._base_config(), self.grid))
         self._push(train_msgs, "train", self._version)
         sync_msgs = self._sync_messages(targets)
         self._push(sync_msgs, "sync", self._version)
@@ -367,8 +428,8 @@ class FlowerEngine(Engine):
                 who = "SuperNode unavailable" if msg.error.code == ErrorCode.NODE_UNAVAILABLE else "ClientApp error"
                 failed[nid] = f"{who} ({msg.error.code}): {msg.error.reason}"
                 continue
-            if "grads" not in msg.content.array_records or "metrics" not in msg.content.metric_records:
-                failed[nid] = "reply without gradients"
+            if "update" not in msg.content.array_records or "metrics" not in msg.content.metric_records:
+                failed[nid] = "reply without an update"
                 continue
             metrics = msg.content.metric_records["metrics"]
             info = msg.content.config_records["info"]
@@ -376,7 +437,8 @@ class FlowerEngine(Engine):
                 failed[nid] = f"task backend mismatch: node {info.get('backend')!r}, server {self.task.backend!r}"
                 continue
             self._learn(nid, msg.metadata.src_node_id, info)
-            up = state_bytes(from_record(msg.content.array_records["grads"]))
+            up = record_bytes(msg.content.array_records["update"])
+            timing.up_bytes += up
             train_s = scalar(metrics["train-time-s"])
             reports[nid] = NodeReport(node_id=nid, train_time_s=train_s, upload_bytes=up, arrived_s=arrived)
             self._busy[nid] += train_s
@@ -385,6 +447,7 @@ class FlowerEngine(Engine):
             timing.max_train_s = max(timing.max_train_s, train_s)
             good.append(msg)
         timing.replies, timing.failed = len(reports), len(failed)
+        timing.down_bytes = self._round_down
         timing.wall_s = self.now_s() - start
         self.timings.append(timing)
         if failed:
@@ -392,7 +455,7 @@ class FlowerEngine(Engine):
         return RoundResult(reports=reports, failed=failed, payload=good)
 
     def apply_update(self, result: RoundResult, learning_rate: float) -> None:
-        """FedSGD through :meth:`EdgetuneStrategy.aggregate_train`; the model version becomes the epoch."""
+        """The aggregator through :meth:`EdgetuneStrategy.aggregate_train`; the version becomes the epoch."""
         self.strategy.learning_rate = learning_rate
         self.strategy.arrays = self._arrays
         arrays, _ = self.strategy.aggregate_train(self._epoch, result.payload or [])
@@ -444,11 +507,17 @@ class FlowerEngine(Engine):
         """Checksum of the current global model."""
         return self._checksums[self._version]
 
+    def finish(self) -> EngineReport:
+        """Sync the final model (:meth:`close`), then report usage and the Flower section."""
+        self.close()
+        return EngineReport(usage=self.usage(), info={**self.describe(), "flower_run": self.report()})
+
     def describe(self) -> dict[str, Any]:
-        """Engine, timeouts and task for the record's ``config``."""
+        """Engine, timeouts and task for the record."""
         return {
-            **super().describe(),
+            "engine": self.name,
             "flower": asdict(self.config),
+            "learning_rate_local": self.learning_rate,
             "task": {**asdict(self.task.spec), "backend": self.task.backend},
         }
 
@@ -459,6 +528,7 @@ class FlowerEngine(Engine):
             "node_info": {str(n): v for n, v in sorted(self.node_info.items())},
             "connect_s": self.connect_s,
             "model_bytes": self._model_bytes,
+            "travelling_bytes": self._travelling()[1],
             "server_checksums": {str(v): c for v, c in sorted(self._checksums.items())},
             "sync": list(self.sync_log),
             "rounds": [asdict(t) for t in self.timings],

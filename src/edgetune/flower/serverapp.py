@@ -18,13 +18,16 @@ import traceback
 from dataclasses import asdict, dataclass
 from logging import INFO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 from flwr.supercore import log
 
 from edgetune.flower.task import TaskSettings, from_flat
+
+if TYPE_CHECKING:
+    from edgetune.flower.engine import FlowerEngine
 from edgetune.io import atomic_write_json, atomic_write_text
 
 app = ServerApp()
@@ -54,7 +57,7 @@ class ServerSettings(TaskSettings):
     straggler_ratio: float = 0.0
     straggler_min_s: float = 5.0
     sync_timeout_s: float = 60.0
-    poll_interval_s: float = 0.5
+    poll_interval_s: float = 0.05
 
     @classmethod
     def from_run_config(cls, run_config: Any) -> ServerSettings:
@@ -73,11 +76,15 @@ def _floats(text: str, name: str) -> tuple[float, ...]:
         raise ValueError(f"{name} must be comma-separated numbers, got {text!r}") from None
 
 
-def run(grid: Grid, settings: ServerSettings) -> dict[str, Any]:
-    """Run Algorithm 1 on ``grid`` with ``settings``; returns the run record's JSON document."""
+def run(grid: Grid, settings: ServerSettings, engine_cls: type[FlowerEngine] | None = None) -> dict[str, Any]:
+    """Run Algorithm 1 on ``grid`` with ``settings``; returns the run record's JSON document.
+
+    ``engine_cls`` is :class:`~edgetune.flower.engine.FlowerEngine` (deployment) or its simulation
+    twin (:class:`~edgetune.flower.simulation.FlowerSimEngine`): the same engine under another name.
+    """
     from edgetune.fleet.schema import load_fleet
     from edgetune.flower.engine import FlowerEngine, FlowerEngineConfig, spec_for
-    from edgetune.flower.task import make_task
+    from edgetune.flower.training_task import make_task
     from edgetune.flower.wrappers import ModelledTrainTime
     from edgetune.network.northbound import HttpNorthboundClient
     from edgetune.orchestrator.loop import Orchestrator, OrchestratorConfig
@@ -105,14 +112,21 @@ def run(grid: Grid, settings: ServerSettings) -> dict[str, Any]:
     )
     if settings.train_time not in ("measured", "modelled"):
         raise ValueError(f"train-time must be 'measured' or 'modelled', got {settings.train_time!r}")
-    flower = FlowerEngine(grid, fleet, task, config)
+    flower = (engine_cls or FlowerEngine)(grid, fleet, task, config, learning_rate=settings.learning_rate)
     engine = flower if settings.train_time == "measured" else ModelledTrainTime(flower, fleet, settings.work_s)
     epochs_done: list[dict[str, Any]] = []
 
     def progress(ep: EpochRecord) -> None:
         epochs_done.append(ep.to_json())
-        log(INFO, "epoch %s: active %s eliminated %s failed %s loss %s", ep.epoch, ep.active, ep.eliminated,
-            sorted(ep.failed), ep.loss)
+        log(
+            INFO,
+            "epoch %s: active %s eliminated %s failed %s loss %s",
+            ep.epoch,
+            ep.active,
+            ep.eliminated,
+            sorted(ep.failed),
+            ep.loss,
+        )
         if settings.progress:
             atomic_write_json(settings.progress, {"epochs": epochs_done, "node_map": flower.report()["node_map"]})
 
@@ -141,6 +155,8 @@ def main(grid: Grid, context: Context) -> None:
     try:
         run(grid, settings)
     except BaseException as exc:
-        atomic_write_text(Path(settings.out).with_name(Path(settings.out).name + ".error"),
-                          f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}")
+        atomic_write_text(
+            Path(settings.out).with_name(Path(settings.out).name + ".error"),
+            f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}",
+        )
         raise

@@ -1,13 +1,13 @@
-"""A Flower Message-API strategy for Algorithm 1: edgetune chooses the nodes, FedSGD aggregates.
+"""A Flower Message-API strategy for Algorithm 1: edgetune chooses the nodes, the task aggregates.
 
 :class:`EdgetuneStrategy` subclasses ``flwr.serverapp.strategy.Strategy`` (Flower 1.41) but does not
 own the round loop: the one orchestrator loop (:class:`~edgetune.orchestrator.loop.Orchestrator`)
 asks the selection policy (node elimination, all resources, ...) who trains and scores the nodes with
 Eq. 2-3; the Flower engine then sets :attr:`EdgetuneStrategy.selected` to those nodes and calls
 :meth:`configure_train` / :meth:`aggregate_train` to turn that choice into Flower ``Message`` objects
-and the replies into the next global model.
+and the replies into the next global model (the task's aggregator: FedSGD or FedAvg).
 
-Message types: ``train`` (model + config down, gradients + metrics up) for the nodes that train, and
+Message types: ``train`` (model + config down, update + metrics up) for the nodes that train, and
 ``train.sync`` (model down, checksum up) for every other node, so eliminated nodes keep the current
 model (Algorithm 1 lines 16-17) without training.
 """
@@ -30,7 +30,7 @@ SYNC = "train.sync"
 
 
 class EdgetuneStrategy(Strategy):
-    """Addresses the policy's nodes and aggregates their gradients with FedSGD.
+    """Addresses the policy's nodes and aggregates their updates with the task's aggregator.
 
     Parameters
     ----------
@@ -48,6 +48,9 @@ class EdgetuneStrategy(Strategy):
         self.ttl_s = ttl_s
         #: Flower node id -> edgetune node id of the nodes chosen for the next ``configure_train``.
         self.selected: dict[int, int] = {}
+        #: Flower node id -> extra config of its next ``train`` message (e.g. FedAvg's ``rng-state``).
+        self.node_extra: dict[int, dict[str, str | float | int]] = {}
+        #: The full global model (with LoRA, ``configure_train`` is given only the adapters).
         self.arrays: ArrayRecord | None = None
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -74,37 +77,39 @@ class EdgetuneStrategy(Strategy):
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
-        """One ``train`` message (global model + config) per node in :attr:`selected`."""
-        self.arrays = arrays
+        """One ``train`` message (the model's tensors that train + config) per node in :attr:`selected`."""
         out = []
         for fid, nid in self.selected.items():
-            content = RecordDict({"arrays": arrays, "config": self._config(server_round, config, nid)})
+            cfg = self._config(server_round, config, nid)
+            for key, value in self.node_extra.get(fid, {}).items():
+                cfg[key] = value
+            content = RecordDict({"arrays": arrays, "config": cfg})
             out.append(Message(content, fid, TRAIN, ttl=self.ttl_s, group_id=str(server_round)))
         return out
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
-        """FedSGD: the token-weighted mean of the replies' gradients, one server step (lines 12-13).
+        """The token-weighted mean of the replies' updates, one server step (lines 12-13).
 
-        Replies that carry an error or no ``grads`` are ignored; with none left the model is
-        returned unchanged and the metrics are ``None``.
+        Replies that carry an error or no ``update`` are ignored; with none left the model is
+        returned unchanged and the metrics are ``None``. :attr:`arrays` must hold the full model.
         """
         if self.arrays is None:
-            raise RuntimeError("aggregate_train before configure_train")
-        grads: list[State] = []
+            raise RuntimeError("aggregate_train without the global model (set strategy.arrays)")
+        updates: list[State] = []
         tokens: list[float] = []
         for msg in replies:
-            if msg.has_error() or "grads" not in msg.content.array_records:
+            if msg.has_error() or "update" not in msg.content.array_records:
                 continue
-            grads.append(from_record(msg.content.array_records["grads"]))
+            updates.append(from_record(msg.content.array_records["update"]))
             tokens.append(scalar(msg.content.metric_records["metrics"].get("num-tokens", 1)))
-        if not grads:
+        if not updates:
             return None, None
-        state = self.task.fedsgd(from_record(self.arrays), grads, self.learning_rate, tokens)
+        state = self.task.aggregate(from_record(self.arrays), updates, self.learning_rate, tokens)
         self.arrays = to_record(state)
-        metrics = MetricRecord({"num-replies": len(grads), "num-tokens": sum(tokens)})
-        log(INFO, "round %s: FedSGD over %s gradients", server_round, len(grads))
+        metrics = MetricRecord({"num-replies": len(updates), "num-tokens": sum(tokens)})
+        log(INFO, "round %s: %s over %s updates", server_round, self.task.spec.aggregator, len(updates))
         return self.arrays, metrics
 
     def configure_evaluate(
@@ -119,11 +124,16 @@ class EdgetuneStrategy(Strategy):
 
     def summary(self) -> None:
         """Log the strategy's settings."""
-        log(INFO, "EdgetuneStrategy: FedSGD, lr=%s, ttl=%ss, task=%s",
-            self.learning_rate, self.ttl_s, self.task.backend)
+        log(
+            INFO,
+            "EdgetuneStrategy: %s, lr=%s, ttl=%ss, task=%s",
+            self.task.spec.aggregator,
+            self.learning_rate,
+            self.ttl_s,
+            self.task.backend,
+        )
 
 
 def checksum_of(arrays: ArrayRecord) -> str:
     """Checksum of the model held by ``arrays`` (see :func:`~edgetune.flower.codec.state_checksum`)."""
     return state_checksum(from_record(arrays))
-

@@ -1,15 +1,16 @@
 """What the Flower apps need from the training package: one small adapter, same on both ends.
 
-The ServerApp and every ClientApp build the same :class:`TrainingTask` from the same
-:class:`TaskSpec` (the server sends the spec in every message's config, so a SuperNode needs nothing
-but its partition from its node config). The task gives the initial global model, the gradient of
-one partition, the FedSGD step and the validation loss.
+The ServerApp and every node build the same :class:`TrainingTask` from the same :class:`TaskSpec`
+(the server sends the spec in every message's config, so a SuperNode needs nothing but its
+partition from its node config). The task gives the initial global model, a node's local update
+(FedSGD: the gradient of its partition; FedAvg: the delta of ``local_steps`` local steps), the
+server step and the validation loss.
 
-:func:`make_task` uses the training package (:mod:`edgetune.training`, the in-process engine's
-models, tokenizer, corpora and partitions) when it provides what is needed, so Flower trains the
-same models on the same partitions as the in-process engine; otherwise it falls back to
-:class:`SyntheticTask`, a tiny GPT-2 on a seeded synthetic byte corpus (used by the unit tests and
-while the training package is incomplete). The record says which one ran (``task.backend``).
+This module imports only NumPy (the thin ClientApp imports it); the tasks import torch when built.
+:func:`edgetune.flower.training_task.make_task` builds the training package's task
+(:mod:`edgetune.training`: the in-process engine's models, tokenizer, corpora, partitions,
+aggregators and LoRA) or falls back to :class:`SyntheticTask`, a tiny GPT-2 on a seeded synthetic
+byte corpus (unit tests, hosts without the corpora). The record says which one ran.
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ class TaskSettings:
     The fields mirror :class:`edgetune.training.job.FinetuneJob` (same names, same defaults where
     the job has them), so a Flower run and an in-process run of the same job train the same model on
     the same partitions. ``optimizer`` is the server optimiser of FedSGD (``sgd`` is Algorithm 1
-    line 13 verbatim); ``backend`` picks ``training`` (the training package), ``synthetic`` or
-    ``auto`` (training when its corpora and caches are there).
+    line 13 verbatim) or the local optimiser of FedAvg; ``aggregator`` is ``fedsgd`` or ``fedavg``
+    (``local_steps`` local steps per epoch); ``lora`` trains (and sends) only LoRA adapters;
+    ``backend`` picks ``training`` (the training package), ``synthetic`` or ``auto`` (training
+    when its corpora and caches are there).
     """
 
     model: str = "tiny"
@@ -68,6 +71,9 @@ class TaskSettings:
     val_tokens: int = 4_096
     pretrain_steps: int = 300
     optimizer: str = "adam"
+    aggregator: str = "fedsgd"
+    local_steps: int = 1
+    lora: bool = False
     backend: str = "auto"
 
     def task_settings(self) -> dict[str, Any]:
@@ -84,7 +90,7 @@ class TaskSpec(TaskSettings):
 
     num_partitions: int = 4
 
-    def to_config(self) -> dict[str, int | float | str]:
+    def to_config(self) -> dict[str, int | float | str | bool]:
         """Flat ``task.*`` keys for a Flower ``ConfigRecord``."""
         return {f"task.{k}": v for k, v in asdict(self).items()}
 
@@ -96,9 +102,9 @@ class TaskSpec(TaskSettings):
 
 @dataclass(frozen=True)
 class LocalResult:
-    """One node's epoch: gradients of the mean loss over its partition (``n_tokens`` tokens), timings."""
+    """One node's epoch: its update (gradient or model delta) over ``n_tokens`` tokens, timings."""
 
-    grads: State
+    update: State
     n_tokens: int
     loss: float
     compute_s: float
@@ -117,31 +123,45 @@ class TrainingTask(ABC):
         """The global model before fine-tuning (deterministic in ``spec``)."""
 
     @abstractmethod
-    def gradient(self, state: Mapping[str, NDArray[np.generic]], partition_id: int) -> LocalResult:
-        """Forward/backward of ``state`` over partition ``partition_id`` (Algorithm 1 line 6)."""
+    def local(
+        self, state: Mapping[str, NDArray[np.generic]], partition_id: int, lr: float, rng_state: str = ""
+    ) -> LocalResult:
+        """A node's update of ``state`` over partition ``partition_id`` (Algorithm 1 line 6).
+
+        ``rng_state`` (a JSON NumPy bit-generator state, :meth:`rng_states`) seeds FedAvg's
+        mini-batch sampling; FedSGD uses no randomness.
+        """
 
     @abstractmethod
     def evaluate(self, state: Mapping[str, NDArray[np.generic]]) -> float:
         """Cross-entropy of ``state`` on the held-out validation split (line 15)."""
 
-    def fedsgd(
+    def trainable_names(self) -> tuple[str, ...]:
+        """Names of the tensors that train (and travel after distribution); default: all."""
+        return tuple(self.initial_state())
+
+    def rng_states(self, partition_ids: Sequence[int]) -> list[str]:
+        """Server side: the sampling state each node of one round starts from (default: none)."""
+        return ["" for _ in partition_ids]
+
+    def aggregate(
         self,
         state: Mapping[str, NDArray[np.generic]],
-        grads: Sequence[Mapping[str, NDArray[np.generic]]],
+        updates: Sequence[Mapping[str, NDArray[np.generic]]],
         lr: float,
         weights: Sequence[float] | None = None,
     ) -> State:
-        """Lines 12-13 as FedSGD: ``params - lr * mean(gradients)``, the mean weighted by ``weights``."""
-        if not grads:
+        """Lines 12-13 as FedSGD: ``params - lr * mean(updates)``, the mean weighted by ``weights``."""
+        if not updates:
             return {k: np.array(v, copy=True) for k, v in state.items()}
-        w = np.ones(len(grads)) if weights is None else np.asarray(weights, dtype=np.float64)
+        w = np.ones(len(updates)) if weights is None else np.asarray(weights, dtype=np.float64)
         w = w / w.sum()
         out: State = {}
         for name, value in state.items():
-            if name not in grads[0]:
+            if name not in updates[0]:
                 out[name] = np.array(value, copy=True)
                 continue
-            mean = np.tensordot(w, np.stack([np.asarray(g[name], dtype=np.float64) for g in grads]), axes=1)
+            mean = np.tensordot(w, np.stack([np.asarray(g[name], dtype=np.float64) for g in updates]), axes=1)
             out[name] = (np.asarray(value, dtype=np.float64) - lr * mean).astype(value.dtype)
         return out
 
@@ -159,9 +179,44 @@ class SyntheticTask(TrainingTask):
 
     backend = "synthetic"
     _WORDS: tuple[str, ...] = (
-        "edge", "node", "model", "epoch", "gradient", "cloud", "fleet", "train", "loss", "switch", "link",
-        "delay", "bandwidth", "fortune", "wisdom", "the", "a", "of", "to", "and", "in", "is", "it", "you",
-        "that", "he", "was", "for", "on", "are", "with", "as", "his", "they", "be", "at", "one", "have",
+        "edge",
+        "node",
+        "model",
+        "epoch",
+        "gradient",
+        "cloud",
+        "fleet",
+        "train",
+        "loss",
+        "switch",
+        "link",
+        "delay",
+        "bandwidth",
+        "fortune",
+        "wisdom",
+        "the",
+        "a",
+        "of",
+        "to",
+        "and",
+        "in",
+        "is",
+        "it",
+        "you",
+        "that",
+        "he",
+        "was",
+        "for",
+        "on",
+        "are",
+        "with",
+        "as",
+        "his",
+        "they",
+        "be",
+        "at",
+        "one",
+        "have",
     )
 
     def __init__(self, spec: TaskSpec) -> None:
@@ -171,8 +226,17 @@ class SyntheticTask(TrainingTask):
 
         torch.manual_seed(spec.seed)
         cfg = GPT2Config(
-            vocab_size=256, n_positions=spec.block_len, n_embd=64, n_layer=2, n_head=2,
-            resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=False, bos_token_id=0, eos_token_id=0,
+            vocab_size=256,
+            n_positions=spec.block_len,
+            n_embd=64,
+            n_layer=2,
+            n_head=2,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            tie_word_embeddings=False,
+            bos_token_id=0,
+            eos_token_id=0,
         )
         self._model = GPT2LMHeadModel(cfg)
         self._init = {k: v.detach().cpu().numpy().copy() for k, v in self._model.state_dict().items()}
@@ -203,8 +267,10 @@ class SyntheticTask(TrainingTask):
         out = self._model(input_ids=x, labels=x)
         return out.loss
 
-    def gradient(self, state: Mapping[str, NDArray[np.generic]], partition_id: int) -> LocalResult:
-        """Mean-loss gradient over the whole partition (batched, sample-weighted)."""
+    def local(
+        self, state: Mapping[str, NDArray[np.generic]], partition_id: int, lr: float = 0.0, rng_state: str = ""
+    ) -> LocalResult:
+        """Mean-loss gradient over the whole partition (batched, sample-weighted; FedSGD only)."""
         if not 0 <= partition_id < len(self._parts):
             raise ValueError(f"partition {partition_id} outside 0..{len(self._parts) - 1}")
         self._load(state)
@@ -226,7 +292,7 @@ class SyntheticTask(TrainingTask):
             p = names.get(k)
             if p is not None and p.grad is not None:
                 grads[k] = p.grad.detach().cpu().numpy().astype(np.float32)
-        return LocalResult(grads=grads, n_tokens=int(part.size), loss=total, compute_s=compute_s)
+        return LocalResult(update=grads, n_tokens=int(part.size), loss=total, compute_s=compute_s)
 
     def evaluate(self, state: Mapping[str, NDArray[np.generic]]) -> float:
         """Validation cross-entropy (nats per token)."""
@@ -236,20 +302,3 @@ class SyntheticTask(TrainingTask):
         self._model.eval()
         with torch.no_grad():
             return float(self._loss(self._val))
-
-
-def make_task(spec: TaskSpec, server: bool = False) -> TrainingTask:
-    """The task for ``spec``: the training package's (``backend`` ``training``, or ``auto`` when usable).
-
-    ``server`` loads the pre-trained weights (the ServerApp); nodes only build the architecture and
-    take the weights from each message.
-    """
-    if spec.backend not in ("auto", "training", "synthetic"):
-        raise ValueError(f"task backend must be auto, training or synthetic, got {spec.backend!r}")
-    if spec.backend != "synthetic":
-        from edgetune.flower import _training_adapter
-
-        task = _training_adapter.make(spec, server=server)
-        if task is not None:
-            return task
-    return SyntheticTask(spec)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from edgetune.engines.base import Engine, NodeUsage, RoundResult, TimeBase
+from edgetune.orchestrator.engine import Engine, EngineReport, RoundResult, TimeBase
 from edgetune.fleet.schema import Fleet
 
 
@@ -23,11 +23,6 @@ class EngineWrapper(Engine):
         self.inner = inner
         self.name = inner.name
         self.time_base: TimeBase = inner.time_base
-
-    @property
-    def node_ids(self) -> list[int]:
-        """The inner engine's nodes."""
-        return self.inner.node_ids
 
     def now_s(self) -> float:
         """The inner engine's clock."""
@@ -53,17 +48,9 @@ class EngineWrapper(Engine):
         """Delegated."""
         self.inner.broadcast(node_ids)
 
-    def usage(self) -> dict[int, NodeUsage]:
+    def finish(self) -> EngineReport:
         """Delegated."""
-        return self.inner.usage()
-
-    def describe(self) -> dict[str, Any]:
-        """Delegated."""
-        return self.inner.describe()
-
-    def close(self) -> None:
-        """Delegated."""
-        self.inner.close()
+        return self.inner.finish()
 
 
 class ModelledTrainTime(EngineWrapper):
@@ -88,11 +75,11 @@ class ModelledTrainTime(EngineWrapper):
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
         """The inner round with modelled training times."""
         res = self.inner.train_round(epoch, active)
-        res.reports = {
-            i: r._replace(train_time_s=self.work_s / self._compute[i]) for i, r in res.reports.items()
-        }
+        res.reports = {i: r._replace(train_time_s=self.work_s / self._compute[i]) for i, r in res.reports.items()}
         return res
 
-    def describe(self) -> dict[str, Any]:
+    def finish(self) -> EngineReport:
         """Say that training times were modelled."""
-        return {**self.inner.describe(), "train_time": {"model": "work_s / compute", "work_s": self.work_s}}
+        rep = self.inner.finish()
+        info = {**rep.info, "train_time": {"model": "work_s / compute", "work_s": self.work_s}}
+        return EngineReport(usage=rep.usage, info=info, timings=rep.timings)

@@ -31,6 +31,17 @@ class VariationConfig:
     min_period_s: float = 120.0
     max_period_s: float = 3600.0
 
+    def __post_init__(self) -> None:
+        from edgetune.errors import InputError
+
+        for name in ("bandwidth_sigma", "delay_sigma"):
+            if not 0 <= getattr(self, name) <= 5:
+                raise InputError(name, getattr(self, name), "must be in [0, 5]")
+        if not 0 <= self.components <= 64:
+            raise InputError("components", self.components, "must be in [0, 64]")
+        if not 0 < self.min_period_s <= self.max_period_s:
+            raise InputError("min_period_s", self.min_period_s, "must be positive and at most max_period_s")
+
 
 class BackgroundVariation:
     """Factors for ``n_links`` links; :meth:`bandwidth_factor` and :meth:`delay_factor` are pure in ``t``."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgetune.errors import InputError
 from edgetune.network.simulated import SimulatedNetwork
 
 #: Combined EWMA weight below which old polls are skipped by lazy monitors (see SimulatedMonitor).
@@ -87,9 +88,14 @@ class MonitorConfig:
 
     def __post_init__(self) -> None:
         if not 0 < self.ewma_alpha <= 1:
-            raise ValueError(f"ewma_alpha must be in (0, 1], got {self.ewma_alpha}")
-        if self.poll_interval_s <= 0:
-            raise ValueError(f"poll_interval_s must be positive, got {self.poll_interval_s}")
+            raise InputError("ewma_alpha", self.ewma_alpha, "must be in (0, 1]")
+        if not self.poll_interval_s > 0:
+            raise InputError("poll_interval_s", self.poll_interval_s, "must be positive")
+        for name in ("bandwidth_noise", "delay_noise_ms"):
+            if not getattr(self, name) >= 0:
+                raise InputError(name, getattr(self, name), "must be non-negative")
+        if self.loss_probes < 1:
+            raise InputError("loss_probes", self.loss_probes, "must be at least 1")
 
 
 class NetworkMonitor(NorthboundAPI):
@@ -106,6 +112,16 @@ class NetworkMonitor(NorthboundAPI):
         self._samples = np.zeros(n, dtype=np.int64)
         self._updated = np.zeros(n)
         self._now = 0.0
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, object]:
+        """Picklable (checkpoints): everything but the lock."""
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
         self._lock = threading.Lock()
 
     @abstractmethod
@@ -227,19 +243,3 @@ class SimulatedMonitor(NetworkMonitor):
             self.record(t, bw[k], delay[k], loss[k])
         self._next_poll = (last_tick + 1) * dt
         self.network.forget_before(last_tick * dt)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Registry of monitors (the simulated one here; the OpenFlow testbed registers its own).
-MonitorFactory = Callable[..., NorthboundAPI]
-MONITORS: dict[str, MonitorFactory] = {"simulated": SimulatedMonitor}
-
-
-def register_monitor(name: str) -> Callable[[MonitorFactory], MonitorFactory]:
-    """Decorator: make a monitor class available by ``name``."""
-
-    def deco(factory: MonitorFactory) -> MonitorFactory:
-        MONITORS[name] = factory
-        return factory
-
-    return deco

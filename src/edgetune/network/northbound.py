@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -118,23 +120,133 @@ class NorthboundServer:
         self.stop()
 
 
+@dataclass(frozen=True)
+class NorthboundConfig:
+    """Where the SDN controller's northbound API is and how an outage is survived (engines on real
+    networks: Flower, testbed).
+
+    Attributes
+    ----------
+    url : str
+        Base URL (``edgetune controller serve`` or the testbed's OpenFlow controller).
+    timeout_s : float
+        Per-request timeout.
+    grace_s : float
+        An outage shorter than this is survived (and noted in the record); a longer one ends the run
+        as ``failed`` with its partial record.
+    backoff_s : float
+        First retry delay; doubles up to 8 s.
+    """
+
+    url: str = "http://127.0.0.1:8181"
+    timeout_s: float = 5.0
+    grace_s: float = 60.0
+    backoff_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        from edgetune.errors import InputError
+
+        if not self.url.startswith(("http://", "https://")):
+            raise InputError("url", self.url, "must start with http:// or https://")
+        for name in ("timeout_s", "grace_s", "backoff_s"):
+            v = getattr(self, name)
+            if not 0 < v <= 86_400:
+                raise InputError(name, v, "must be positive and at most a day")
+
+    def client(self) -> HttpNorthboundClient:
+        """A client with these settings."""
+        return HttpNorthboundClient(self.url, self.timeout_s, self.grace_s, self.backoff_s)
+
+
+class NorthboundUnavailable(ConnectionError):
+    """The northbound API stayed unreachable for longer than the grace period."""
+
+
+@dataclass(frozen=True)
+class Outage:
+    """One spell during which the northbound API did not answer, survived by retrying.
+
+    ``attempts`` counts the failed requests; ``duration_s`` is wall-clock (it goes under the run
+    record's ``timings``).
+    """
+
+    attempts: int
+    duration_s: float
+
+
 class HttpNorthboundClient(NorthboundAPI):
-    """Read a controller's northbound API over HTTP (what Flower and testbed runs use)."""
+    """Read a controller's northbound API over HTTP (what Flower and testbed runs use).
+
+    A request that fails is retried with exponential backoff (``backoff_s``, doubling, at most
+    ``max_backoff_s``) until ``grace_s`` seconds have passed since the first failure; an outage
+    shorter than that is survived and appended to :attr:`outages`, a longer one raises
+    :class:`NorthboundUnavailable` (the run ends as ``failed`` with its partial record).
+
+    Parameters
+    ----------
+    url : str
+    timeout_s : float
+        Per-request timeout.
+    grace_s : float
+        How long an outage may last before the run fails.
+    backoff_s, max_backoff_s : float
+        First retry delay and its cap.
+    clock, sleep : callable
+        Monotonic clock and sleep (injected by tests).
+    """
 
     source = "http"
 
-    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float = 5.0,
+        grace_s: float = 60.0,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 8.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
+        self.grace_s = grace_s
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.clock = clock
+        self.sleep = sleep
+        self.outages: list[Outage] = []
         self._time = 0.0
 
-    def _get(self, path: str) -> dict[str, Any]:
+    def _get_once(self, path: str) -> dict[str, Any]:
         try:
             with urllib.request.urlopen(self.url + path, timeout=self.timeout_s) as resp:
                 body: dict[str, Any] = json.loads(resp.read())
                 return body
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as exc:
             raise ConnectionError(f"northbound API at {self.url} unreachable: {exc}") from exc
+
+    def _get(self, path: str) -> dict[str, Any]:
+        first: float | None = None
+        attempts = 0
+        delay = self.backoff_s
+        while True:
+            try:
+                body = self._get_once(path)
+            except ConnectionError as exc:
+                now = self.clock()
+                first = now if first is None else first
+                attempts += 1
+                if now - first >= self.grace_s:
+                    raise NorthboundUnavailable(
+                        f"northbound API at {self.url} unreachable for {now - first:.1f} s "
+                        f"(grace {self.grace_s:g} s, {attempts} attempts): {exc}"
+                    ) from exc
+                self.sleep(min(delay, max(self.grace_s - (now - first), 0.0)))
+                delay = min(delay * 2, self.max_backoff_s)
+                continue
+            if first is not None:
+                self.outages.append(Outage(attempts=attempts, duration_s=self.clock() - first))
+            return body
 
     def path_metrics(self, node_ids: Sequence[int] | None = None) -> dict[int, PathMetrics]:
         """Fetch ``/v1/metrics`` and keep ``node_ids``."""

@@ -32,6 +32,14 @@ class NetworkConfig:
     queue_delay_ms_at_full: float = 20.0  # queueing delay a fully utilised link adds (a filled buffer)
     variation: VariationConfig = field(default_factory=VariationConfig)
 
+    def __post_init__(self) -> None:
+        from edgetune.errors import InputError
+
+        if not 64 <= self.mss_bytes <= 65_535:
+            raise InputError("mss_bytes", self.mss_bytes, "must be in [64, 65535]")
+        if not self.queue_delay_ms_at_full >= 0:
+            raise InputError("queue_delay_ms_at_full", self.queue_delay_ms_at_full, "must be non-negative")
+
 
 @dataclass
 class _Phase:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from edgetune.engines.base import NodeUsage
+from edgetune.orchestrator.engine import NodeUsage
 from edgetune.fleet.schema import Fleet
 
 

@@ -26,14 +26,16 @@ declared for each device (Sec. III-A) and training time is what the node reporte
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from edgetune.engines.base import Engine
+from edgetune.errors import InputError
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import NorthboundAPI
 from edgetune.orchestrator.energy import node_energy
+from edgetune.orchestrator.engine import Engine, EngineReport, NodeUsage
 from edgetune.orchestrator.record import EpochRecord, RunRecord
 from edgetune.selection.base import MetricsTable, SelectionPolicy
 
@@ -47,12 +49,37 @@ class OrchestratorConfig:
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+            raise InputError("epochs", self.epochs, "must be at least 1")
         if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+            raise InputError("learning_rate", self.learning_rate, "must be positive")
+
+
+@dataclass
+class LoopState:
+    """Where the loop stands after an epoch: what a checkpoint must hold besides engine and policy.
+
+    Attributes
+    ----------
+    record : RunRecord
+        The record so far (epochs finished).
+    active : list of int
+        Nodes that train in the next epoch (line 11's ``active_nodes``).
+    last_train_time_s : dict
+        Latest reported training time of every node that ever trained (standby scoring).
+    """
+
+    record: RunRecord
+    active: list[int]
+    last_train_time_s: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def epochs_done(self) -> int:
+        """Number of finished epochs."""
+        return len(self.record.epochs)
 
 
 ProgressFn = Callable[[EpochRecord], None]
+EpochHook = Callable[[LoopState], None]
 
 
 class Orchestrator:
@@ -71,6 +98,17 @@ class Orchestrator:
     config : OrchestratorConfig
     progress : callable, optional
         Called with each finished epoch's record.
+    on_epoch : callable, optional
+        Called with the :class:`LoopState` after each finished epoch (the runs layer streams the epoch
+        and writes a checkpoint there).
+    record_config : mapping, optional
+        The record's ``config`` (the runs layer passes the resolved run spec); default: T, learning
+        rate and the policy's settings.
+
+    Attributes
+    ----------
+    record : RunRecord or None
+        The record being built; after an exception it holds the epochs finished so far.
     """
 
     def __init__(
@@ -81,6 +119,8 @@ class Orchestrator:
         fleet: Fleet,
         config: OrchestratorConfig | None = None,
         progress: ProgressFn | None = None,
+        on_epoch: EpochHook | None = None,
+        record_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.engine = engine
         self.policy = policy
@@ -88,40 +128,57 @@ class Orchestrator:
         self.fleet = fleet
         self.config = config or OrchestratorConfig()
         self.progress = progress
-        self._compute = {n.id: n.compute for n in fleet.nodes}
+        self.on_epoch = on_epoch
+        self.record_config = record_config
+        self.record: RunRecord | None = None
 
     def _metrics(self, node_ids: list[int], train_time_s: Mapping[int, float]) -> MetricsTable:
         """Eq. 2's raw inputs for ``node_ids`` (nodes without network metrics are left out)."""
+        compute = {n.id: n.compute for n in self.fleet.nodes}
         ids, net = self.northbound.path_arrays([i for i in node_ids if i in train_time_s])
         values = np.empty((len(ids), 5))
-        values[:, 0] = [self._compute[i] for i in ids]
+        values[:, 0] = [compute[i] for i in ids]
         values[:, 1:4] = net
         values[:, 4] = [train_time_s[i] for i in ids]
         return MetricsTable(ids=ids, values=values)
 
-    def run(self) -> RunRecord:
-        """Run all epochs and return the record (the engine is closed afterwards)."""
+    def new_record(self) -> RunRecord:
+        """An empty record for this run (policy, node list, time base)."""
+        config = dict(self.record_config) if self.record_config is not None else {
+            "epochs": self.config.epochs, "learning_rate": self.config.learning_rate, **self.policy.describe()
+        }
+        return RunRecord(
+            policy=self.policy.name,
+            config=config,
+            nodes=list(self.fleet.node_ids),
+            time_base=self.engine.time_base,
+        )
+
+    def run(self, resume: LoopState | None = None) -> RunRecord:
+        """Run all epochs (or the rest of them, from ``resume``) and return the record.
+
+        The engine's :meth:`~edgetune.orchestrator.engine.Engine.finish` is called in every case; on an
+        exception :attr:`record` keeps the epochs finished so far (with totals up to the last one).
+        """
         cfg = self.config
         engine = self.engine
-        nodes = engine.node_ids
-        record = RunRecord(
-            policy=self.policy.name,
-            config={
-                "epochs": cfg.epochs,
-                "learning_rate": cfg.learning_rate,
-                **self.policy.describe(),
-                **engine.describe(),
-            },
-            nodes=list(nodes),
-            time_base=engine.time_base,
-        )
+        nodes = list(self.fleet.node_ids)
+        finished = False
         try:
-            record.pre_training_loss = engine.evaluate()  # line 2
-            engine.distribute(nodes)  # lines 3-4
-            active = list(nodes)
-            last_train_time: dict[int, float] = {}
-            loss = record.pre_training_loss
-            for epoch in range(1, cfg.epochs + 1):
+            if resume is None:
+                record = self.new_record()
+                self.record = record
+                record.pre_training_loss = engine.evaluate()  # line 2
+                engine.distribute(nodes)  # lines 3-4
+                state = LoopState(record=record, active=list(nodes))
+            else:
+                state = resume
+                record = state.record
+                self.record = record
+            active = state.active
+            last_train_time = state.last_train_time_s
+            loss = record.epochs[-1].loss if record.epochs else record.pre_training_loss
+            for epoch in range(state.epochs_done + 1, cfg.epochs + 1):
                 start = engine.now_s()
                 result = engine.train_round(epoch, active)  # lines 5-7
                 trained = [i for i in active if i in result.reports]
@@ -159,20 +216,37 @@ class Orchestrator:
                     note=note,
                 )
                 record.epochs.append(ep)
+                active = nxt
+                state.active = active
                 if self.progress is not None:
                     self.progress(ep)
-                active = nxt
-            record.completion_time_s = record.epochs[-1].end_s if record.epochs else 0.0
-            usage = engine.usage()
-            energy = node_energy(self.fleet, usage, record.completion_time_s)
-            record.energy = {
-                "total_j": sum(e.total_j for e in energy.values()),
-                "compute_j": sum(e.compute_j for e in energy.values()),
-                "idle_j": sum(e.idle_j for e in energy.values()),
-                "radio_j": sum(e.radio_j for e in energy.values()),
-                "per_node_j": {str(i): e.total_j for i, e in energy.items()},
-            }
-            record.bytes_moved = float(sum(u.bytes_moved for u in usage.values()))
+                if self.on_epoch is not None:
+                    self.on_epoch(state)
+            finished = True
         finally:
-            engine.close()
+            try:
+                report = engine.finish()
+            except Exception:
+                if finished:
+                    raise
+                report = EngineReport(usage={})  # already failing: keep the first error
+            if self.record is not None:
+                self._totals(self.record, report.usage)
+                self.record.engine_info = report.info
+                self.record.timings.update(report.timings)
+                if finished:
+                    self.record.status = "complete"
         return record
+
+    def _totals(self, record: RunRecord, usage: Mapping[int, NodeUsage]) -> None:
+        """Completion time, energy and bytes moved over the epochs finished."""
+        record.completion_time_s = record.epochs[-1].end_s if record.epochs else 0.0
+        energy = node_energy(self.fleet, usage, record.completion_time_s)
+        record.energy = {
+            "total_j": sum(e.total_j for e in energy.values()),
+            "compute_j": sum(e.compute_j for e in energy.values()),
+            "idle_j": sum(e.idle_j for e in energy.values()),
+            "radio_j": sum(e.radio_j for e in energy.values()),
+            "per_node_j": {str(i): e.total_j for i, e in energy.items()},
+        }
+        record.bytes_moved = float(sum(u.bytes_moved for u in usage.values()))

@@ -11,7 +11,11 @@ Contract names (issue #2)::
 ``metrics`` holds what the orchestrator read through the northbound API, never ground truth. Extra
 keys: ``time_base`` ("virtual" seconds from a modelled clock, or "wall"), ``pre_training_loss``,
 ``final_loss``, per-epoch ``failed``/``rejoined``/``perplexity``/``upload_bytes``, ``energy`` and
-``bytes_moved`` totals.
+``bytes_moved`` totals, ``status`` (``running`` while a run goes on, then ``complete``, ``interrupted``
+or ``failed``), ``engine`` (facts the engine knows only at run time, e.g. parameter counts) and
+``timings``: the one key that holds wall-clock measurements (seconds), so that two records of the same
+seeded run on the simulated engine are byte-identical and those of other engines compare equal in
+everything but ``timings``.
 """
 
 from __future__ import annotations
@@ -78,6 +82,9 @@ class RunRecord:
     energy: dict[str, Any] = field(default_factory=dict)
     bytes_moved: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    status: str = "running"
+    engine_info: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final_loss(self) -> float | None:
@@ -87,8 +94,10 @@ class RunRecord:
     def to_json(self) -> dict[str, Any]:
         """The JSON document."""
         return {
+            "status": self.status,
             "policy": self.policy,
             "config": self.config,
+            "engine": self.engine_info,
             "nodes": self.nodes,
             "time_base": self.time_base,
             "time_unit": "virtual seconds" if self.time_base == "virtual" else "wall-clock seconds",
@@ -99,6 +108,7 @@ class RunRecord:
             "energy": self.energy,
             "bytes_moved": self.bytes_moved,
             **self.extra,
+            "timings": self.timings,
         }
 
     def save(self, path: str | Path) -> Path:

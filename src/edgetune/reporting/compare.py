@@ -16,13 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetune.engines.simulated import SimWorkload, simulate
-from edgetune.fleet.generate import SETUPS, generate_fleet
 from edgetune.io import atomic_write_text, atomic_write_with
-from edgetune.network.monitor import MonitorConfig
-from edgetune.network.simulated import NetworkConfig
-from edgetune.orchestrator.loop import OrchestratorConfig
-from edgetune.selection.base import PolicyConfig, make_policy
 
 
 @dataclass(frozen=True)
@@ -55,50 +49,6 @@ class SummaryRow:
     best_seed_reduction_pct: float  # the largest per-seed reduction (the paper reports "up to")
     ne_energy_j: float
     ar_energy_j: float
-
-
-def fleet_seed(seed: int, nodes: int, setup: str) -> np.random.Generator:
-    """Independent, reproducible generator for one sweep cell (NE and AR share it: a paired comparison)."""
-    return np.random.default_rng([seed, nodes, sorted(SETUPS).index(setup)])
-
-
-def run_sweep(
-    node_counts: Sequence[int],
-    setups: Sequence[str],
-    seeds: Sequence[int],
-    policies: Sequence[str] = ("ne", "ar"),
-    config: OrchestratorConfig | None = None,
-    policy_config: PolicyConfig | None = None,
-    workload: SimWorkload | None = None,
-    network_config: NetworkConfig | None = None,
-    monitor_config: MonitorConfig | None = None,
-    tick: Callable[[], None] | None = None,
-) -> list[SweepRow]:
-    """Simulate every (setup, nodes, seed, policy); the fleet and network seed are shared by the policies."""
-    rows: list[SweepRow] = []
-    for setup in setups:
-        for n in node_counts:
-            for seed in seeds:
-                fleet = generate_fleet(n, setup, fleet_seed(seed, n, setup), seed=seed)
-                for pol in policies:
-                    rec = simulate(
-                        fleet, make_policy(pol, policy_config), seed, config, workload, network_config, monitor_config
-                    )
-                    rows.append(
-                        SweepRow(
-                            setup=setup,
-                            nodes=n,
-                            seed=seed,
-                            policy=pol,
-                            completion_time_s=rec.completion_time_s,
-                            energy_j=float(rec.energy["total_j"]),
-                            bytes_moved=rec.bytes_moved,
-                            last_epoch_nodes=len(rec.epochs[-1].active),
-                        )
-                    )
-                    if tick is not None:
-                        tick()
-    return rows
 
 
 def summarize(rows: Sequence[SweepRow]) -> list[SummaryRow]:

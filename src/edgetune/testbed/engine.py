@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from edgetune.engines.base import Engine, NodeReport, NodeUsage, RoundResult, register_engine
+from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.engines.simulated import MB, SimWorkload
 from edgetune.fleet.schema import Fleet
 from edgetune.testbed.agent import recv_msg, send_msg, set_congestion_control
@@ -126,7 +126,6 @@ class _Link:
         self.receiver.join(timeout=10)
 
 
-@register_engine
 class TestbedEngine(Engine):
     """Algorithm 1's traffic on a running testbed (see module docstring).
 
@@ -270,9 +269,15 @@ class TestbedEngine(Engine):
         return {nid: NodeUsage(busy_s=self._busy[nid], bytes_moved=float(self._links[nid].bytes_moved)
                                if nid in self._links else 0.0) for nid in self._ids}
 
+    def finish(self) -> EngineReport:
+        """Stop the agents (:meth:`close`) and report usage."""
+        usage = self.usage()
+        self.close()
+        return EngineReport(usage=usage, info=self.describe())
+
     def describe(self) -> dict[str, Any]:
         """Engine, workload and testbed for the record."""
-        return {**super().describe(), "workload": asdict(self.workload), "testbed": self.plan.prefix,
+        return {"engine": self.name, "workload": asdict(self.workload), "testbed": self.plan.prefix,
                 "tcp_cc": self.config.tcp_cc, "cap_mbps": self.plan.cap_mbps}
 
     def close(self) -> None:

@@ -62,8 +62,8 @@ def simulate_prediction(fleet: Fleet, policy: SelectionPolicy, config: Orchestra
                         seed: int = 0, monitor_config: MonitorConfig | None = None) -> RunRecord:
     """The simulation engine's prediction of a testbed run (same fleet, no background variation)."""
     net_cfg = NetworkConfig(variation=VariationConfig(bandwidth_sigma=0.0, delay_sigma=0.0))
-    engine, monitor = build_simulation(fleet, np.random.default_rng(seed), workload, net_cfg, monitor_config)
-    record = Orchestrator(engine, policy, monitor, fleet, config).run()
+    engine = build_simulation(fleet, np.random.default_rng(seed), workload, net_cfg, monitor_config)
+    record = Orchestrator(engine, policy, engine.cluster.monitor, fleet, config).run()
     record.config["seed"] = seed
     return record
 

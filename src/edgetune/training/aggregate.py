@@ -117,6 +117,18 @@ class Aggregator(ABC):
     def apply(self, params: list[torch.nn.Parameter], mean_update: list[torch.Tensor], lr: float) -> None:
         """Change the global weights with the averaged update (lines 12-13)."""
 
+    def server_state(self) -> dict[str, Any] | None:
+        """The server optimiser's state (checkpoints); ``None`` before its first step."""
+        return None if self._server is None else self._server.state_dict()
+
+    def load_server_state(self, params: list[torch.nn.Parameter], lr: float, state: dict[str, Any] | None) -> None:
+        """Rebuild the server optimiser over ``params`` with ``state`` (from :meth:`server_state`)."""
+        if state is None:
+            self._server = None
+            return
+        self._server = make_optimizer(self.optimizer, params, lr)
+        self._server.load_state_dict(state)
+
     def describe(self) -> dict[str, Any]:
         """For the run record."""
         return {"aggregator": self.name, "optimizer": self.optimizer, "local_steps": self.local_steps,

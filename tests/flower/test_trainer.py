@@ -1,0 +1,74 @@
+"""The warm trainer: frames without pickle, a private socket with a token, the model it holds."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgetune.flower.codec import pack, state_checksum, unpack
+from edgetune.flower.task import SyntheticTask, TaskSpec
+from edgetune.flower.trainer import SOCKET, RemoteTrainer, TrainerServer, TrainJob, prepare_dir, wait_ready
+
+
+def test_frames_round_trip_and_reject_garbage() -> None:
+    state = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array([7], dtype=np.int64)}
+    head, back = unpack(pack({"op": "x", "n": 3}, state))
+    assert head == {"op": "x", "n": 3}
+    assert list(back) == ["a", "b"] and back["a"].dtype == np.float32
+    np.testing.assert_array_equal(back["a"], state["a"])
+    frame = pack({}, state)
+    with pytest.raises(ValueError, match="shorter"):
+        unpack(frame[:-1])
+    with pytest.raises(ValueError, match="longer"):
+        unpack(frame + b"\0")
+    with pytest.raises(ValueError, match="not an edgetune"):
+        unpack(b"pickle" + frame)
+
+
+def test_private_folder_and_token(tmp_path: Path) -> None:
+    folder, token = prepare_dir(tmp_path / "t")
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(folder / "trainer.token").st_mode) == 0o600
+    assert len(token) == 64
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Path:
+    folder, _ = prepare_dir(Path(os.environ.get("TMPDIR", "/tmp")) / f"et-{os.getpid()}-{tmp_path.name}"[:40])
+    server = TrainerServer(folder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    assert wait_ready(folder, 10)
+    return folder
+
+
+def test_trainer_holds_the_model_and_trains_like_the_task(served: Path) -> None:
+    spec = TaskSpec(num_partitions=2, block_len=16, micro_batch=8, optimizer="sgd", backend="synthetic")
+    task = SyntheticTask(spec)
+    state = task.initial_state()
+    remote = RemoteTrainer(served, timeout_s=60)
+    assert remote.hold(state, spec) == state_checksum(state)
+    # A message with only some tensors is merged into the held model.
+    name = next(iter(state))
+    part = {name: state[name] + 1}
+    assert remote.hold(part) == state_checksum({**state, **part})
+    reply = remote.train(TrainJob(spec, 1, 0.1), state)
+    want = task.local(state, 1)
+    assert reply.checksum == state_checksum(state) and reply.backend == "synthetic"
+    assert reply.n_tokens == want.n_tokens
+    for k, v in want.update.items():
+        np.testing.assert_allclose(reply.update[k], v, rtol=1e-5, atol=1e-7)
+    with pytest.raises(RuntimeError, match="outside"):
+        remote.train(TrainJob(spec, 5, 0.1), state)
+
+
+def test_a_peer_without_the_token_is_refused(served: Path) -> None:
+    with pytest.raises(AuthenticationError):
+        Client(str(served / SOCKET), family="AF_UNIX", authkey=b"0" * 64)
+    assert stat.S_IMODE(os.stat(served / SOCKET).st_mode) == 0o600
