@@ -34,6 +34,7 @@ import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -153,6 +154,8 @@ class InProcessEngine(RegisteredEngine):
         self.model_name = model_name
         self.partitioner = partitioner
         self.task = task or TrainingSpec()
+        self.tokenizer: Any = None  # set by build(): what save_model writes beside the weights
+        self.model_source: dict[str, Any] = {}
         self.aggregator: Aggregator = make_aggregator(
             self.task.aggregator, optimizer=self.task.optimizer, local_steps=self.task.local_steps,
             micro_batch=self.task.micro_batch,
@@ -184,13 +187,16 @@ class InProcessEngine(RegisteredEngine):
     @classmethod
     def build(cls, ctx: BuildContext) -> InProcessEngine:
         """Pre-trained model (cached), the job's data split and partitions, the virtual cluster."""
-        from edgetune.training.pretrain import pretrain
+        from edgetune.training.floor import fit_bigram_floor
+        from edgetune.training.sources import resolve_model
+        from edgetune.training.textgen import chars_per_token
 
         torch.set_num_threads(ctx.config.threads)
         task = ctx.task
-        pre = pretrain(task.pretrain_config())
+        pre = resolve_model(task.model, pretrain_steps=task.pretrain_steps or None, seed=task.pretrain_seed)
         split = derive_job_data(
-            ctx.seed, pre.tokenizer, task.data, task.partition, task.partition_kwargs, len(ctx.fleet.nodes)
+            ctx.seed, pre.tokenizer, task.data, task.partition, task.partition_kwargs, len(ctx.fleet.nodes),
+            task.documents(),
         )
         lora_seed = int(np.random.default_rng(ctx.seed).integers(2**31 - 1))
         model = model_for_run(pre.model, task.lora, lora_seed)
@@ -198,8 +204,23 @@ class InProcessEngine(RegisteredEngine):
             ctx.fleet, split.streams.run, model, split.data, ctx.config, task.partition, task.partition_kwargs,
             ctx.learning_rate, task.model, ctx.network, ctx.monitor, task,
         )
-        engine.pretrain_info = {k: v for k, v in pre.info.items() if k not in ("loss_curve", "seconds", "cached")}
+        floor = fit_bigram_floor(split.data.train, split.data.val, pre.tokenizer.vocab_size)
+        engine.pretrain_info = {
+            **{k: v for k, v in pre.info.items() if k not in ("loss_curve", "seconds", "cached", "load_s")},
+            "floor": {"bigram_loss": floor.loss, "bigram_k": floor.k, "unigram_loss": floor.unigram_loss},
+            "val_chars_per_token": chars_per_token(split.data.val, pre.tokenizer),  # type: ignore[arg-type]
+        }
+        engine.tokenizer = pre.tokenizer
+        engine.model_source = pre.info["source"]
         return engine
+
+    def save_model(self, folder: Path) -> Path:
+        """The fine-tuned model (LoRA adapter or whole model), tokenizer and manifest into ``folder``."""
+        from edgetune.training.finetuned import save_finetuned
+
+        training = {"model": self.model_name, "version": self.version, "trained_tokens": int(self.trained_tokens),
+                    "corpus": self.task.corpus}
+        return save_finetuned(self.model, self.tokenizer, folder, self.model_source, training)
 
     @property
     def northbound(self) -> NorthboundAPI:

@@ -257,6 +257,9 @@ def drive(
         raise RunFailed(str(exc), rec) from exc
     _note_outages(record, w.northbound)
     if folder is not None:
+        save = getattr(w.engine, "save_model", None)
+        if callable(save) and getattr(w.engine, "tokenizer", None) is not None:
+            save(folder.path / "model")  # the fine-tuned model the user keeps (RUNFOLDER contract)
         with deferred_interrupts():
             folder.write_record(record)
             folder.close()
