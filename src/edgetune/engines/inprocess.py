@@ -47,6 +47,7 @@ from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig, NorthboundAPI, SimulatedMonitor
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
 from edgetune.orchestrator.engine import EngineReport, NodeReport, Payloads, RoundResult
+from edgetune.orchestrator.loop import OrchestratorConfig
 from edgetune.training.aggregate import Aggregator, GradientSum, make_aggregator
 from edgetune.training.local import mean_loss, trainable
 from edgetune.training.lora import LoraSettings, payload_bytes
@@ -138,7 +139,7 @@ class InProcessEngine(RegisteredEngine):
         partitions: dict[int, IntArray],
         rng: np.random.Generator,
         config: InProcessConfig | None = None,
-        learning_rate: float = 1e-3,
+        learning_rate: float = OrchestratorConfig.learning_rate,
         model_name: str = "custom",
         partitioner: Partitioner | None = None,
         task: TrainingSpec | None = None,
@@ -378,7 +379,7 @@ def build_inprocess(
     config: InProcessConfig | None = None,
     partition: str = "iid",
     partition_kwargs: dict[str, Any] | None = None,
-    learning_rate: float = 1e-3,
+    learning_rate: float = OrchestratorConfig.learning_rate,
     model_name: str = "custom",
     network_config: NetworkConfig | None = None,
     monitor_config: MonitorConfig | None = None,

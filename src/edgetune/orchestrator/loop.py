@@ -42,10 +42,15 @@ from edgetune.selection.base import MetricsTable, PolicyContext, SelectionPolicy
 
 @dataclass(frozen=True)
 class OrchestratorConfig:
-    """Epoch count T and learning rate of Algorithm 1 (paper: 10 epochs, 5e-5)."""
+    """Epoch count T and learning rate of Algorithm 1.
+
+    The paper uses 10 epochs and 5e-5 (full fine-tuning with SGD). Our default rate, 3e-3, is for the
+    server Adam step on small models and on LoRA adapters (docs/runs.md, docs/training.md); the
+    simulated engine has no model and only records it.
+    """
 
     epochs: int = 10
-    learning_rate: float = 5e-5
+    learning_rate: float = 3e-3
 
     def __post_init__(self) -> None:
         if self.epochs < 1:

@@ -82,7 +82,6 @@ class RunSettings(OrchestratorConfig):
         mini-batches); the fleet has its own (``fleet.seed``).
     """
 
-    learning_rate: float = 3e-3
     engine: str = "simulated"
     policy: str = "ne"
     seed: int = 0
