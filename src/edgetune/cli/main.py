@@ -30,6 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "flower",
     "testbed",
     "dashboard",
+    "generate",
+    "evaluate",
 )
 
 

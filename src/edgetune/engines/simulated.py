@@ -98,7 +98,7 @@ class SimulatedEngine(RegisteredEngine):
         """Network and monitor from ``default_rng(ctx.seed)``, then the engine."""
         return build_simulation(ctx.fleet, np.random.default_rng(ctx.seed), ctx.config, ctx.network, ctx.monitor)
 
-    @property  # type: ignore[override]
+    @property
     def northbound(self) -> NorthboundAPI:
         """The simulated SDN monitor of this run's network."""
         return self.cluster.monitor

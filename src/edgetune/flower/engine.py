@@ -45,11 +45,11 @@ from flwr.common.constant import ErrorCode
 from flwr.serverapp import Grid
 from flwr.supercore import log
 
-from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.fleet.schema import Fleet
 from edgetune.flower.codec import from_record, record_bytes, scalar, state_checksum, to_record
 from edgetune.flower.strategy import EdgetuneStrategy
 from edgetune.flower.task import TaskSpec, TrainingTask
+from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 
 
 @dataclass(frozen=True)

@@ -105,9 +105,11 @@ class Engine(ABC):
     name: str = "abstract"
     #: "virtual" when times come from a modelled clock, "wall" when measured on real machines.
     time_base: TimeBase = "virtual"
-    #: The SDN monitor a virtual-clock engine runs on its own modelled network; ``None`` for engines
-    #: on real networks, whose northbound client the runs layer builds from the spec's ``monitor``.
-    northbound: NorthboundAPI | None = None
+    @property
+    def northbound(self) -> NorthboundAPI | None:
+        """The SDN monitor a virtual-clock engine runs on its own modelled network; ``None`` for engines on
+        real networks, whose northbound client the runs layer builds from the spec's ``northbound``."""
+        return None
 
     @abstractmethod
     def now_s(self) -> float:

@@ -43,14 +43,16 @@ from edgetune.selection.base import MetricsTable, PolicyContext, SelectionPolicy
 
 @dataclass(frozen=True)
 class OrchestratorConfig:
-    """Epoch count T and learning rate of Algorithm 1 (paper: 10 epochs, 5e-5), and a target loss.
+    """Epoch count T and learning rate of Algorithm 1, and a target loss.
 
-    ``target_loss`` > 0 makes the record carry ``time_to_target_s`` (issue 12); 0 = no target (TOML
-    has no null).
+    The paper uses 10 epochs and 5e-5 (full fine-tuning with SGD). Our default rate, 3e-3, is for the
+    server Adam step on small models and on LoRA adapters (docs/runs.md, docs/training.md); the
+    simulated engine has no model and only records it. ``target_loss`` > 0 makes the record carry
+    ``time_to_target_s`` (issue 12); 0 = no target (TOML has no null).
     """
 
     epochs: int = 10
-    learning_rate: float = 5e-5
+    learning_rate: float = 3e-3
     target_loss: float = 0.0
 
     def __post_init__(self) -> None:

@@ -74,7 +74,7 @@ def policy_rng(seed: int) -> np.random.Generator:
 
 def resolve_fleet(spec: RunSpec, base_dir: Path | None = None) -> Fleet:
     """The fleet of ``spec``: its file (relative to ``base_dir``) or a generated one (``fleet.seed``)."""
-    from edgetune.fleet.generate import fleet_rng, generate_fleet
+    from edgetune.fleet.generate import GeneratorConfig, fleet_rng, generate_fleet
 
     f = spec.fleet
     if f.file:
@@ -87,7 +87,8 @@ def resolve_fleet(spec: RunSpec, base_dir: Path | None = None) -> Fleet:
             if exc.field == "--fleet":
                 raise InputError("fleet.file", f.file, exc.reason) from None
             raise
-    return generate_fleet(f.nodes, f.setup, fleet_rng(f.seed, f.nodes, f.setup), seed=f.seed)
+    cfg = GeneratorConfig(nodes_per_gateway=f.nodes_per_gateway)
+    return generate_fleet(f.nodes, f.setup, fleet_rng(f.seed, f.nodes, f.setup), cfg, seed=f.seed)
 
 
 def build_context(spec: RunSpec, fleet: Fleet) -> BuildContext:
@@ -256,6 +257,9 @@ def drive(
         raise RunFailed(str(exc), rec) from exc
     _note_outages(record, w.northbound)
     if folder is not None:
+        save = getattr(w.engine, "save_model", None)
+        if callable(save) and getattr(w.engine, "tokenizer", None) is not None:
+            save(folder.path / "model")  # the fine-tuned model the user keeps (RUNFOLDER contract)
         with deferred_interrupts():
             folder.write_record(record)
             folder.close()
