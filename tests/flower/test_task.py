@@ -17,7 +17,7 @@ import torch
 from edgetune.flower.clientapp import app as client_app
 from edgetune.flower.codec import from_record
 from edgetune.flower.engine import FlowerEngine, FlowerEngineConfig
-from edgetune.flower.task import TaskSpec
+from edgetune.flower.task import NodeTask
 from edgetune.flower.training_task import TrainingPackageTask, lora_seed, make_task
 from tests.flower.fakegrid import FakeClock, FakeGrid
 
@@ -40,24 +40,24 @@ def _corpus_or_skip() -> None:
     [("fedsgd", False, 1, "adam"), ("fedsgd", True, 1, "adam"), ("fedavg", True, 3, "sgd")],
 )
 def test_one_round_equals_the_inprocess_engine(aggregator: str, lora: bool, local_steps: int, optimizer: str) -> None:
+    """The in-process engine is built by its registry entry from the same TrainingSpec (the run spec's [task])."""
     _corpus_or_skip()
     from edgetune.engines.inprocess import build_inprocess, model_for_run
     from edgetune.fleet.generate import generate_fleet
     from edgetune.training.spec import TrainingSpec
 
     torch.set_num_threads(1)
-    spec = TaskSpec(
-        num_partitions=3,
-        seed=4,
+    task = TrainingSpec(
+        model="tiny",
+        pretrain_steps=300,
         train_tokens=1536,
         val_tokens=256,
-        aggregator=aggregator,
         lora=lora,
         local_steps=local_steps,
         optimizer=optimizer,
         micro_batch=4,
-        backend="training",
     )
+    spec = NodeTask(task, seed=4, num_partitions=3, backend="training")
     server = make_task(spec, server=True)
     assert isinstance(server, TrainingPackageTask)
     fleet = generate_fleet(3, "normal", np.random.default_rng(1), seed=1)
@@ -65,12 +65,13 @@ def test_one_round_equals_the_inprocess_engine(aggregator: str, lora: bool, loca
     # In-process: the model run_job builds (same LoRA seed), the same run generator.
     from edgetune.training.pretrain import pretrain
 
-    model = model_for_run(pretrain(server.pretrain_config).model, lora, lora_seed(spec.seed))
+    assert server.pretrain_config == task.pretrain_config()  # the in-process engine's pre-training
+    model = model_for_run(pretrain(task.pretrain_config()).model, lora, lora_seed(spec.seed))
     _, _, run_rng = np.random.default_rng(spec.seed).spawn(3)
-    task = TrainingSpec(optimizer=optimizer, local_steps=local_steps, micro_batch=4)
     assert task.aggregator == aggregator
-    inproc = build_inprocess(fleet, copy.deepcopy(run_rng), model, server.data, None, "iid", learning_rate=LR,
-                             task=task)
+    inproc = build_inprocess(
+        fleet, copy.deepcopy(run_rng), model, server.data, None, "iid", learning_rate=LR, task=task
+    )
     for k, nid in enumerate(fleet.node_ids):
         np.testing.assert_array_equal(inproc.partitions[nid], server.partitions[k])
     inproc.distribute(fleet.node_ids)

@@ -38,7 +38,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, 
 from flwr.clientapp import ClientApp
 
 from edgetune.flower.codec import from_record, scalar, to_record
-from edgetune.flower.task import TaskSpec
+from edgetune.flower.task import NodeTask
 from edgetune.flower.trainer import NodeWork, RemoteTrainer, TrainJob, TrainReply
 
 MODEL_KEY = "edgetune-model"
@@ -95,7 +95,7 @@ def train(msg: Message, context: Context) -> Message:
     node = node_settings(context.node_config)
     cfg = msg.content.config_records["config"]
     job = TrainJob(
-        TaskSpec.from_config(cfg),
+        NodeTask.from_config(cfg),
         node["partition-id"],
         scalar(cfg.get("lr", 0.0)),
         str(cfg.get("rng-state", "")),
@@ -138,7 +138,7 @@ def sync(msg: Message, context: Context) -> Message:
     cfg = msg.content.config_records["config"]
     arrays = from_record(msg.content.array_records["arrays"])
     if node["trainer-dir"]:
-        checksum = RemoteTrainer(node["trainer-dir"], node["trainer-timeout-s"]).hold(arrays, TaskSpec.from_config(cfg))
+        checksum = RemoteTrainer(node["trainer-dir"], node["trainer-timeout-s"]).hold(arrays, NodeTask.from_config(cfg))
     else:
         checksum = _local_hold(context, arrays)
     info = ConfigRecord(

@@ -87,7 +87,7 @@ def write_app(folder: str | Path, run_config: Mapping[str, Any]) -> Path:
         "[tool.flwr.app]\n"
         'publisher = "edgetune"\n\n'
         "[tool.flwr.app.components]\n"
-        'serverapp = "edgetune.flower.serverapp:app"\n'
+        'serverapp = "edgetune.runs.flower:app"\n'
         'clientapp = "edgetune.flower.clientapp:app"\n\n'
         "[tool.flwr.app.config]\n" + _toml_table(run_config)
     )

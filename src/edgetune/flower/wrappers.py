@@ -10,10 +10,9 @@ order; the run record's ``config.train_time`` says when it was used.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from edgetune.orchestrator.engine import Engine, EngineReport, RoundResult, TimeBase
 from edgetune.fleet.schema import Fleet
+from edgetune.orchestrator.engine import Engine, EngineReport, RoundResult, TimeBase
 
 
 class EngineWrapper(Engine):
