@@ -74,6 +74,11 @@ class RoundTiming:
     wall_s: float = 0.0
     max_compute_s: float = 0.0
     max_train_s: float = 0.0
+    #: Longest ClientApp handler (``message-s``: unpack, trainer round trip, pack) of the round.
+    max_message_s: float = 0.0
+    #: Seconds after the push until the first / the last reply was pulled.
+    first_reply_s: float = 0.0
+    last_reply_s: float = 0.0
     down_bytes: int = 0
     up_bytes: int = 0
     replies: int = 0
@@ -403,8 +408,13 @@ class FlowerEngine(Engine):
         first: float | None = None
         last_check = start
         while True:
+            had = len(replies)
             self._handle(self._pull(), replies)
             now = self.now_s()
+            if len(replies) > had:
+                timing.last_reply_s = now - start - timing.push_s
+                if not had:
+                    timing.first_reply_s = timing.last_reply_s
             if now - last_check >= cfg.liveness_check_s:
                 # A SuperNode the SuperLink stopped listing (missed heartbeats) will not answer.
                 last_check, live = now, self._connected()
@@ -451,6 +461,7 @@ class FlowerEngine(Engine):
             self._bytes[nid] += up
             timing.max_compute_s = max(timing.max_compute_s, scalar(metrics.get("compute-s", train_s)))
             timing.max_train_s = max(timing.max_train_s, train_s)
+            timing.max_message_s = max(timing.max_message_s, scalar(metrics.get("message-s", train_s)))
             good.append(msg)
         timing.replies, timing.failed = len(reports), len(failed)
         timing.down_bytes = self._round_down
