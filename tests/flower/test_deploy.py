@@ -106,3 +106,22 @@ def test_serve_and_join_print_their_flower_commands(fleet_file: Path, capsys: py
     assert "edgetune.flower.trainer --dir" in trainer
     assert "trainer-dir=" in line and "FLWR_TELEMETRY_ENABLED=0" in line
     assert "flower-supernode" in line and "partition-id=2 node-id=2" in line and "10.0.0.1:9093" in line
+
+
+def test_stop_reaches_descendants_in_sessions_of_their_own(tmp_path: Path) -> None:
+    """Flower detaches flower-superexec and flwr-serverapp into new sessions; stop() must still end them."""
+    import sys
+    import time
+
+    from edgetune.flower.deploy import Deployment, _alive, _descendants
+
+    dep = Deployment(tmp_path / "w")
+    code = "import subprocess, time; subprocess.Popen(['sleep', '300'], start_new_session=True); time.sleep(300)"
+    proc = dep._start("parent", [sys.executable, "-c", code], "parent")
+    end = time.monotonic() + 20
+    while len(_descendants([proc.popen.pid])) < 1 and time.monotonic() < end:
+        time.sleep(0.05)
+    tree = _descendants([proc.popen.pid])
+    assert tree and all(_alive(pid) for pid in tree)
+    dep.stop(grace_s=2)
+    assert proc.popen.poll() is not None and not any(_alive(pid) for pid in tree)

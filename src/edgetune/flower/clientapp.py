@@ -78,13 +78,14 @@ def _local_train(context: Context, job: TrainJob, arrays: dict[str, Any]) -> Tra
     return reply
 
 
-def _local_hold(context: Context, arrays: dict[str, Any]) -> str:
+def _local_hold(context: Context, arrays: dict[str, Any], spec: NodeTask) -> str:
     with _PROCESS_LOCK:
         held = context.state.array_records.get(MODEL_KEY)
         _PROCESS_WORK.held = {} if held is None else from_record(held)
         checksum = _PROCESS_WORK.hold(arrays)
         context.state[MODEL_KEY] = to_record(_PROCESS_WORK.held)
         _PROCESS_WORK.held = {}
+        _PROCESS_WORK.task(spec)  # built during distribution (as the warm trainer does), not in round 1
     return checksum
 
 
@@ -137,10 +138,11 @@ def sync(msg: Message, context: Context) -> Message:
     node = node_settings(context.node_config)
     cfg = msg.content.config_records["config"]
     arrays = from_record(msg.content.array_records["arrays"])
+    spec = NodeTask.from_config(cfg)
     if node["trainer-dir"]:
-        checksum = RemoteTrainer(node["trainer-dir"], node["trainer-timeout-s"]).hold(arrays, NodeTask.from_config(cfg))
+        checksum = RemoteTrainer(node["trainer-dir"], node["trainer-timeout-s"]).hold(arrays, spec)
     else:
-        checksum = _local_hold(context, arrays)
+        checksum = _local_hold(context, arrays, spec)
     info = ConfigRecord(
         {
             "node-id": node["node-id"],
