@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from edgetune.runs.sweep import simulate
 from edgetune.fleet.generate import generate_fleet
+from edgetune.runs.sweep import simulate
 
 
 def main() -> None:

@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # System packages edgetune uses. Installs only what is missing; needs root (apt-get).
+# Usage: bash scripts/install-system.sh [--dev]
+#   --dev  also the test tools' system packages: chromium (the dashboard's real-browser test).
 set -euo pipefail
+dev=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) dev=1 ;;
+    *) echo "install-system.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 need=()
 # fortunes: the fine-tuning domain corpus; dataset-fashion-mnist: split fine-tuning pre-training data.
-for pkg in fortunes dataset-fashion-mnist; do
+pkgs=(fortunes dataset-fashion-mnist)
+# chromium: headless browser that Playwright drives in tests/dashboard (never `playwright install`).
+[ "$dev" = 1 ] && pkgs+=(chromium)
+for pkg in "${pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -15,7 +15,7 @@ PY=${PYTHON:-python3}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # 1. System packages (offline data sets, tools). Each step checks first, so re-runs are quick.
-bash "$here/scripts/install-system.sh"
+if [ "$dev" = 1 ]; then bash "$here/scripts/install-system.sh" --dev; else bash "$here/scripts/install-system.sh"; fi
 
 # 2. torch first, pinned to the CPU wheel: anything looser pulls gigabytes of CUDA packages.
 if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.__version__.startswith("2.13.0") else 1)' 2>/dev/null; then

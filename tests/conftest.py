@@ -11,10 +11,10 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.fleet.generate import generate_fleet
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import NorthboundAPI, PathMetrics
+from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.training import corpus
 
 

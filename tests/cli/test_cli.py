@@ -48,7 +48,7 @@ def _bad(argv: list[str], capsys: pytest.CaptureFixture[str], expect: str, out: 
 def test_bad_inputs(fleet_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "never.json"
     base = ["simulate", "--fleet", str(fleet_file), "--out", str(out), "--quiet"]
-    _bad([*base, "--policy", "oort"], capsys, "--policy='oort'", out)
+    _bad([*base, "--policy", "best"], capsys, "--policy='best'", out)
     _bad([*base, "--weights", "0.5,0.5,0.5,0,0"], capsys, "--weights='0.5,0.5,0.5,0,0'", out)
     _bad([*base, "--weights", "0.2,0.2"], capsys, "--weights", out)
     _bad([*base, "--utopia", "1,1,1,1,2"], capsys, "--utopia", out)

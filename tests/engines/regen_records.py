@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetune.runs.sweep import simulate
 from edgetune.fleet.generate import generate_fleet
 from edgetune.network.monitor import MonitorConfig
+from edgetune.runs.sweep import simulate
 
 if __name__ == "__main__":
     out = Path(__file__).resolve().parents[1] / "data"

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from edgetune.engines.base import ENGINES
-from edgetune.training.spec import TrainingSpec
 from edgetune.engines.inprocess import InProcessConfig, InProcessEngine, build_inprocess
 from edgetune.fleet.generate import generate_fleet
 from edgetune.orchestrator.loop import Orchestrator, OrchestratorConfig
 from edgetune.orchestrator.record import EpochRecord, RunRecord
 from edgetune.selection import make_policy
 from edgetune.training.lora import payload_bytes
+from edgetune.training.spec import TrainingSpec
 from tests.training.helpers import synthetic_data, tiny_model
 
 SPT = 1e-4  # fixed host seconds per token: deterministic virtual clock

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from edgetune.engines.simulated import MB, SimWorkload
-from edgetune.runs.sweep import simulate
 from edgetune.fleet.generate import generate_fleet
 from edgetune.fleet.schema import Fleet, LinkSpec, NodeSpec, OrchestratorSpec, SwitchSpec
 from edgetune.network.dynamics import VariationConfig
 from edgetune.network.monitor import MonitorConfig
 from edgetune.network.simulated import NetworkConfig
 from edgetune.orchestrator import OrchestratorConfig
+from edgetune.runs.sweep import simulate
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 QUIET = NetworkConfig(variation=VariationConfig(bandwidth_sigma=0.0, delay_sigma=0.0))

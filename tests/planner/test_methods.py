@@ -13,7 +13,8 @@ from .helpers import random_instance
 
 
 def test_registry():
-    assert method_names() == ["jqodi", "jqodi-stationary", "exact", "optimum", "full", "minimal", "brute"]
+    names = ["jqodi", "jqodi-literal", "jqodi-stationary", "exact", "optimum", "full", "minimal", "brute"]
+    assert method_names() == names
     assert all(isinstance(make_method(n), PlannerMethod) for n in method_names())
     with pytest.raises(InputError, match="unknown planner method"):
         make_method("nope")
@@ -36,8 +37,9 @@ def test_baselines_restrict_bits_and_json_contract():
         "energy_j",
         "time_s",
         "final_loss",
-        "solve_time_s",
+        "timings",
     ]
+    assert set(minimal.to_json()["timings"]) == {"solve_time_s"}
     opt = make_method("optimum").plan(inst)
     assert opt.feasible and opt.estimates == "expected"
     js = opt.to_json()

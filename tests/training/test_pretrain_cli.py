@@ -17,6 +17,7 @@ from edgetune.training.pretrain import (
     sample_paragraphs,
 )
 
+
 def test_pretrain_is_cached_by_config_and_seed(offline_corpora: Path) -> None:
     cfg = PretrainConfig(model="tiny", steps=3, batch_size=4, vocab_size=300)
     first = pretrain(cfg)

@@ -53,7 +53,10 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("--seeds", args.seeds, "the sweep would exceed 10000 cells")
     total = len(counts) * len(setups) * len(seeds) * 2
     with tqdm(total=total, desc="compare", unit="run", disable=args.quiet) as bar:
-        rows = run_sweep(base, [int(c) for c in counts], setups, seeds, tick=lambda: bar.update(1))
+        def tick() -> None:
+            bar.update(1)
+
+        rows = run_sweep(base, [int(c) for c in counts], setups, seeds, tick=tick)
     paths = write_report(rows, args.out)
     print(summary_markdown(summarize(rows)))
     for name, path in paths.items():

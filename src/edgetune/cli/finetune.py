@@ -109,11 +109,20 @@ def _pretrain_bar(quiet: bool, total: int) -> Any:
 def _run_pretrain(args: argparse.Namespace) -> int:
     _passive_omp()
     from edgetune.cli.flags import build_spec
+    from edgetune.training.model import SIZES
     from edgetune.training.pretrain import pretrain
 
     spec = build_spec(args, (*PRETRAIN_FLAGS, *INPROCESS), {"run": {"engine": "inprocess"}})
-    cfg = spec.task.pretrain_config()
     _set_threads(spec.engine.threads)
+    if spec.task.model not in SIZES:
+        from edgetune.training.sources import resolve_model
+
+        pre = resolve_model(spec.task.model)
+        if not args.quiet:
+            how = "loaded from cache" if pre.info.get("cached") else "de-quantised and cached"
+            print(f"{spec.task.model}: already pre-trained; {how} ({pre.info.get('path', '')})")
+        return 0
+    cfg = spec.task.pretrain_config()
     bar, update = _pretrain_bar(args.quiet, cfg.steps)
     pre = pretrain(cfg, progress=update)
     bar.close()
@@ -133,6 +142,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
     from edgetune.errors import InputError
     from edgetune.runs.execute import resolve_fleet
     from edgetune.runs.finetune import run_finetune, summary
+    from edgetune.training.model import SIZES
     from edgetune.training.pretrain import pretrain
 
     # Validate everything before any work, so bad input never leaves an output file behind.
@@ -143,13 +153,24 @@ def _run_finetune(args: argparse.Namespace) -> int:
     fleet = resolve_fleet(spec)
     _set_threads(spec.engine.threads)
 
+    t = spec.task
+    t.documents()  # a bad --data file fails here, before any output
     if not args.quiet:
         print("preparing corpora, tokenizer and the pre-trained model (cached after the first run) ...",
               file=sys.stderr)
-    cfg = spec.task.pretrain_config()
-    bar, update = _pretrain_bar(args.quiet, cfg.steps)
-    pretrain(cfg, progress=update)
-    bar.close()
+    if t.model in SIZES:
+        cfg = t.pretrain_config()
+        bar, update = _pretrain_bar(args.quiet, cfg.steps)
+        pretrain(cfg, progress=update)
+        bar.close()
+    else:
+        from edgetune.training.sources import resolve_model
+
+        pre = resolve_model(t.model)
+        if not args.quiet:
+            how = "loaded from cache" if pre.info.get("cached") else "de-quantised and cached"
+            print(f"{t.model}: {how} in {pre.info['load_s']:.1f} s ({pre.info.get('path', '')})", file=sys.stderr)
+        del pre
     policies = ("ne", "ar")
     ebar = tqdm(total=spec.run.epochs * len(policies), desc="fine-tune", unit="epoch", disable=args.quiet,
                 leave=False, file=sys.stderr)
@@ -163,7 +184,6 @@ def _run_finetune(args: argparse.Namespace) -> int:
     records = run_finetune(spec, out, policies, progress=on_epoch, tensorboard=args.tensorboard)
     ebar.close()
     if not args.quiet:
-        t = spec.task
         print(f"Fine-tuning {len(fleet.nodes)} nodes, {fleet.setup} setup, model {t.model} "
               f"({t.aggregator}{', LoRA' if t.lora else ''}; times are virtual seconds)")
         print(summary(records))

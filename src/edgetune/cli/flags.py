@@ -56,8 +56,17 @@ FLEET = (
     Flag("--setup", "fleet.setup", "Table I setup of a generated fleet"),
     Flag("--fleet-seed", "fleet.seed", "seed of the fleet generator"),
 )
+#: ``edgetune fleet generate``: the same keys, where --seed is the fleet's seed.
+FLEET_FILE = (
+    Flag("--nodes", "fleet.nodes", "number of edge nodes"),
+    Flag("--setup", "fleet.setup", "Table I setup"),
+    Flag("--seed", "fleet.seed", "seed of the fleet generator"),
+    Flag("--nodes-per-gateway", "fleet.nodes_per_gateway", "edge nodes per gateway switch"),
+)
 TASK = (
-    Flag("--model", "task.model", "model preset"),
+    Flag("--model", "task.model", "model preset, Hugging Face model folder or .gguf file"),
+    Flag("--data", "task.corpus", "fine-tuning text: .txt (blank-line separated), .jsonl (\"text\") or a folder; "
+         "empty = the fortunes"),
     Flag("--pretrain-steps", "task.pretrain_steps", "cloud pre-training steps (0 = the model's default)"),
     Flag("--pretrain-seed", "task.pretrain_seed", "seed of the cloud pre-training"),
     Flag("--lora", "task.lora", "LoRA adapters (peft): only adapter tensors train and travel"),
@@ -125,15 +134,15 @@ def add_flags(parser: argparse.ArgumentParser, flags: Sequence[Flag], title: str
         default = defaults.get(f.key, default)
         dest = "spec:" + f.key
         if tp is bool:
-            group.add_argument(f.flag, dest=dest, action="store_true", default=argparse.SUPPRESS, help=f.help)
+            group.add_argument(f.flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=f"{f.help} (default {'on' if default else 'off'})")
             continue
         shown = default / f.scale if f.scale != 1 and isinstance(default, int | float) else default
         if isinstance(shown, tuple):
             shown = ",".join(f"{v:g}" for v in shown)
         choices = _choices(f.key)
         kwargs: dict[str, Any] = {"type": tp if tp in (int, float) else str}
-        if choices:
-            kwargs["metavar"] = "{" + ",".join(choices) + "}"
+        kwargs["metavar"] = "{" + ",".join(choices) + "}" if choices else f.flag.lstrip("-").upper().replace("-", "_")
         group.add_argument(f.flag, dest=dest, default=argparse.SUPPRESS, help=f"{f.help} (default {shown})",
                            **kwargs)
 

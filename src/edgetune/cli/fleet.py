@@ -6,6 +6,9 @@ import argparse
 from typing import Any
 
 
+from edgetune.cli.flags import FLEET_FILE, add_flags
+
+
 def register(sub: Any) -> None:
     """Add ``fleet generate`` and ``fleet show``."""
     p = sub.add_parser("fleet", help="generate or inspect fleet files", description="Fleet files (YAML).")
@@ -17,11 +20,8 @@ def register(sub: Any) -> None:
         description="Draw compute power ~ N(30, 15) (kept positive) and exponential end-to-end bandwidth, "
         "delay and loss with the means of Table I for the chosen setup.",
     )
-    g.add_argument("--nodes", type=int, required=True, help="number of edge nodes")
-    g.add_argument("--setup", default="normal", help="normal | limited | prolific (Table I)")
-    g.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    g.add_argument("--nodes-per-gateway", type=int, default=4, help="edge nodes per gateway switch (default 4)")
-    g.add_argument("--out", required=True, help="output YAML path")
+    g.add_argument("--out", default="fleet.yaml", help="output file: the fleet YAML (default fleet.yaml)")
+    add_flags(g, FLEET_FILE, "fleet (the [fleet] section of a run spec; the same values draw the same fleet)")
     g.set_defaults(func=_generate)
     s = fsub.add_parser("show", help="validate a fleet file and print a summary")
     s.add_argument("fleet", help="fleet YAML")
@@ -29,23 +29,14 @@ def register(sub: Any) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from edgetune.errors import InputError
-    from edgetune.fleet.generate import GeneratorConfig, generate_fleet
+    from edgetune.cli.flags import build_spec
     from edgetune.fleet.schema import save_fleet
+    from edgetune.runs.execute import resolve_fleet
 
-    if args.nodes_per_gateway < 1:
-        raise InputError("--nodes-per-gateway", args.nodes_per_gateway, "must be at least 1")
-    fleet = generate_fleet(
-        args.nodes,
-        args.setup,
-        np.random.default_rng(args.seed),
-        GeneratorConfig(nodes_per_gateway=args.nodes_per_gateway),
-        seed=args.seed,
-    )
+    spec = build_spec(args, FLEET_FILE)
+    fleet = resolve_fleet(spec)
     save_fleet(fleet, args.out)
-    print(f"wrote {args.out}: {len(fleet.nodes)} nodes, {len(fleet.gateways)} gateways, setup {args.setup}")
+    print(f"wrote {args.out}: {len(fleet.nodes)} nodes, {len(fleet.gateways)} gateways, setup {fleet.setup}")
     return 0
 
 

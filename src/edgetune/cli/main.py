@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from edgetune import __version__
 from edgetune.errors import InputError
@@ -29,6 +29,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "finetune",
     "flower",
     "testbed",
+    "dashboard",
+    "generate",
+    "evaluate",
 )
 
 
@@ -39,18 +42,49 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"edgetune: error: {message}\n")
 
 
+#: How ``edgetune --help`` groups the commands (a command not listed lands under "other").
+GROUPS: dict[str, tuple[str, ...]] = {
+    "node elimination (paper 000)": ("finetune", "run", "simulate", "compare", "fleet", "dashboard"),
+    "models and data": ("generate", "evaluate", "pretrain", "data"),
+    "JQODI split fine-tuning (paper 004)": ("plan", "profile", "estimate", "finetune-split"),
+    "deployment": ("flower", "controller", "testbed"),
+}
+
+
+def _grouped_commands(sub: Any) -> str:
+    """The command list, grouped (argparse lists subcommands in one flat block)."""
+    helps = {a.dest: a.help or "" for a in sub._choices_actions}
+    lines: list[str] = []
+    seen: set[str] = set()
+    for title, names in [*GROUPS.items(), ("other", tuple(helps))]:
+        names = tuple(n for n in names if n in helps and n not in seen)
+        if not names:
+            continue
+        lines.append(f"{title}:")
+        for n in names:
+            lines.append(f"  {n:<15} {helps[n]}")
+            seen.add(n)
+        lines.append("")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every registered command."""
     parser = OneLineErrorParser(
         prog="edgetune",
         description="Fine-tuning across the edge-to-cloud continuum (node elimination, JQODI planning).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"edgetune {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
+                                description="`edgetune COMMAND --help` for each; --out is the output file of a "
+                                "command that writes one file and the output folder of one that writes several.")
     sub.required = True
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"edgetune.cli.{name}")
         module.register(sub)
+    parser.epilog = _grouped_commands(sub)
+    sub._choices_actions = []  # listed, grouped, in the epilog instead
     return parser
 
 

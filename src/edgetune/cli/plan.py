@@ -1,11 +1,13 @@
 """``edgetune plan``: JQODI planning (paper 004) of model, bit-width, partition points and edge servers.
 
-``edgetune plan INSTANCE_OR_SCENARIO --method M --out plan.json`` writes one plan (JSON contract of
-issue 4); ``edgetune plan SCENARIO --compare [--plot fig7c.png] [--out table.md]`` runs jqodi,
-jqodi-stationary, exact, optimum, full and minimal side by side. ``--inference`` adds the per-sample
-collaborative inference cost (Fig. 9). An infeasible instance gives ``feasible: false`` and exit 0; a
-malformed one a single line naming the field and exit 2; a search that exceeds its enumeration bound
-a single line and exit 1. No output file is written unless everything succeeded.
+``edgetune plan INSTANCE_OR_SCENARIO --method M [--out plan.json]`` makes one plan (JSON contract:
+``docs/planner.md``; ``--out`` is that file, stdout without it). ``edgetune plan SCENARIO --compare
+[--out FOLDER]`` runs every method side by side and writes the folder: ``table.md`` (each number
+marked predicted / calibrated / by construction, the paper's figures beside it), ``fig7c.png``, and
+with ``--inference`` ``fig9.png`` and ``inference.json``. An infeasible instance gives
+``feasible: false`` and exit 0; a malformed one a single line naming the field and exit 2; a bounded
+search (``jqodi-literal``, ``jqodi-stationary``, ``brute``) that exceeds its bound a single line and
+exit 1. No output is written unless everything succeeded.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ from typing import Any
 
 from edgetune.errors import InputError
 
+_TREE_METHODS = ("jqodi-literal", "jqodi-stationary")
+MAX_LABELS_LIMIT = 1_000_000
+MAX_VERTICES_LIMIT = 50_000_000
+
 
 def register(subparsers: Any) -> None:
     """Add the ``plan`` command to ``subparsers``."""
+    from edgetune.planner.scenarios import scenario_help
+
     p = subparsers.add_parser(
         "plan",
         help="plan model, bit-width, partitions and edge servers (JQODI paper)",
@@ -30,27 +38,37 @@ def register(subparsers: Any) -> None:
         "instance",
         metavar="INSTANCE_OR_SCENARIO",
         nargs="?",
-        help="instance file (YAML/JSON) or scenario name (jqodi-data1, jqodi-data2); with --profile, "
+        help=f"instance file (YAML/JSON) or a shipped scenario ({scenario_help()}); with --profile, "
         "where the profiled instance is written (default runs/profile/instance.yaml)",
     )
     p.add_argument(
         "--method",
         default="exact",
-        help="jqodi, jqodi-stationary, exact (default), optimum, full, minimal, brute",
+        help="jqodi (approximate DP over the layered time-energy graph), jqodi-literal (Algorithms 1-4 "
+        "as written, bounded), jqodi-stationary, exact (default), optimum, full, minimal, brute",
     )
-    p.add_argument("--out", help="plan JSON (single method) or Markdown table (--compare)")
-    p.add_argument("--compare", action="store_true", help="run all methods side by side")
-    p.add_argument("--plot", help="with --compare: write Fig. 7(c) (time vs energy) as PNG")
     p.add_argument(
-        "--inference", action="store_true", help="also print per-sample collaborative inference cost (Fig. 9)"
+        "--out",
+        help="one method: the plan JSON file (default: print it); --compare: the output folder "
+        "(default runs/plan/<instance name>) for table.md, fig7c.png (+ fig9.png, inference.json)",
+    )
+    p.add_argument("--compare", action="store_true", help="run all methods side by side, write the folder")
+    p.add_argument(
+        "--inference", action="store_true", help="also give per-sample collaborative inference cost (Fig. 9)"
     )
     p.add_argument("--samples", type=int, default=1, help="samples for --inference (default 1)")
-    p.add_argument("--inference-out", help="write the --inference rows as JSON")
+    p.add_argument("--inference-out", help="one method: write the --inference rows as JSON to this file")
     p.add_argument(
         "--jqodi-max-vertices",
         type=int,
         default=None,
-        help="bound on the jqodi time-energy tree (default 200000)",
+        help=f"bound on the jqodi-literal / jqodi-stationary tree (default 200000, at most {MAX_VERTICES_LIMIT})",
+    )
+    p.add_argument(
+        "--jqodi-max-labels",
+        type=int,
+        default=None,
+        help=f"jqodi: labels kept per layer before ε-merging (default 512, at most {MAX_LABELS_LIMIT})",
     )
     from edgetune.split.options import add_profile_arguments  # torch-free
 
@@ -100,57 +118,86 @@ def _profile(args: argparse.Namespace) -> Any:
     return instance_from_mapping(instance)
 
 
+def _method_options(args: argparse.Namespace, method: str) -> dict[str, Any]:
+    if method in _TREE_METHODS and args.jqodi_max_vertices is not None:
+        return {"max_vertices": args.jqodi_max_vertices}
+    if method == "jqodi" and args.jqodi_max_labels is not None:
+        return {"max_labels": args.jqodi_max_labels}
+    return {}
+
+
+def _check(args: argparse.Namespace) -> None:
+    """All flag checks before any work (exit 2, nothing written)."""
+    if args.samples < 1:
+        raise InputError("--samples", args.samples, "must be >= 1")
+    if args.jqodi_max_vertices is not None and not 1 <= args.jqodi_max_vertices <= MAX_VERTICES_LIMIT:
+        raise InputError("--jqodi-max-vertices", args.jqodi_max_vertices, f"must be in 1..{MAX_VERTICES_LIMIT}")
+    if args.jqodi_max_labels is not None and not 2 <= args.jqodi_max_labels <= MAX_LABELS_LIMIT:
+        raise InputError("--jqodi-max-labels", args.jqodi_max_labels, f"must be in 2..{MAX_LABELS_LIMIT}")
+    if args.inference_out and not args.inference:
+        raise InputError("--inference-out", args.inference_out, "needs --inference")
+    if args.inference_out and args.compare:
+        raise InputError("--inference-out", args.inference_out, "with --compare, inference.json goes into --out")
+    if args.compare and args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError("--out", args.out, "with --compare, --out is a folder (this is a file)")
+    if not args.compare and args.out and Path(args.out).is_dir():
+        raise InputError("--out", args.out, "without --compare, --out is the plan file (this is a folder)")
+    from edgetune.planner.methods import METHODS
+
+    if not args.compare and args.method not in METHODS:
+        raise InputError("--method", args.method, f"unknown planner method (known: {', '.join(METHODS)})")
+
+
+def _compare(args: argparse.Namespace, inst: Any) -> int:
+    from edgetune.io import atomic_write_json, atomic_write_text
+    from edgetune.planner.compare import compare_methods, format_table
+    from edgetune.planner.inference import plan_inference
+    from edgetune.planner.scenarios import SCENARIOS, paper_reference
+    from edgetune.reporting.planner_plots import plot_inference, plot_time_energy
+
+    name = args.instance if args.instance in SCENARIOS else None
+    default_name = name or inst.name or (Path(args.instance).stem if args.instance else "profile")
+    folder = Path(args.out) if args.out else Path("runs/plan") / default_name
+    rows = compare_methods(inst, max_vertices=args.jqodi_max_vertices, max_labels=args.jqodi_max_labels)
+    text = format_table(inst, rows, paper_reference(name) if name else None)
+    inference: dict[str, Any] = {}
+    if args.inference:
+        lines: list[str] = [""]
+        for r in rows:
+            if r.plan is not None and r.plan.feasible:
+                inference[r.method] = plan_inference(inst, r.plan, args.samples)
+                title = f"Inference of {args.samples} sample(s), {r.method}: {r.plan.model} {r.plan.bits}-bit"
+                lines += [*_inference_lines(title, inference[r.method]), ""]
+        text += "\n".join(lines)
+    print(text, end="")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [atomic_write_text(folder / "table.md", text), plot_time_energy(inst, rows, folder / "fig7c.png")]
+    if args.inference:
+        written.append(plot_inference(inference, args.samples, folder / "fig9.png"))
+        payload = {m: [x.to_json() for x in costs] for m, costs in inference.items()}
+        written.append(atomic_write_json(folder / "inference.json", payload))
+    print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of ``edgetune plan``."""
-    from edgetune.io import atomic_write_json, atomic_write_text
+    from edgetune.io import atomic_write_json
     from edgetune.planner.inference import plan_inference
     from edgetune.planner.methods import make_method
     from edgetune.planner.plan import SearchLimitExceeded
 
-    if args.samples < 1:
-        raise InputError("--samples", args.samples, "must be >= 1")
-    if args.jqodi_max_vertices is not None and args.jqodi_max_vertices < 1:
-        raise InputError("--jqodi-max-vertices", args.jqodi_max_vertices, "must be >= 1")
-    if args.plot and not args.compare:
-        raise InputError("--plot", args.plot, "needs --compare")
-    if args.inference_out and not args.inference:
-        raise InputError("--inference-out", args.inference_out, "needs --inference")
+    _check(args)
     if args.profile:
         inst = _profile(args)
     elif args.instance is None:
         raise InputError("INSTANCE_OR_SCENARIO", None, "required unless --profile")
     else:
         inst = _resolve(args.instance)
-    opts = {} if args.jqodi_max_vertices is None else {"max_vertices": args.jqodi_max_vertices}
-
     if args.compare:
-        from edgetune.planner.compare import compare_methods, format_table
+        return _compare(args, inst)
 
-        rows = compare_methods(inst, max_vertices=args.jqodi_max_vertices)
-        text = format_table(inst, rows)
-        inf_json: dict[str, Any] = {}
-        if args.inference:
-            lines: list[str] = [""]
-            for r in rows:
-                if r.plan is not None and r.plan.feasible:
-                    inf = plan_inference(inst, r.plan, args.samples)
-                    inf_json[r.method] = [x.to_json() for x in inf]
-                    title = f"Inference of {args.samples} sample(s), {r.method}: "
-                    title += f"{r.plan.model} {r.plan.bits}-bit"
-                    lines += [*_inference_lines(title, inf), ""]
-            text += "\n".join(lines)
-        print(text, end="")
-        if args.plot:
-            from edgetune.reporting.planner_plots import plot_time_energy
-
-            plot_time_energy(inst, rows, args.plot)
-        if args.inference_out:
-            atomic_write_json(args.inference_out, inf_json)
-        if args.out:
-            atomic_write_text(args.out, text)
-        return 0
-
-    method = make_method(args.method, **(opts if args.method.startswith("jqodi") else {}))
+    method = make_method(args.method, **_method_options(args, args.method))
     try:
         plan = method.plan(inst)
     except SearchLimitExceeded as exc:

@@ -75,8 +75,10 @@ def _finish(go: Any, args: argparse.Namespace, epochs: int | None, out: Path) ->
         bar.update(1)
         bar.set_postfix(active=len(ep.active), loss="-" if ep.loss is None else f"{ep.loss:.3f}")
 
+    completed = False
     try:
         record = go(progress)
+        completed = True
     except KeyboardInterrupt:
         bar.close()
         print(f"edgetune: interrupted; partial record in {out / 'record.json'}; continue with "
@@ -87,13 +89,21 @@ def _finish(go: Any, args: argparse.Namespace, epochs: int | None, out: Path) ->
         print(f"edgetune: run failed: {exc}; partial record in {out / 'record.json'}", file=sys.stderr)
         return 1
     finally:
-        if dash is not None:
+        if dash is not None and not (completed and sys.stdin.isatty()):
             dash.stop()
     bar.close()
     if not args.quiet:
         print(f"{record.policy}: {len(record.nodes)} nodes, {len(record.epochs)} epochs, completion "
               f"{record.completion_time_s:,.1f} {record.time_base} s, energy {record.energy.get('total_j', 0):,.0f} J")
         print(f"wrote {out}")
+    if dash is not None and sys.stdin.isatty():  # at a terminal the page stays up for a look at the end
+        print(f"dashboard: still serving {dash.url}; Ctrl-C stops it", file=sys.stderr)
+        try:
+            dash.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            dash.stop()
     return 0
 
 
@@ -105,6 +115,6 @@ def _start_dashboard(out: Path) -> Any:
 
         raise InputError("--dashboard", True, "the dashboard is not installed in this version") from None
     out.mkdir(parents=True, exist_ok=True)
-    dash = start_dashboard([out])
+    dash = start_dashboard([out], check=False)  # the run writes record.json and fleet.yaml after this
     print(f"dashboard: {dash.url}", file=sys.stderr)
     return dash

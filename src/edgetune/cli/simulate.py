@@ -48,7 +48,10 @@ def _run(args: argparse.Namespace) -> int:
     spec = spec.replace(fleet=type(spec.fleet)(file=args.fleet, nodes=len(fleet.nodes)))
     bar = tqdm(total=spec.run.epochs, desc=f"simulate {spec.run.policy}", unit="epoch", disable=args.quiet,
                leave=False)
-    record = run(spec, fleet=fleet, progress=lambda _ep: bar.update(1))
+    def tick(_ep: object) -> None:
+        bar.update(1)
+
+    record = run(spec, fleet=fleet, progress=tick)
     bar.close()
     record.save(args.out)
     if not args.quiet:

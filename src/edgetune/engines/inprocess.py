@@ -33,7 +33,8 @@ import hashlib
 import pickle
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,8 +46,9 @@ from edgetune.errors import InputError
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig, NorthboundAPI, SimulatedMonitor
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
-from edgetune.orchestrator.engine import EngineReport, NodeReport, RoundResult
-from edgetune.training.aggregate import Aggregator, GradientSum, make_aggregator, make_optimizer
+from edgetune.orchestrator.engine import EngineReport, NodeReport, Payloads, RoundResult
+from edgetune.orchestrator.loop import OrchestratorConfig
+from edgetune.training.aggregate import Aggregator, GradientSum, make_aggregator
 from edgetune.training.local import mean_loss, trainable
 from edgetune.training.lora import LoraSettings, payload_bytes
 from edgetune.training.partition import (
@@ -137,7 +139,7 @@ class InProcessEngine(RegisteredEngine):
         partitions: dict[int, IntArray],
         rng: np.random.Generator,
         config: InProcessConfig | None = None,
-        learning_rate: float = 1e-3,
+        learning_rate: float = OrchestratorConfig.learning_rate,
         model_name: str = "custom",
         partitioner: Partitioner | None = None,
         task: TrainingSpec | None = None,
@@ -153,6 +155,8 @@ class InProcessEngine(RegisteredEngine):
         self.model_name = model_name
         self.partitioner = partitioner
         self.task = task or TrainingSpec()
+        self.tokenizer: Any = None  # set by build(): what save_model writes beside the weights
+        self.model_source: dict[str, Any] = {}
         self.aggregator: Aggregator = make_aggregator(
             self.task.aggregator, optimizer=self.task.optimizer, local_steps=self.task.local_steps,
             micro_batch=self.task.micro_batch,
@@ -170,6 +174,7 @@ class InProcessEngine(RegisteredEngine):
         self.timings: dict[str, float] = {"local_compute_wall_s": 0.0, "local_compute_cpu_s": 0.0,
                                           "aggregate_s": 0.0, "evaluate_s": 0.0, "train_round_wall_s": 0.0}
         self.trained_tokens = 0
+        self.pretrain_info: dict[str, Any] = {}
         vocab = int(getattr(model.config, "vocab_size", 65_536))
         self._bdtype = _block_dtype(vocab)
         self.update_bytes = payload_bytes(self._named)
@@ -183,13 +188,16 @@ class InProcessEngine(RegisteredEngine):
     @classmethod
     def build(cls, ctx: BuildContext) -> InProcessEngine:
         """Pre-trained model (cached), the job's data split and partitions, the virtual cluster."""
-        from edgetune.training.pretrain import pretrain
+        from edgetune.training.floor import fit_bigram_floor
+        from edgetune.training.sources import resolve_model
+        from edgetune.training.textgen import chars_per_token
 
         torch.set_num_threads(ctx.config.threads)
         task = ctx.task
-        pre = pretrain(task.pretrain_config())
+        pre = resolve_model(task.model, pretrain_steps=task.pretrain_steps or None, seed=task.pretrain_seed)
         split = derive_job_data(
-            ctx.seed, pre.tokenizer, task.data, task.partition, task.partition_kwargs, len(ctx.fleet.nodes)
+            ctx.seed, pre.tokenizer, task.data, task.partition, task.partition_kwargs, len(ctx.fleet.nodes),
+            task.documents(),
         )
         lora_seed = int(np.random.default_rng(ctx.seed).integers(2**31 - 1))
         model = model_for_run(pre.model, task.lora, lora_seed)
@@ -197,10 +205,25 @@ class InProcessEngine(RegisteredEngine):
             ctx.fleet, split.streams.run, model, split.data, ctx.config, task.partition, task.partition_kwargs,
             ctx.learning_rate, task.model, ctx.network, ctx.monitor, task,
         )
-        engine.pretrain_info = {k: v for k, v in pre.info.items() if k not in ("loss_curve", "seconds", "cached")}
+        floor = fit_bigram_floor(split.data.train, split.data.val, pre.tokenizer.vocab_size)
+        engine.pretrain_info = {
+            **{k: v for k, v in pre.info.items() if k not in ("loss_curve", "seconds", "cached", "load_s")},
+            "floor": {"bigram_loss": floor.loss, "bigram_k": floor.k, "unigram_loss": floor.unigram_loss},
+            "val_chars_per_token": chars_per_token(split.data.val, pre.tokenizer),  # type: ignore[arg-type]
+        }
+        engine.tokenizer = pre.tokenizer
+        engine.model_source = pre.info["source"]
         return engine
 
-    @property  # type: ignore[override]
+    def save_model(self, folder: Path) -> Path:
+        """The fine-tuned model (LoRA adapter or whole model), tokenizer and manifest into ``folder``."""
+        from edgetune.training.finetuned import save_finetuned
+
+        training = {"model": self.model_name, "version": self.version, "trained_tokens": int(self.trained_tokens),
+                    "corpus": self.task.corpus}
+        return save_finetuned(self.model, self.tokenizer, folder, self.model_source, training)
+
+    @property
     def northbound(self) -> NorthboundAPI:
         """The simulated SDN monitor of this run's network."""
         return self.cluster.monitor
@@ -209,13 +232,15 @@ class InProcessEngine(RegisteredEngine):
         """Virtual seconds since distribution started."""
         return self.cluster.clock_s
 
-    def distribute(self, node_ids: Sequence[int]) -> None:
+    def distribute(self, node_ids: Sequence[int]) -> Payloads:
         """Model (all weights) + each node's token blocks, concurrently from t = 0 (lines 3-4)."""
         sizes = np.asarray([self.model_bytes + self._partition_bytes[i] for i in node_ids], dtype=np.float64)
         self.cluster.send_down(node_ids, sizes)
         for i in node_ids:
             self._held[i] = self._snapshot
         self._distributed = True
+        data = {i: float(b) for i, b in self._partition_bytes.items()}
+        return Payloads(data, float(self.update_bytes), float(self.update_bytes))
 
     def _host_seconds(self, tokens: int, measured_s: float, share: float = 1.0) -> float:
         spt = self.config.host_seconds_per_token
@@ -245,7 +270,8 @@ class InProcessEngine(RegisteredEngine):
         arrivals = self.cluster.compute_and_upload(active, compute_s, float(self.update_bytes))
         reports = {
             int(i): NodeReport(
-                node_id=int(i), train_time_s=float(c), upload_bytes=self.update_bytes, arrived_s=float(a)
+                node_id=int(i), train_time_s=float(c), upload_bytes=self.update_bytes, arrived_s=float(a),
+                train_loss=float(losses[int(i)]),
             )
             for i, c, a in zip(active, compute_s, arrivals, strict=True)
         }
@@ -294,7 +320,7 @@ class InProcessEngine(RegisteredEngine):
             **(self.partitioner.describe() if self.partitioner else {}),
             "data": {"block_len": self.data.block_len, "train_blocks": len(self.data.train),
                      "val_blocks": len(self.data.val), "tokens_per_node": per_node},
-            "pretrain": getattr(self, "pretrain_info", {}),
+            "pretrain": self.pretrain_info,
         }
         return EngineReport(usage=self.cluster.usage(), info=info, timings=dict(self.timings))
 
@@ -353,7 +379,7 @@ def build_inprocess(
     config: InProcessConfig | None = None,
     partition: str = "iid",
     partition_kwargs: dict[str, Any] | None = None,
-    learning_rate: float = 1e-3,
+    learning_rate: float = OrchestratorConfig.learning_rate,
     model_name: str = "custom",
     network_config: NetworkConfig | None = None,
     monitor_config: MonitorConfig | None = None,

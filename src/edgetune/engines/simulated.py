@@ -26,7 +26,7 @@ from edgetune.errors import InputError
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig, NorthboundAPI, SimulatedMonitor
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
-from edgetune.orchestrator.engine import EngineReport, NodeReport, RoundResult
+from edgetune.orchestrator.engine import EngineReport, NodeReport, Payloads, RoundResult
 
 MB = 1_000_000
 
@@ -98,7 +98,7 @@ class SimulatedEngine(RegisteredEngine):
         """Network and monitor from ``default_rng(ctx.seed)``, then the engine."""
         return build_simulation(ctx.fleet, np.random.default_rng(ctx.seed), ctx.config, ctx.network, ctx.monitor)
 
-    @property  # type: ignore[override]
+    @property
     def northbound(self) -> NorthboundAPI:
         """The simulated SDN monitor of this run's network."""
         return self.cluster.monitor
@@ -110,9 +110,11 @@ class SimulatedEngine(RegisteredEngine):
     def _partition_bytes(self) -> float:
         return self.workload.dataset_bytes / len(self._ids)
 
-    def distribute(self, node_ids: Sequence[int]) -> None:
+    def distribute(self, node_ids: Sequence[int]) -> Payloads:
         """Model + partition to every node, concurrently, from t = 0."""
         self.cluster.send_down(node_ids, self.workload.model_bytes + self._partition_bytes())
+        part = self._partition_bytes()
+        return Payloads({i: part for i in self._ids}, float(self.workload.upload_bytes), float(self.workload.model_bytes))
 
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
         """Compute ``partition_mb * compute_s_per_mb / C`` then upload a model-sized gradient."""

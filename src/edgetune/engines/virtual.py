@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from edgetune.orchestrator.engine import NodeUsage
 from edgetune.network.monitor import SimulatedMonitor
 from edgetune.network.simulated import SimulatedNetwork
+from edgetune.orchestrator.engine import NodeUsage
 
 
 class VirtualCluster:

@@ -15,8 +15,10 @@ active nodes in order. The server replays that: :meth:`TrainingPackageTask.rng_s
 active node the generator state it would start from in-process (and advances a copy by exactly the
 draws that node makes), so the same spec and partitions give the same tensors on Flower.
 
-The server loads the cached pre-trained model (:func:`edgetune.training.pretrain.pretrain`); a node
-builds the same architecture and takes the weights from the first message, so it never pre-trains.
+The server loads the base model as the in-process engine does
+(:func:`edgetune.training.sources.resolve_model`: a cached pre-trained preset, SmolLM2, a model
+folder); a node with a preset builds the same architecture and takes the weights from the first
+message, so it never pre-trains.
 :func:`make_task` falls back to :class:`~edgetune.flower.task.SyntheticTask` when the corpora or
 caches are missing (``backend = "auto"``).
 """
@@ -58,30 +60,30 @@ class TrainingPackageTask(TrainingTask):
         super().__init__(spec)
         import torch
 
+        from edgetune.engines.inprocess import model_for_run
         from edgetune.training.aggregate import make_aggregator
         from edgetune.training.local import trainable
-        from edgetune.training.model import build_gpt2
+        from edgetune.training.model import SIZES, build_gpt2
         from edgetune.training.partition import derive_job_data, run_streams
-        from edgetune.training.pretrain import prepare_tokenizer, pretrain
+        from edgetune.training.pretrain import prepare_tokenizer
+        from edgetune.training.sources import hf_tokenizer_of_bpe, resolve_model
+        from edgetune.training.tokenizer import HFTokenizer
 
         task = spec.task
-        # The same pre-training as the in-process engine (task.pretrain_steps 0 = the model's default).
+        # The in-process engine's base model (InProcessEngine.build): the same pre-training
+        # (task.pretrain_steps 0 = the model's default) and the same tokenizer.
         self.pretrain_config = task.pretrain_config()
-        if server:
-            pre = pretrain(self.pretrain_config)
-            model, tok = copy.deepcopy(pre.model), pre.tokenizer
-        else:
-            tok = prepare_tokenizer(self.pretrain_config)
-            model = build_gpt2(task.model, tok.vocab_size, np.random.default_rng(0), tok.eos_id)
-        if task.lora:
-            from edgetune.training.lora import LoraSettings, apply_lora
-
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(lora_seed(spec.seed))
-                model = apply_lora(model, LoraSettings())
-        self.model = model
-        self.model.train()
-        split = derive_job_data(spec.seed, tok, task.data, task.partition, task.partition_kwargs, spec.num_partitions)
+        if server or task.model not in SIZES:
+            pre = resolve_model(task.model, pretrain_steps=task.pretrain_steps or None, seed=task.pretrain_seed)
+            base, tok = pre.model, pre.tokenizer
+        else:  # a node: the preset's architecture; its weights come with the first message (it never pre-trains)
+            bpe = prepare_tokenizer(self.pretrain_config)
+            tok = HFTokenizer(hf_tokenizer_of_bpe(bpe))
+            base = build_gpt2(task.model, bpe.vocab_size, np.random.default_rng(0), bpe.eos_id)
+        self.model = model_for_run(base, task.lora, lora_seed(spec.seed))
+        split = derive_job_data(
+            spec.seed, tok, task.data, task.partition, task.partition_kwargs, spec.num_partitions, task.documents()
+        )
         self.data, self.partitioner, self.partitions = split.data, split.partitioner, split.partitions
         self._named = trainable(self.model)
         self._aggregator = make_aggregator(

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from edgetune.orchestrator.engine import NodeUsage
 from edgetune.fleet.schema import Fleet
+from edgetune.orchestrator.engine import NodeUsage
 
 
 @dataclass(frozen=True)

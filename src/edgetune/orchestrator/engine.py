@@ -42,6 +42,7 @@ class NodeReport(NamedTuple):
     train_time_s: float
     upload_bytes: int
     arrived_s: float
+    train_loss: float | None = None  # mean training loss over the node's partition (engines that train)
 
 
 @dataclass
@@ -51,6 +52,19 @@ class RoundResult:
     reports: dict[int, NodeReport]
     failed: dict[int, str] = field(default_factory=dict)
     payload: Any = None
+
+
+@dataclass(frozen=True)
+class Payloads:
+    """What the work moves (returned by :meth:`Engine.distribute`), for policies that predict round times.
+
+    ``data_bytes``: each node's partition; ``update_bytes``: one node's upload per epoch;
+    ``broadcast_bytes``: what every node receives after each epoch.
+    """
+
+    data_bytes: dict[int, float]
+    update_bytes: float
+    broadcast_bytes: float
 
 
 @dataclass(frozen=True)
@@ -91,17 +105,22 @@ class Engine(ABC):
     name: str = "abstract"
     #: "virtual" when times come from a modelled clock, "wall" when measured on real machines.
     time_base: TimeBase = "virtual"
-    #: The SDN monitor a virtual-clock engine runs on its own modelled network; ``None`` for engines
-    #: on real networks, whose northbound client the runs layer builds from the spec's ``monitor``.
-    northbound: NorthboundAPI | None = None
+    @property
+    def northbound(self) -> NorthboundAPI | None:
+        """The SDN monitor a virtual-clock engine runs on its own modelled network; ``None`` for engines on
+        real networks, whose northbound client the runs layer builds from the spec's ``northbound``."""
+        return None
 
     @abstractmethod
     def now_s(self) -> float:
         """Seconds since the start of distribution (virtual or wall, see :attr:`time_base`)."""
 
     @abstractmethod
-    def distribute(self, node_ids: Sequence[int]) -> None:
-        """Send the model and each node's data-set partition (lines 3-4); starts the clock."""
+    def distribute(self, node_ids: Sequence[int]) -> Payloads | None:
+        """Send the model and each node's data-set partition (lines 3-4); starts the clock.
+
+        Returns the sizes of what the run moves, or ``None`` where the engine does not know them.
+        """
 
     @abstractmethod
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:

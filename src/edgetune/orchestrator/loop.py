@@ -37,15 +37,20 @@ from edgetune.network.monitor import NorthboundAPI
 from edgetune.orchestrator.energy import node_energy
 from edgetune.orchestrator.engine import Engine, EngineReport, NodeUsage
 from edgetune.orchestrator.record import EpochRecord, RunRecord
-from edgetune.selection.base import MetricsTable, SelectionPolicy
+from edgetune.selection.base import MetricsTable, PolicyContext, SelectionPolicy
 
 
 @dataclass(frozen=True)
 class OrchestratorConfig:
-    """Epoch count T and learning rate of Algorithm 1 (paper: 10 epochs, 5e-5)."""
+    """Epoch count T and learning rate of Algorithm 1.
+
+    The paper uses 10 epochs and 5e-5 (full fine-tuning with SGD). Our default rate, 3e-3, is for the
+    server Adam step on small models and on LoRA adapters (docs/runs.md, docs/training.md); the
+    simulated engine has no model and only records it.
+    """
 
     epochs: int = 10
-    learning_rate: float = 5e-5
+    learning_rate: float = 3e-3
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -66,11 +71,14 @@ class LoopState:
         Nodes that train in the next epoch (line 11's ``active_nodes``).
     last_train_time_s : dict
         Latest reported training time of every node that ever trained (standby scoring).
+    last_train_loss : dict
+        Latest reported training loss of every node that reported one (statistical utility).
     """
 
     record: RunRecord
     active: list[int]
     last_train_time_s: dict[int, float] = field(default_factory=dict)
+    last_train_loss: dict[int, float] = field(default_factory=dict)
 
     @property
     def epochs_done(self) -> int:
@@ -101,6 +109,9 @@ class Orchestrator:
     on_epoch : callable, optional
         Called with the :class:`LoopState` after each finished epoch (the runs layer streams the epoch
         and writes a checkpoint there).
+    policy_rng : numpy.random.Generator, optional
+        The policy's own generator (its :class:`~edgetune.selection.base.PolicyContext` ``rng``);
+        default ``default_rng(0)``. The runs layer derives it from the run's seed.
     record_config : mapping, optional
         The record's ``config`` (the runs layer passes the resolved run spec); default: T, learning
         rate and the policy's settings.
@@ -121,6 +132,7 @@ class Orchestrator:
         progress: ProgressFn | None = None,
         on_epoch: EpochHook | None = None,
         record_config: Mapping[str, Any] | None = None,
+        policy_rng: np.random.Generator | None = None,
     ) -> None:
         self.engine = engine
         self.policy = policy
@@ -130,9 +142,12 @@ class Orchestrator:
         self.progress = progress
         self.on_epoch = on_epoch
         self.record_config = record_config
+        self.policy_rng = policy_rng
         self.record: RunRecord | None = None
 
-    def _metrics(self, node_ids: list[int], train_time_s: Mapping[int, float]) -> MetricsTable:
+    def _metrics(
+        self, node_ids: list[int], train_time_s: Mapping[int, float], train_loss: Mapping[int, float]
+    ) -> MetricsTable:
         """Eq. 2's raw inputs for ``node_ids`` (nodes without network metrics are left out)."""
         compute = {n.id: n.compute for n in self.fleet.nodes}
         ids, net = self.northbound.path_arrays([i for i in node_ids if i in train_time_s])
@@ -140,7 +155,17 @@ class Orchestrator:
         values[:, 0] = [compute[i] for i in ids]
         values[:, 1:4] = net
         values[:, 4] = [train_time_s[i] for i in ids]
-        return MetricsTable(ids=ids, values=values)
+        losses = np.asarray([train_loss.get(i, np.nan) for i in ids], dtype=np.float64)
+        return MetricsTable(ids=ids, values=values, train_loss=losses)
+
+    def _policy_context(self, nodes: list[int], payloads: Any) -> PolicyContext:
+        rng = self.policy_rng if self.policy_rng is not None else np.random.default_rng(0)
+        if payloads is None:
+            return PolicyContext.uniform(nodes, self.config.epochs, rng)
+        return PolicyContext(
+            tuple(nodes), self.config.epochs, payloads.data_bytes, payloads.update_bytes, payloads.broadcast_bytes,
+            rng,
+        )
 
     def new_record(self) -> RunRecord:
         """An empty record for this run (policy, node list, time base)."""
@@ -169,7 +194,8 @@ class Orchestrator:
                 record = self.new_record()
                 self.record = record
                 record.pre_training_loss = engine.evaluate()  # line 2
-                engine.distribute(nodes)  # lines 3-4
+                payloads = engine.distribute(nodes)  # lines 3-4
+                self.policy.start(self._policy_context(nodes, payloads))
                 state = LoopState(record=record, active=list(nodes))
             else:
                 state = resume
@@ -177,6 +203,7 @@ class Orchestrator:
                 self.record = record
             active = state.active
             last_train_time = state.last_train_time_s
+            last_train_loss = state.last_train_loss
             loss = record.epochs[-1].loss if record.epochs else record.pre_training_loss
             for epoch in range(state.epochs_done + 1, cfg.epochs + 1):
                 start = engine.now_s()
@@ -185,13 +212,16 @@ class Orchestrator:
                 trained_set = set(trained)
                 for i in trained:
                     last_train_time[i] = result.reports[i].train_time_s
+                    reported_loss = result.reports[i].train_loss
+                    if reported_loss is not None:
+                        last_train_loss[i] = reported_loss
                 candidates = list(trained)
                 if self.policy.wants_standby:
                     active_set = set(active)
                     candidates += [i for i in nodes if i not in active_set and i in last_train_time]
-                metrics = self._metrics(candidates, last_train_time)
+                metrics = self._metrics(candidates, last_train_time, last_train_loss)
                 scores = self.policy.score(metrics)  # line 8
-                nxt = self.policy.select(epoch, cfg.epochs, len(nodes), active, scores)  # lines 9-11
+                nxt = self.policy.select(epoch, cfg.epochs, len(nodes), active, scores, metrics)  # lines 9-11
                 nxt_set, was_active = set(nxt), set(active)
                 note = None
                 if trained:

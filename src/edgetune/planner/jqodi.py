@@ -1,4 +1,7 @@
-"""JQODI (paper 004, Section IV): Algorithms 1-4 as written, with an enumeration bound.
+"""JQODI (paper 004, Section IV): Algorithms 1-4 as written (``jqodi-literal``), with an enumeration bound.
+
+``jqodi`` itself is the approximate DP over the layered graph (:mod:`edgetune.planner.jqodi_dp`); this
+module is the literal reading it is checked against, and the ``jqodi-stationary`` variant.
 
 * **Algorithm 1 (CreateTree)** builds the time-energy tree with the *robust* estimators: a root
   vertex per model M_a (``v_m``); an edge of weight ε_(a,q) to a vertex ``(M_a, q, τ_(a,q), L)`` per
@@ -31,10 +34,10 @@ from typing import Literal
 
 import numpy as np
 
-from edgetune.planner.estimates import final_loss, variant_estimate
 from edgetune.planner.instance import Instance
 from edgetune.planner.plan import Plan, SearchLimitExceeded
 from edgetune.planner.problem import Candidate, candidates, make_plan
+from edgetune.planner.score import canonical_actions, expected_depth, path_scores, risk_factor
 
 __all__ = [
     "DEFAULT_MAX_VERTICES",
@@ -172,9 +175,11 @@ def _grow(
         par, act, new_t = par[ok], act[ok], new_t[ok]
         if len(tree) + new_t.shape[0] > max_vertices:
             raise SearchLimitExceeded(
-                f"jqodi: the time-energy tree exceeds {max_vertices} vertices at {cand.label}, epoch {k} of "
+                f"{'jqodi-literal' if shape == 'full' else 'jqodi-stationary'}: the time-energy tree exceeds "
+                f"{max_vertices} vertices at {cand.label}, epoch {k} of "
                 f"K_rob={k_rob} ({m} (server, partition) actions per epoch: up to {m}^{k_rob} = "
-                f"{float(m) ** k_rob:.3g} paths); use --method exact, or raise --jqodi-max-vertices"
+                f"10^{k_rob * math.log10(max(m, 1)):.1f} paths); use --method jqodi (the graph DP), "
+                "or raise --jqodi-max-vertices"
             )
         level_loss = level_loss + delta  # lines 23 and 33
         ids = np.empty(new_t.shape[0], dtype=np.int64)
@@ -238,22 +243,20 @@ def select_path(inst: Instance, tree: TimeEnergyTree, paths: list[PathRecord]) -
     """Algorithm 4 (SelectPath): the path of least ``w · risk / opp``; returns it with its score.
 
     ``opp = T_exp / T_rob`` (line 4) with ``T_rob`` the elapsed time at depth K̂_rob and ``T_exp`` at
-    depth K̂_exp on the same path; ``risk = L_exp / L_rob`` (line 7). Degenerate ratios (a zero time
-    or a non-positive loss) count as 1.
+    depth K̂_exp on the same path; ``risk = L_exp / L_rob`` (line 7); see :mod:`edgetune.planner.score`.
+    Ties keep the first path in traversal order.
     """
     best: tuple[float, int] | None = None
+    cache: dict[int, tuple[int, float]] = {}
     for n, rec in enumerate(paths):
-        cand = tree.candidates[tree.candidate[rec.end]]
-        exp = variant_estimate(cand.model, cand.variant, inst.l_max, "expected")
-        k_rob = cand.epochs
-        k_exp = min(exp.epochs if exp.epochs is not None else k_rob, k_rob)
+        ci = tree.candidate[rec.end]
+        if ci not in cache:
+            cand = tree.candidates[ci]
+            cache[ci] = (expected_depth(inst, cand), risk_factor(inst, cand))
+        k_exp, risk = cache[ci]
         t_rob = tree.elapsed_s[rec.end]
         t_exp = tree.elapsed_s[_ancestor_at_depth(tree, rec.end, k_exp)]
-        opp = t_exp / t_rob if t_rob > 0 and t_exp > 0 else 1.0
-        l_rob = final_loss(cand.model.loss, cand.estimate.loss_jump, cand.estimate.epoch_delta, k_rob)
-        l_exp = final_loss(cand.model.loss, exp.loss_jump, exp.epoch_delta, k_exp)
-        risk = l_exp / l_rob if l_rob > 0 and l_exp > 0 and math.isfinite(l_exp) else 1.0
-        score = rec.weight * risk / opp
+        score = float(path_scores(rec.weight, t_exp, t_rob, risk))
         if best is None or score < best[0]:
             best = (score, n)
     if best is None:
@@ -280,7 +283,7 @@ class JqodiStats:
 
 
 def plan_jqodi(
-    inst: Instance, method: str = "jqodi", shape: TreeShape = "full", max_vertices: int = DEFAULT_MAX_VERTICES
+    inst: Instance, method: str = "jqodi-literal", shape: TreeShape = "full", max_vertices: int = DEFAULT_MAX_VERTICES
 ) -> tuple[Plan, JqodiStats]:
     """Run Algorithms 1-4 and return the plan (robust schedule of K̂_rob epochs) and search sizes.
 
@@ -302,5 +305,6 @@ def plan_jqodi(
         return Plan.infeasible(method, reason, time.perf_counter() - start, "robust"), stats
     rec, _score = chosen
     cand = tree.candidates[tree.candidate[rec.end]]
-    plan = make_plan(inst, method, cand, path_actions(tree, rec))
+    actions = canonical_actions(path_actions(tree, rec), expected_depth(inst, cand))
+    plan = make_plan(inst, method, cand, actions)
     return plan.with_solve_time(time.perf_counter() - start), stats

@@ -1,7 +1,8 @@
 """Planner methods: a small ABC with a registry (``register_method`` / ``make_method``).
 
 ========================  ==================================================================
-``jqodi``                 Algorithms 1-4 as written (full time-energy tree, robust estimates)
+``jqodi``                 Algorithms 1-4 as approximate DP over the layered time-energy graph
+``jqodi-literal``         Algorithms 1-4 as written (full time-energy tree, bounded enumeration)
 ``jqodi-stationary``      Algorithms 1-4 on the tree that keeps one action per path
 ``exact``                 edgetune's exact minimum-energy plan under the robust estimates
 ``optimum``               the paper's Optimum: exact minimum under the expected estimates
@@ -22,6 +23,7 @@ from edgetune.planner.estimates import Flavour
 from edgetune.planner.exact import plan_exact
 from edgetune.planner.instance import Instance
 from edgetune.planner.jqodi import DEFAULT_MAX_VERTICES, TreeShape, plan_jqodi
+from edgetune.planner.jqodi_dp import DEFAULT_MAX_LABELS, plan_jqodi_dp
 from edgetune.planner.plan import Plan
 
 __all__ = ["METHODS", "PlannerMethod", "make_method", "method_names", "register_method"]
@@ -70,7 +72,26 @@ def make_method(name: str, **options: Any) -> PlannerMethod:
     return METHODS[name](**options)
 
 
-class _Jqodi(PlannerMethod):
+@register_method
+class Jqodi(PlannerMethod):
+    """Algorithms 1-4 as approximate DP over the layered time-energy graph (polynomial, Property 2)."""
+
+    name = "jqodi"
+    estimates: ClassVar[Flavour] = "robust"
+
+    def __init__(self, max_labels: int = DEFAULT_MAX_LABELS) -> None:
+        self.max_labels = max_labels
+        self.last_vertices = 0
+        self.last_labels = 0
+        self.last_merged = False
+
+    def plan(self, instance: Instance) -> Plan:
+        plan, stats = plan_jqodi_dp(instance, self.name, self.max_labels)
+        self.last_vertices, self.last_labels, self.last_merged = stats.vertices, stats.labels, stats.merged
+        return plan
+
+
+class _JqodiTree(PlannerMethod):
     shape: ClassVar[TreeShape] = "full"
     estimates: ClassVar[Flavour] = "robust"
 
@@ -86,14 +107,14 @@ class _Jqodi(PlannerMethod):
 
 
 @register_method
-class Jqodi(_Jqodi):
+class JqodiLiteral(_JqodiTree):
     """Algorithms 1-4 of the paper, literally: every ordered action sequence is a path (bounded)."""
 
-    name = "jqodi"
+    name = "jqodi-literal"
 
 
 @register_method
-class JqodiStationary(_Jqodi):
+class JqodiStationary(_JqodiTree):
     """Algorithms 1-4 on the tree whose paths keep their first (server, partition) every epoch."""
 
     name = "jqodi-stationary"

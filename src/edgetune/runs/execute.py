@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edgetune.engines.base import ENGINES, BuildContext
 from edgetune.errors import InputError
 from edgetune.fleet.schema import Fleet, load_fleet
@@ -61,9 +63,18 @@ class Wiring:
     policy: SelectionPolicy
 
 
+def policy_rng(seed: int) -> np.random.Generator:
+    """The policy's own generator: ``default_rng(seed).spawn(4)[3]``, independent of every other stream.
+
+    The simulated engine spawns children 0-1 of ``default_rng(seed)`` (network, monitor), the in-process
+    engine children 0-2 (fleet, data, run); child 3 is left to the policy on both.
+    """
+    return np.random.default_rng(seed).spawn(4)[3]
+
+
 def resolve_fleet(spec: RunSpec, base_dir: Path | None = None) -> Fleet:
     """The fleet of ``spec``: its file (relative to ``base_dir``) or a generated one (``fleet.seed``)."""
-    from edgetune.fleet.generate import fleet_rng, generate_fleet
+    from edgetune.fleet.generate import GeneratorConfig, fleet_rng, generate_fleet
 
     f = spec.fleet
     if f.file:
@@ -76,7 +87,8 @@ def resolve_fleet(spec: RunSpec, base_dir: Path | None = None) -> Fleet:
             if exc.field == "--fleet":
                 raise InputError("fleet.file", f.file, exc.reason) from None
             raise
-    return generate_fleet(f.nodes, f.setup, fleet_rng(f.seed, f.nodes, f.setup), seed=f.seed)
+    cfg = GeneratorConfig(nodes_per_gateway=f.nodes_per_gateway)
+    return generate_fleet(f.nodes, f.setup, fleet_rng(f.seed, f.nodes, f.setup), cfg, seed=f.seed)
 
 
 def build_context(spec: RunSpec, fleet: Fleet) -> BuildContext:
@@ -236,7 +248,7 @@ def drive(
             after_epoch(state)
 
     orch = Orchestrator(w.engine, w.policy, w.northbound, w.fleet, spec.run, progress=progress,
-                        on_epoch=on_epoch, record_config=spec.to_dict())
+                        on_epoch=on_epoch, record_config=spec.to_dict(), policy_rng=policy_rng(spec.run.seed))
     if folder is not None:
         first = resume_from.record if resume_from is not None else orch.new_record()
         folder.start(spec.to_toml(), w.fleet, first, resume_from.record.epochs if resume_from else None)
@@ -251,6 +263,9 @@ def drive(
         raise RunFailed(str(exc), rec) from exc
     _note_outages(record, w.northbound)
     if folder is not None:
+        save = getattr(w.engine, "save_model", None)
+        if callable(save) and getattr(w.engine, "tokenizer", None) is not None:
+            save(folder.path / "model")  # the fine-tuned model the user keeps (RUNFOLDER contract)
         with deferred_interrupts():
             folder.write_record(record)
             folder.close()

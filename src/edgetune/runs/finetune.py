@@ -46,10 +46,73 @@ def run_finetune(
     t = spec.task
     title = f"{len(fleet.nodes)} nodes, {fleet.setup} setup, seed {spec.run.seed}, model {t.model}"
     plot_fig3({n: r.to_json() for n, r in records.items()}, out / "fig3.png", title)
-    atomic_write_text(out / "summary.md", f"# Fine-tuning: NE vs AR ({title})\n\n{summary(records)}\n")
+    samples = completions(spec, out, records)
+    text = f"# Fine-tuning: NE vs AR ({title})\n\n{summary(records)}\n\n{losses_md(records)}\n"
+    atomic_write_text(out / "summary.md", text + (f"\n{samples}\n" if samples else ""))
     return records
+
+
+#: Prompts whose completions summary.md shows for the base model and each fine-tuned one.
+PROMPTS: tuple[str, ...] = ("A wise man once said", "The secret of happiness is", "Q: Why did the chicken")
+SAMPLE_TOKENS = 32
 
 
 def summary(records: dict[str, RunRecord]) -> str:
     """The side-by-side table."""
     return format_table(summary_rows(records))
+
+
+def losses_md(records: dict[str, RunRecord]) -> str:
+    """Loss before/after per token and per character, beside the bigram / unigram floor on the same split."""
+    lines = ["| held-out loss | nats/token | nats/char |", "|---|---|---|"]
+    any_rec = next(iter(records.values()), None)
+    info = any_rec.engine_info if any_rec is not None else {}
+    pre = info.get("pretrain") or {}
+    cpt = float(pre.get("val_chars_per_token") or 0.0)
+
+    def row(label: str, loss: float | None) -> str:
+        if loss is None:
+            return f"| {label} | - | - |"
+        return f"| {label} | {loss:.4f} | {loss / cpt:.4f} |" if cpt else f"| {label} | {loss:.4f} | - |"
+
+    if any_rec is not None:
+        lines.append(row("before fine-tuning", any_rec.pre_training_loss))
+    for name, rec in records.items():
+        lines.append(row(f"after, {name.upper()}", rec.final_loss))
+    floor = pre.get("floor") or {}
+    if floor:
+        lines.append(row("floor: bigram (add-k, same training tokens)", floor.get("bigram_loss")))
+        lines.append(row("floor: unigram (add-k)", floor.get("unigram_loss")))
+    if cpt:
+        lines.append(f"\n{cpt:.3f} characters per token on the held-out text.")
+    return "\n".join(lines)
+
+
+def completions(spec: RunSpec, out: Path, records: dict[str, RunRecord]) -> str:
+    """Greedy completions of :data:`PROMPTS` by the base model and each saved fine-tuned model."""
+    from edgetune.training.finetuned import load_finetuned
+    from edgetune.training.sources import resolve_model
+    from edgetune.training.textgen import generate_text
+
+    models: dict[str, Path | None] = {"base": None}
+    models.update({n: out / n / "model" for n in records if (out / n / "model").is_dir()})
+    if len(models) == 1:
+        return ""
+    t = spec.task
+    rows: dict[str, dict[str, str]] = {p: {} for p in PROMPTS}
+    for name, path in models.items():
+        m = (
+            load_finetuned(path)
+            if path is not None
+            else resolve_model(t.model, None, t.pretrain_steps or None, t.pretrain_seed)
+        )
+        for prompt in PROMPTS:
+            text = generate_text(m.model, m.tokenizer, prompt, SAMPLE_TOKENS, seed=0, temperature=0)  # type: ignore[arg-type]
+            rows[prompt][name] = " ".join(text.split())
+        del m
+    lines = [f"## Completions (greedy, {SAMPLE_TOKENS} new tokens)", ""]
+    for prompt, by in rows.items():
+        lines.append(f"**{prompt}** ...")
+        lines += [f"- {name}: {by[name]!r}" for name in models]
+        lines.append("")
+    return "\n".join(lines)

@@ -56,6 +56,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "run.seed": (0, 2**63 - 1),
     "fleet.nodes": (1, 100_000),
     "fleet.seed": (0, 2**63 - 1),
+    "fleet.nodes_per_gateway": (1, 100_000),
     "task.train_tokens": (1, 100_000_000),
     "task.val_tokens": (1, 10_000_000),
     "task.block_len": (2, 8192),
@@ -81,7 +82,6 @@ class RunSettings(OrchestratorConfig):
         mini-batches); the fleet has its own (``fleet.seed``).
     """
 
-    learning_rate: float = 3e-3
     engine: str = "simulated"
     policy: str = "ne"
     seed: int = 0
@@ -108,13 +108,16 @@ class FleetSpec:
     setup : str
         ``normal`` | ``limited`` | ``prolific``.
     seed : int
-        Seed of the fleet generator.
+        Seed of the fleet generator (``fleet.generate.fleet_rng(seed, nodes, setup)``).
+    nodes_per_gateway : int
+        Edge nodes per gateway switch of a generated fleet.
     """
 
     file: str = ""
     nodes: int = 12
     setup: str = "normal"
     seed: int = 0
+    nodes_per_gateway: int = 4
 
     def __post_init__(self) -> None:
         from edgetune.fleet.generate import SETUPS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from edgetune.selection.base import SelectionPolicy, register_policy
+from edgetune.selection.base import MetricsTable, SelectionPolicy, register_policy
 
 
 @register_policy
@@ -14,7 +14,13 @@ class AllResources(SelectionPolicy):
     name = "ar"
 
     def select(
-        self, epoch: int, epochs: int, n_initial: int, active: Sequence[int], scores: Mapping[int, float]
+        self,
+        epoch: int,
+        epochs: int,
+        n_initial: int,
+        active: Sequence[int],
+        scores: Mapping[int, float],
+        metrics: MetricsTable | None = None,
     ) -> list[int]:
         """Everyone stays."""
         return list(active)

@@ -1,9 +1,13 @@
 """The selection-policy interface and its registry.
 
 A policy sees, after each epoch, the metrics of the nodes that trained (what the orchestrator read
-from the northbound API plus compute power and measured training time), scores them, and says which
-nodes train in the next epoch. One orchestrator loop (:mod:`edgetune.orchestrator.loop`) drives every
-policy on every engine.
+from the northbound API plus compute power, measured training time and reported training loss),
+scores them, and says which nodes train in the next epoch. One orchestrator loop
+(:mod:`edgetune.orchestrator.loop`) drives every policy on every engine.
+
+Hooks (five): :meth:`SelectionPolicy.start` (once, with the run's :class:`PolicyContext`),
+:attr:`~SelectionPolicy.wants_standby`, :meth:`~SelectionPolicy.score`, :meth:`~SelectionPolicy.select`
+and :meth:`~SelectionPolicy.describe`.
 """
 
 from __future__ import annotations
@@ -50,10 +54,23 @@ class MetricsTable:
     """Eq. 2's raw inputs for many nodes at once: ``values[k]`` holds node ``ids[k]``'s five metrics.
 
     The orchestrator builds one per epoch with numpy, so scoring 10,000 nodes stays vectorised.
+    ``train_loss[k]``, when given, is the mean training loss node ``ids[k]`` reported with its last
+    update (NaN where it reported none, e.g. the simulation engine, which trains nothing).
     """
 
     ids: list[int]
     values: NDArray[np.float64]  # (n, 5) in METRIC_NAMES order
+    train_loss: NDArray[np.float64] | None = None  # (n,), NaN = not reported
+
+    def column(self, name: str) -> NDArray[np.float64]:
+        """One metric of every row, by its :data:`METRIC_NAMES` name."""
+        return np.asarray(self.values[:, METRIC_NAMES.index(name)], dtype=np.float64)
+
+    def losses(self) -> NDArray[np.float64]:
+        """Reported training losses (all NaN when no node reported one)."""
+        if self.train_loss is None:
+            return np.full(len(self.ids), np.nan)
+        return np.asarray(self.train_loss, dtype=np.float64)
 
     @classmethod
     def from_mapping(cls, metrics: Mapping[int, NodeMetrics]) -> MetricsTable:
@@ -111,16 +128,62 @@ class PolicyConfig:
             raise InputError("utopia", list(self.utopia), "every coordinate must be in [0, 1]")
 
 
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a policy may know about a run before it starts (handed to :meth:`SelectionPolicy.start`).
+
+    Attributes
+    ----------
+    node_ids : tuple of int
+        Every node of the fleet, |N| of them.
+    epochs : int
+        T.
+    data_bytes : mapping
+        Node id -> bytes of its data-set partition (what it trains on in every epoch it is active).
+    update_bytes : float
+        What one node uploads per epoch (a gradient or an adapter update); 0 if the engine does not say.
+    broadcast_bytes : float
+        What the orchestrator sends every node after each epoch; 0 if the engine does not say.
+    rng : numpy.random.Generator
+        The policy's own seeded generator: every random choice a policy makes draws from it.
+    """
+
+    node_ids: tuple[int, ...]
+    epochs: int
+    data_bytes: Mapping[int, float]
+    update_bytes: float
+    broadcast_bytes: float
+    rng: np.random.Generator
+
+    @classmethod
+    def uniform(cls, node_ids: Sequence[int], epochs: int, rng: np.random.Generator) -> PolicyContext:
+        """A context that knows nothing about payloads: equal partitions of one byte, no transfers."""
+        return cls(tuple(node_ids), epochs, {i: 1.0 for i in node_ids}, 0.0, 0.0, rng)
+
+
 class SelectionPolicy(ABC):
     """Chooses the nodes of each epoch.
 
-    Hooks: :meth:`score` (Eq. 2-3 by default) and :meth:`select` (who trains next epoch).
+    Hooks: :meth:`start` (the run's :class:`PolicyContext`, once), :attr:`wants_standby`,
+    :meth:`score` (Eq. 2-3 by default), :meth:`select` (who trains next epoch) and :meth:`describe`.
     """
 
     name: str = "abstract"
 
     def __init__(self, config: PolicyConfig | None = None) -> None:
         self.config = config or PolicyConfig()
+        self._context: PolicyContext | None = None
+
+    def start(self, context: PolicyContext) -> None:
+        """Called by the orchestrator once before epoch 1; stateful policies reset their state here."""
+        self._context = context
+
+    @property
+    def context(self) -> PolicyContext:
+        """The context given to :meth:`start`; raises if the policy was never started."""
+        if self._context is None:
+            raise RuntimeError(f"policy {self.name!r} used before start(context)")
+        return self._context
 
     @property
     def wants_standby(self) -> bool:
@@ -137,7 +200,13 @@ class SelectionPolicy(ABC):
 
     @abstractmethod
     def select(
-        self, epoch: int, epochs: int, n_initial: int, active: Sequence[int], scores: Mapping[int, float]
+        self,
+        epoch: int,
+        epochs: int,
+        n_initial: int,
+        active: Sequence[int],
+        scores: Mapping[int, float],
+        metrics: MetricsTable | None = None,
     ) -> list[int]:
         """Nodes that train in epoch ``epoch + 1``.
 
@@ -153,6 +222,9 @@ class SelectionPolicy(ABC):
             Nodes that were active in ``epoch``.
         scores : mapping
             PerfScore of the nodes that trained (and, if :attr:`wants_standby`, of eliminated ones).
+        metrics : MetricsTable, optional
+            The raw metrics those scores came from (the orchestrator always passes them; policies
+            that rank by PerfScore alone ignore them).
         """
 
     def describe(self) -> dict[str, object]:

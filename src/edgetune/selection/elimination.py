@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from edgetune.selection.base import SelectionPolicy, register_policy
+from edgetune.selection.base import MetricsTable, SelectionPolicy, register_policy
 
 
 def elimination_count(n_initial: int, epochs: int) -> int:
@@ -48,7 +48,13 @@ class NodeElimination(SelectionPolicy):
         return self.config.rejoin
 
     def select(
-        self, epoch: int, epochs: int, n_initial: int, active: Sequence[int], scores: Mapping[int, float]
+        self,
+        epoch: int,
+        epochs: int,
+        n_initial: int,
+        active: Sequence[int],
+        scores: Mapping[int, float],
+        metrics: MetricsTable | None = None,
     ) -> list[int]:
         """Active set of the next epoch."""
         if epoch >= epochs:

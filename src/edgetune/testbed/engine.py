@@ -34,9 +34,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.engines.simulated import MB, SimWorkload
 from edgetune.fleet.schema import Fleet
+from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.testbed.agent import recv_msg, send_msg, set_congestion_control
 from edgetune.testbed.build import start_process, stop_process
 from edgetune.testbed.netns import socket_in_netns

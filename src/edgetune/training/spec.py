@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from edgetune.errors import InputError
@@ -25,7 +26,13 @@ class TrainingSpec:
     Attributes
     ----------
     model : str
-        ``tiny`` (~1 M), ``small`` (~5 M, GPT-2 architecture, pre-trained here) or ``smollm2-135m``.
+        ``smollm2-135m`` (the real SmolLM2-135M, GGUF), ``small`` (~5 M) or ``tiny`` (~1 M, GPT-2
+        architecture, pre-trained here), a local Hugging Face model folder or a ``.gguf`` file
+        (:func:`edgetune.training.sources.resolve_model`).
+    corpus : str
+        The fine-tuning text (``--data``): empty = the Debian fortunes; else a ``.txt`` (documents separated by
+        blank lines), a ``.jsonl`` (``"text"`` field) or a folder of them
+        (:func:`edgetune.training.userdata.load_documents`; category = file name).
     pretrain_steps : int
         Cloud pre-training steps; 0 = the model's default (``training.pretrain.DEFAULT_STEPS``).
     pretrain_seed : int
@@ -46,26 +53,30 @@ class TrainingSpec:
         Blocks per forward/backward.
     """
 
-    model: str = "small"
+    model: str = "smollm2-135m"
+    corpus: str = ""
     pretrain_steps: int = 0
     pretrain_seed: int = 0
-    lora: bool = False
+    lora: bool = True
     partition: str = "iid"
     alpha: float = 0.5
-    block_len: int = 64
-    train_tokens: int = 24_576
-    val_tokens: int = 4_096
+    block_len: int = 128
+    train_tokens: int = 3_072
+    val_tokens: int = 2_048
     optimizer: str = "adam"
     local_steps: int = 1
-    micro_batch: int = 16
+    micro_batch: int = 4
 
     def __post_init__(self) -> None:
-        from edgetune.training.model import check_model_name
+        from edgetune.training.model import MODEL_NAMES
 
-        try:
-            check_model_name(self.model)
-        except InputError as exc:
-            raise InputError("model", self.model, exc.reason) from None
+        if self.model not in MODEL_NAMES:
+            path = Path(self.model)
+            if not (path.is_dir() or (path.suffix == ".gguf" and path.is_file())):
+                names = ", ".join(MODEL_NAMES)
+                raise InputError("model", self.model, f"unknown model; choose {names}, a model folder or a .gguf file")
+        if self.corpus and not Path(self.corpus).exists():
+            raise InputError("corpus", self.corpus, "no such file or folder")
         if self.partition not in PARTITIONERS:
             raise InputError("partition", self.partition, f"choose from {', '.join(sorted(PARTITIONERS))}")
         if not (math.isfinite(self.alpha) and self.alpha > 0):
@@ -93,6 +104,13 @@ class TrainingSpec:
     def partition_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of the partitioner (``alpha`` for ``dirichlet``)."""
         return partition_kwargs(self.partition, self.alpha)
+
+    def documents(self) -> list[Any]:
+        """The fine-tuning documents: :attr:`corpus`, or the fortunes when it is empty."""
+        from edgetune.training.corpus import fortune_documents
+        from edgetune.training.userdata import load_documents
+
+        return load_documents(self.corpus) if self.corpus else fortune_documents()
 
     def pretrain_config(self) -> Any:
         """The cloud pre-training of :attr:`model` (a ``PretrainConfig``)."""

@@ -38,6 +38,14 @@ class TextTokenizer(Protocol):
         ...
 
 
+class DecodingTokenizer(TextTokenizer, Protocol):
+    """A :class:`TextTokenizer` that also turns ids back into text (generation, characters per token)."""
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of some ids (special tokens left out)."""
+        ...
+
+
 class BPETokenizer:
     """A byte-level BPE (``tokenizers.Tokenizer``) with an end-of-text token."""
 
@@ -139,3 +147,7 @@ class HFTokenizer:
         """Token ids of each text, without special tokens."""
         out: list[list[int]] = self.tok(list(texts), add_special_tokens=False)["input_ids"]
         return out
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
+        """Text of some ids (special tokens left out by default)."""
+        return str(self.tok.decode(list(ids), skip_special_tokens=skip_special_tokens))
