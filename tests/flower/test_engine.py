@@ -31,7 +31,7 @@ def fleet4() -> Fleet:
 
 @pytest.fixture(scope="module")
 def task(fleet4: Fleet) -> SyntheticTask:
-    spec = TrainingSpec(block_len=16, micro_batch=8, optimizer="sgd")
+    spec = TrainingSpec(block_len=16, micro_batch=8, optimizer="sgd", lora=False)
     return SyntheticTask(NodeTask(spec, seed=0, num_partitions=len(fleet4.nodes), backend="synthetic"))
 
 

@@ -50,7 +50,8 @@ def served(tmp_path: Path) -> Path:
 
 
 def test_trainer_holds_the_model_and_trains_like_the_task(served: Path) -> None:
-    spec = NodeTask(TrainingSpec(block_len=16, micro_batch=8, optimizer="sgd"), num_partitions=2, backend="synthetic")
+    task_spec = TrainingSpec(block_len=16, micro_batch=8, optimizer="sgd", lora=False)
+    spec = NodeTask(task_spec, num_partitions=2, backend="synthetic")
     task = SyntheticTask(spec)
     state = task.initial_state()
     remote = RemoteTrainer(served, timeout_s=60)

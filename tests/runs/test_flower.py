@@ -100,7 +100,7 @@ def test_serverapp_run_writes_the_run_folder_of_every_engine(tmp_path: Path) -> 
         spec = _spec(
             run={"engine": "flower", "epochs": 3, "learning_rate": 0.2},
             fleet={"file": str(fleet_path)},
-            task={"block_len": 16, "micro_batch": 8, "optimizer": "sgd"},
+            task={"block_len": 16, "micro_batch": 8, "optimizer": "sgd", "lora": False},
             northbound={"url": nb.url},
             flower={"backend": "synthetic", "train_time": "modelled", "connect_timeout_s": 5, "round_timeout_s": 30},
         )
