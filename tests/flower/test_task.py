@@ -53,6 +53,9 @@ def test_one_round_equals_the_inprocess_engine(aggregator: str, lora: bool, loca
     run_spec = spec_from_dict(
         {
             "run": {"engine": "inprocess", "seed": 4, "learning_rate": LR},
+            # One torch thread, as every Flower node: the same reduction order (Adam amplifies the float noise
+            # of gradients that are ~0, e.g. the attention's key bias, so thread counts must agree).
+            "inprocess": {"threads": 1},
             "task": {
                 "model": "tiny",
                 "pretrain_steps": 300,
