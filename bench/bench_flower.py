@@ -15,13 +15,17 @@ devices the processes run on the devices, in parallel, and only the polling and 
 
 Usage::
 
-    python bench/bench_flower.py [--nodes 4] [--epochs 3] [--train-tokens 2048] [--out bench-flower.json]
+    python bench/bench_flower.py [--nodes 4] [--epochs 3] [--train-tokens 2048] [--lora] [--engines inprocess,warm,sim]
+
+Every engine runs the same run spec (``edgetune.runs.spec``; the Flower ones through the runs layer
+into a run folder). Per Flower round the record also splits the wall time: ``push_s`` (the ServerApp's
+``grid.push_messages``), ``first_reply_s`` / ``last_reply_s`` (after the push: SuperNode pull, ClientApp
+start, handler, reply) and ``max_message_s`` (the longest ClientApp handler, trainer round trip included).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import statistics
 import sys
@@ -51,24 +55,39 @@ class FixedMetrics(NorthboundAPI):
         return {i: PathMetrics(20.0, 30.0, 1.0, 1, 0.0) for i in ids}
 
 
-def run_inprocess(fleet: Fleet, args: argparse.Namespace, url: str) -> dict[str, Any]:
-    """Wall and compute seconds per round of the in-process engine."""
+def job_spec(fleet_path: Path, args: argparse.Namespace, url: str, engine: str) -> Any:
+    """The one run spec every engine of the bench runs (All Resources: every node trains every round)."""
+    from edgetune.runs.spec import spec_from_dict
+
+    doc: dict[str, Any] = {
+        "run": {"engine": engine, "policy": "ar", "epochs": args.epochs, "seed": args.seed, "learning_rate": 3e-3},
+        "fleet": {"file": str(fleet_path)},
+        "task": {
+            "model": "tiny",
+            "pretrain_steps": 300,
+            "train_tokens": args.train_tokens,
+            "val_tokens": 512,
+            "lora": args.lora,
+        },
+        "northbound": {"url": url},
+    }
+    if engine == "flower":
+        doc["flower"] = {"connect_timeout_s": 600, "round_timeout_s": 600, "sync_timeout_s": 60, "backend": "training"}
+    return spec_from_dict(doc)
+
+
+def run_inprocess(fleet: Fleet, fleet_path: Path, args: argparse.Namespace, url: str) -> dict[str, Any]:
+    """Wall and compute seconds per round of the in-process engine (built by the registry from the spec)."""
     import torch
 
-    from edgetune.engines.inprocess import build_inprocess
-    from edgetune.orchestrator.loop import Orchestrator, OrchestratorConfig
+    from edgetune.engines.base import ENGINES
+    from edgetune.orchestrator.loop import Orchestrator
+    from edgetune.runs.execute import build_context
     from edgetune.selection import make_policy
-    from edgetune.training.corpus import fortune_documents
-    from edgetune.training.partition import DataConfig, build_finetune_data
-    from edgetune.training.pretrain import PretrainConfig, pretrain
 
+    spec = job_spec(fleet_path, args, url, "inprocess")
+    engine: Any = ENGINES["inprocess"].build(build_context(spec, fleet))
     torch.set_num_threads(1)
-    pre = pretrain(PretrainConfig(model="tiny", steps=300))
-    _, data_rng, run_rng = np.random.default_rng(args.seed).spawn(3)
-    data = build_finetune_data(
-        fortune_documents(), pre.tokenizer, DataConfig(train_tokens=args.train_tokens, val_tokens=512), data_rng
-    )
-    engine = build_inprocess(fleet, copy.deepcopy(run_rng), copy.deepcopy(pre.model), data, None, "iid")
     marks: list[float] = []
     computes: list[float] = []
 
@@ -77,49 +96,29 @@ def run_inprocess(fleet: Fleet, args: argparse.Namespace, url: str) -> dict[str,
         computes.append(engine.timings["local_compute_wall_s"])
 
     t0 = time.perf_counter()
-    Orchestrator(
-        engine,
-        make_policy("ar"),
-        HttpNorthboundClient(url),
-        fleet,
-        OrchestratorConfig(epochs=args.epochs, learning_rate=3e-3),
-        progress=progress,
-    ).run()
+    Orchestrator(engine, make_policy("ar"), HttpNorthboundClient(url), fleet, spec.run, progress=progress).run()
     walls = np.diff([t0, *marks]).tolist()
     comp = np.diff([0.0, *computes]).tolist()
     return {"wall_s": walls, "compute_s": comp, "overhead_s": [w - c for w, c in zip(walls, comp, strict=True)]}
 
 
-def _settings(fleet_path: Path, args: argparse.Namespace, url: str, out: Path) -> Any:
-    from edgetune.flower.serverapp import ServerSettings
-
-    return ServerSettings(
-        fleet=str(fleet_path),
-        out=str(out),
-        northbound_url=url,
-        policy="ar",
-        epochs=args.epochs,
-        seed=args.seed,
-        train_tokens=args.train_tokens,
-        val_tokens=512,
-        connect_timeout_s=300,
-        round_timeout_s=300,
-        sync_timeout_s=60,
-    )
-
-
 def _rounds(doc: dict[str, Any]) -> dict[str, Any]:
-    rounds = doc["flower"]["rounds"]
+    flower = doc["engine"]["flower"]
+    rounds = flower["rounds"]
     walls = [r["wall_s"] for r in rounds]
     comp = [r["max_train_s"] for r in rounds]
     return {
         "wall_s": walls,
         "compute_s": comp,
         "overhead_s": [w - c for w, c in zip(walls, comp, strict=True)],
+        "push_s": [r["push_s"] for r in rounds],
+        "first_reply_s": [r["first_reply_s"] for r in rounds],
+        "last_reply_s": [r["last_reply_s"] for r in rounds],
+        "message_s": [r["max_message_s"] for r in rounds],
         "down_bytes": [r["down_bytes"] for r in rounds],
         "up_bytes": [r["up_bytes"] for r in rounds],
-        "connect_s": doc["flower"]["connect_s"],
-        "backend": doc["config"]["task"]["backend"],
+        "connect_s": flower["connect_s"],
+        "backend": doc["engine"]["task_backend"],
     }
 
 
@@ -127,29 +126,29 @@ def run_flower(
     fleet: Fleet, fleet_path: Path, args: argparse.Namespace, url: str, work: Path, warm: bool
 ) -> dict[str, Any]:
     """Wall and compute seconds per round of the Flower engine on a loopback deployment."""
-    from edgetune.flower.deploy import Deployment, wait_for_file
+    from edgetune.flower.deploy import Deployment
+    from edgetune.runs.flower import launch, wait_for_run
 
-    out = work / ("run-warm.json" if warm else "run-cold.json")
-    settings = _settings(fleet_path, args, url, out)
+    out = work / ("run-warm" if warm else "run-cold")
+    spec = job_spec(fleet_path, args, url, "flower")
     t0 = time.perf_counter()
     with Deployment(work / ("deploy-warm" if warm else "deploy-cold"), warm=warm, task_poll_s=args.task_poll_s) as dep:
-        dep.start_superlink()
-        for k, node in enumerate(fleet.nodes):
-            dep.start_supernode(f"node{node.id}", {"partition-id": k, "node-id": node.id, "compute": node.compute})
-        dep.submit(settings.to_run_config())
-        got = wait_for_file(out, 1800, also=[Path(str(out) + ".error")])
+        launch(dep, spec, out, fleet, len(fleet.nodes))
+        status = wait_for_run(out, 3600)
     total = time.perf_counter() - t0
-    if got is None or got != out:
-        raise SystemExit(f"Flower run failed: {got.read_text() if got else 'timeout'}")
-    return {**_rounds(json.loads(got.read_text())), "total_s": total}
+    if status != "complete":
+        err = (out / "error.txt").read_text() if (out / "error.txt").exists() else f"status {status}"
+        raise SystemExit(f"Flower run failed: {err}")
+    return {**_rounds(json.loads((out / "record.json").read_text())), "total_s": total}
 
 
-def run_sim(fleet_path: Path, args: argparse.Namespace, url: str, work: Path, nodes: int) -> dict[str, Any]:
+def run_sim(fleet_path: Path, args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
     """The same job on Flower's simulation runtime (Ray, ``args.sim_cpus`` actors)."""
-    from edgetune.flower.simulation import run_simulation
+    from edgetune.runs.flower import simulate
 
     t0 = time.perf_counter()
-    doc = run_simulation(_settings(fleet_path, args, url, work / "run-sim.json"), nodes, num_cpus=args.sim_cpus)
+    simulate(job_spec(fleet_path, args, url, "flower"), work / "run-sim", num_cpus=args.sim_cpus)
+    doc = json.loads((work / "run-sim" / "record.json").read_text())
     return {**_rounds(doc), "total_s": time.perf_counter() - t0}
 
 
@@ -164,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--task-poll-s", type=float, default=0.1, help="FLWR_SUPEREXEC_TASK_POLL_INTERVAL")
     ap.add_argument("--sim-cpus", type=int, default=2, help="CPUs the simulation runtime's Ray may use")
     ap.add_argument("--engines", default="inprocess,warm,sim", help="any of inprocess,warm,cold,sim")
+    ap.add_argument(
+        "--lora", action="store_true", help="LoRA: only adapters travel (separates transport from the rest)"
+    )
     args = ap.parse_args(argv)
     engines = args.engines.split(",")
     fleet = generate_fleet(args.nodes, "normal", np.random.default_rng(args.seed).spawn(3)[0], seed=args.seed)
@@ -176,17 +178,18 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, dict[str, Any]] = {}
         for name in engines:
             if name == "inprocess":
-                results["in-process"] = run_inprocess(fleet, args, nb.url)
+                results["in-process"] = run_inprocess(fleet, fleet_path, args, nb.url)
             elif name in ("warm", "cold"):
                 results[f"flower-{name}"] = run_flower(fleet, fleet_path, args, nb.url, work, warm=name == "warm")
             elif name == "sim":
-                results["flower-sim"] = run_sim(fleet_path, args, nb.url, work, args.nodes)
+                results["flower-sim"] = run_sim(fleet_path, args, nb.url, work)
             else:
                 raise SystemExit(f"unknown engine {name!r}")
     from edgetune.flower.deploy import FLOWER_FIXED_POLLS_S
 
     print(
-        f"{args.nodes} nodes, {args.epochs} rounds, {args.train_tokens} fine-tuning tokens, AR, tiny model; "
+        f"{args.nodes} nodes, {args.epochs} rounds, {args.train_tokens} fine-tuning tokens, AR, tiny model"
+        f"{' with LoRA' if args.lora else ', full fine-tuning'}; "
         f"task poll {args.task_poll_s} s; Flower's fixed polls {FLOWER_FIXED_POLLS_S}"
     )
     print(
@@ -212,9 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in results.items():
         if "connect_s" in r:
             down, up = statistics.median(r["down_bytes"]), statistics.median(r["up_bytes"])
+            med = {k: statistics.median(r[k]) for k in ("push_s", "first_reply_s", "last_reply_s", "message_s")}
             print(
                 f"{name}: connecting {r['connect_s']:.1f} s, whole run {r['total_s']:.0f} s, "
-                f"array bytes down/up per round {down:.0f}/{up:.0f}"
+                f"array bytes down/up per round {down:.0f}/{up:.0f}; per round (median): push {med['push_s']:.2f} s, "
+                f"first/last reply {med['first_reply_s']:.2f}/{med['last_reply_s']:.2f} s after the push, "
+                f"longest ClientApp handler {med['message_s']:.2f} s"
             )
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pytest
 from flwr.app import ConfigRecord, Message, MetricRecord, RecordDict
 from numpy.typing import NDArray
 
 from edgetune.flower.codec import from_record, scalar, state_bytes, state_checksum, to_record
 from edgetune.flower.strategy import SYNC, TRAIN, EdgetuneStrategy
-from edgetune.flower.task import LocalResult, State, TaskSpec, TrainingTask
+from edgetune.flower.task import LocalResult, NodeTask, State, TrainingTask
+from edgetune.training.spec import TrainingSpec
 
 
 def test_checksum_is_order_free_and_bit_exact() -> None:
@@ -59,7 +62,7 @@ def _reply(to: Message, grad: Sequence[float], tokens: int) -> Message:
 
 
 def test_aggregate_train_is_token_weighted_fedsgd() -> None:
-    task = _Linear(TaskSpec())
+    task = _Linear(NodeTask())
     strat = EdgetuneStrategy(task, learning_rate=0.5)
     strat.selected = {101: 0, 102: 1}
     strat.arrays = to_record(task.initial_state())
@@ -76,7 +79,7 @@ def test_aggregate_train_is_token_weighted_fedsgd() -> None:
 
 
 def test_sync_messages_carry_model_version_and_checksum() -> None:
-    task = _Linear(TaskSpec())
+    task = _Linear(NodeTask())
     strat = EdgetuneStrategy(task)
     arrays = to_record(task.initial_state())
     msgs = strat.configure_sync(4, arrays, ConfigRecord(), {7: 3}, "abc")
@@ -85,6 +88,28 @@ def test_sync_messages_carry_model_version_and_checksum() -> None:
     assert (cfg["version"], cfg["checksum"], cfg["edgetune-node-id"]) == (4, "abc", 3)
 
 
-def test_task_spec_round_trips_through_a_config_record() -> None:
-    spec = TaskSpec(model="small", seed=5, num_partitions=7, partition="dirichlet", alpha=0.3, optimizer="sgd")
-    assert TaskSpec.from_config(ConfigRecord(dict(spec.to_config()))) == spec
+def test_node_task_round_trips_through_a_config_record_and_json() -> None:
+    task = TrainingSpec(
+        model="tiny",
+        pretrain_steps=7,
+        pretrain_seed=2,
+        lora=True,
+        partition="dirichlet",
+        alpha=0.3,
+        block_len=32,
+        train_tokens=1000,
+        val_tokens=100,
+        optimizer="sgd",
+        local_steps=3,
+        micro_batch=5,
+    )
+    spec = NodeTask(task, seed=2**40 + 3, num_partitions=7, backend="synthetic")
+    config = spec.to_config()
+    assert NodeTask.from_config(ConfigRecord(dict(config))) == spec
+    assert NodeTask.from_config(json.loads(json.dumps(config))) == spec  # the warm trainer's frame header
+    assert spec.aggregator == "fedavg"
+    del config["task.micro_batch"]
+    with pytest.raises(ValueError, match="micro_batch"):
+        NodeTask.from_config(config)
+    with pytest.raises(ValueError, match="backend"):
+        NodeTask(task, backend="gpu")

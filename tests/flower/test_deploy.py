@@ -18,21 +18,31 @@ from edgetune.flower.deploy import (
     write_app,
     write_connection,
 )
-from edgetune.flower.serverapp import ServerSettings
+from edgetune.runs.flower import run_config, spec_from_run_config
+from edgetune.runs.spec import spec_from_dict
 
 
-def test_app_folder_is_a_valid_flower_app(tmp_path: Path) -> None:
+def test_app_folder_is_a_valid_flower_app_whose_config_is_the_run_spec(tmp_path: Path) -> None:
+    """Flower reads the app's config (nested TOML tables, flattened by Flower) back into the same spec."""
     from flwr.cli.config_utils import load_and_validate
+    from flwr.common.config import flatten_dict
 
-    settings = ServerSettings(fleet="f.yaml", epochs=5, rejoin=True, straggler_ratio=2.0)
-    app = write_app(tmp_path / "app", settings.to_run_config())
+    spec = spec_from_dict(
+        {
+            "run": {"engine": "flower", "epochs": 5},
+            "policy": {"rejoin": True},
+            "flower": {"straggler_ratio": 2.0},
+            "fleet": {"file": str(tmp_path / "f.yaml")},
+        }
+    )
+    app = write_app(tmp_path / "app", run_config(spec, tmp_path / "out"))
     config, _warnings = load_and_validate(app / "pyproject.toml")
     flwr_app = config["tool"]["flwr"]["app"]
     assert flwr_app["components"] == {
-        "serverapp": "edgetune.flower.serverapp:app",
+        "serverapp": "edgetune.runs.flower:app",
         "clientapp": "edgetune.flower.clientapp:app",
     }
-    assert ServerSettings.from_run_config(flwr_app["config"]) == settings
+    assert spec_from_run_config(flatten_dict(flwr_app["config"])) == (spec, tmp_path / "out")
 
 
 def test_command_lines_are_loopback_insecure_without_runtime_installs(tmp_path: Path) -> None:
@@ -60,7 +70,11 @@ def fleet_file(tmp_path: Path) -> Path:
     ("args", "field"),
     [
         (["--policy", "zz"], "--policy"),
-        (["--weights", "0.5,0.5,0,0,0.5"], "weights"),
+        (["--weights", "0.5,0.5,0,0,0.5"], "--weights"),
+        (["--model", "huge"], "--model"),
+        (["--set", "flower.round_timeout_s=-1"], "round-timeout-s"),
+        (["--set", "run.engine=simulated"], "run.engine"),
+        (["--backend", "gpu"], "--backend"),
         (["--epochs", "0"], "--epochs"),
         (["--local-nodes", "9"], "--local-nodes"),
         (["--straggler-ratio", "0.5"], "--straggler-ratio"),
@@ -70,7 +84,7 @@ def fleet_file(tmp_path: Path) -> Path:
 def test_serve_rejects_bad_input_before_starting_anything(
     fleet_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], field: str
 ) -> None:
-    out = tmp_path / "run.json"
+    out = tmp_path / "run"
     argv = ["flower", "serve", "--fleet", str(fleet_file), "--out", str(out), "--workdir", str(tmp_path / "w")]
     assert main([*argv, *args]) == 2
     err = capsys.readouterr().err.strip()
@@ -92,3 +106,22 @@ def test_serve_and_join_print_their_flower_commands(fleet_file: Path, capsys: py
     assert "edgetune.flower.trainer --dir" in trainer
     assert "trainer-dir=" in line and "FLWR_TELEMETRY_ENABLED=0" in line
     assert "flower-supernode" in line and "partition-id=2 node-id=2" in line and "10.0.0.1:9093" in line
+
+
+def test_stop_reaches_descendants_in_sessions_of_their_own(tmp_path: Path) -> None:
+    """Flower detaches flower-superexec and flwr-serverapp into new sessions; stop() must still end them."""
+    import sys
+    import time
+
+    from edgetune.flower.deploy import Deployment, _alive, _descendants
+
+    dep = Deployment(tmp_path / "w")
+    code = "import subprocess, time; subprocess.Popen(['sleep', '300'], start_new_session=True); time.sleep(300)"
+    proc = dep._start("parent", [sys.executable, "-c", code], "parent")
+    end = time.monotonic() + 20
+    while len(_descendants([proc.popen.pid])) < 1 and time.monotonic() < end:
+        time.sleep(0.05)
+    tree = _descendants([proc.popen.pid])
+    assert tree and all(_alive(pid) for pid in tree)
+    dep.stop(grace_s=2)
+    assert proc.popen.poll() is not None and not any(_alive(pid) for pid in tree)

@@ -11,12 +11,13 @@ import pytest
 from edgetune.fleet.generate import generate_fleet
 from edgetune.fleet.schema import Fleet
 from edgetune.flower.clientapp import app as client_app
-from edgetune.flower.engine import FlowerEngine, FlowerEngineConfig, spec_for
-from edgetune.flower.task import SyntheticTask
+from edgetune.flower.engine import FlowerEngine, FlowerEngineConfig
+from edgetune.flower.task import NodeTask, SyntheticTask
 from edgetune.flower.wrappers import ModelledTrainTime
 from edgetune.orchestrator.loop import Orchestrator, OrchestratorConfig
 from edgetune.orchestrator.record import EpochRecord, RunRecord
 from edgetune.selection import make_policy
+from edgetune.training.spec import TrainingSpec
 from tests.conftest import StubNorthbound
 from tests.flower.fakegrid import FakeClock, FakeGrid
 
@@ -30,7 +31,8 @@ def fleet4() -> Fleet:
 
 @pytest.fixture(scope="module")
 def task(fleet4: Fleet) -> SyntheticTask:
-    return SyntheticTask(spec_for(fleet4, block_len=16, micro_batch=8, optimizer="sgd", backend="synthetic"))
+    spec = TrainingSpec(block_len=16, micro_batch=8, optimizer="sgd", lora=False)
+    return SyntheticTask(NodeTask(spec, seed=0, num_partitions=len(fleet4.nodes), backend="synthetic"))
 
 
 def stub(fleet: Fleet) -> StubNorthbound:

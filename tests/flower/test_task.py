@@ -8,7 +8,7 @@ and apply the update; the global trainable tensors must agree.
 
 from __future__ import annotations
 
-import copy
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,8 +17,8 @@ import torch
 from edgetune.flower.clientapp import app as client_app
 from edgetune.flower.codec import from_record
 from edgetune.flower.engine import FlowerEngine, FlowerEngineConfig
-from edgetune.flower.task import TaskSpec
-from edgetune.flower.training_task import TrainingPackageTask, lora_seed, make_task
+from edgetune.flower.task import NodeTask
+from edgetune.flower.training_task import TrainingPackageTask, make_task
 from tests.flower.fakegrid import FakeClock, FakeGrid
 
 pytestmark = pytest.mark.slow
@@ -40,37 +40,44 @@ def _corpus_or_skip() -> None:
     [("fedsgd", False, 1, "adam"), ("fedsgd", True, 1, "adam"), ("fedavg", True, 3, "sgd")],
 )
 def test_one_round_equals_the_inprocess_engine(aggregator: str, lora: bool, local_steps: int, optimizer: str) -> None:
+    """The in-process engine is built by its registry entry from the same TrainingSpec (the run spec's [task])."""
     _corpus_or_skip()
-    from edgetune.engines.inprocess import build_inprocess, model_for_run
+    from edgetune.engines.base import ENGINES
     from edgetune.fleet.generate import generate_fleet
-    from edgetune.training.spec import TrainingSpec
+    from edgetune.runs.execute import build_context
+    from edgetune.runs.spec import spec_from_dict
 
     torch.set_num_threads(1)
-    spec = TaskSpec(
-        num_partitions=3,
-        seed=4,
-        train_tokens=1536,
-        val_tokens=256,
-        aggregator=aggregator,
-        lora=lora,
-        local_steps=local_steps,
-        optimizer=optimizer,
-        micro_batch=4,
-        backend="training",
+    # One run spec: the in-process engine is built from it by its registry entry, the Flower task from
+    # its [task] + seed + number of partitions (what every node receives).
+    run_spec = spec_from_dict(
+        {
+            "run": {"engine": "inprocess", "seed": 4, "learning_rate": LR},
+            # One torch thread, as every Flower node: the same reduction order (Adam amplifies the float noise
+            # of gradients that are ~0, e.g. the attention's key bias, so thread counts must agree).
+            "inprocess": {"threads": 1},
+            "task": {
+                "model": "tiny",
+                "pretrain_steps": 300,
+                "train_tokens": 1536,
+                "val_tokens": 256,
+                "block_len": 64,
+                "lora": lora,
+                "local_steps": local_steps,
+                "optimizer": optimizer,
+                "micro_batch": 4,
+            },
+        }
     )
+    task = run_spec.task
+    assert task.aggregator == aggregator
+    fleet = generate_fleet(3, "normal", np.random.default_rng(1), seed=1)
+    spec = NodeTask(task, seed=run_spec.run.seed, num_partitions=len(fleet.nodes), backend="training")
     server = make_task(spec, server=True)
     assert isinstance(server, TrainingPackageTask)
-    fleet = generate_fleet(3, "normal", np.random.default_rng(1), seed=1)
+    assert server.pretrain_config == task.pretrain_config()  # the in-process engine's pre-training
 
-    # In-process: the model run_job builds (same LoRA seed), the same run generator.
-    from edgetune.training.pretrain import pretrain
-
-    model = model_for_run(pretrain(server.pretrain_config).model, lora, lora_seed(spec.seed))
-    _, _, run_rng = np.random.default_rng(spec.seed).spawn(3)
-    task = TrainingSpec(optimizer=optimizer, local_steps=local_steps, micro_batch=4)
-    assert task.aggregator == aggregator
-    inproc = build_inprocess(fleet, copy.deepcopy(run_rng), model, server.data, None, "iid", learning_rate=LR,
-                             task=task)
+    inproc: Any = ENGINES["inprocess"].build(build_context(run_spec, fleet))
     for k, nid in enumerate(fleet.node_ids):
         np.testing.assert_array_equal(inproc.partitions[nid], server.partitions[k])
     inproc.distribute(fleet.node_ids)

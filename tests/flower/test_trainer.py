@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from edgetune.flower.codec import pack, state_checksum, unpack
-from edgetune.flower.task import SyntheticTask, TaskSpec
+from edgetune.flower.task import NodeTask, SyntheticTask
 from edgetune.flower.trainer import SOCKET, RemoteTrainer, TrainerServer, TrainJob, prepare_dir, wait_ready
+from edgetune.training.spec import TrainingSpec
 
 
 def test_frames_round_trip_and_reject_garbage() -> None:
@@ -49,7 +50,8 @@ def served(tmp_path: Path) -> Path:
 
 
 def test_trainer_holds_the_model_and_trains_like_the_task(served: Path) -> None:
-    spec = TaskSpec(num_partitions=2, block_len=16, micro_batch=8, optimizer="sgd", backend="synthetic")
+    task_spec = TrainingSpec(block_len=16, micro_batch=8, optimizer="sgd", lora=False)
+    spec = NodeTask(task_spec, num_partitions=2, backend="synthetic")
     task = SyntheticTask(spec)
     state = task.initial_state()
     remote = RemoteTrainer(served, timeout_s=60)

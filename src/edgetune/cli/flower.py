@@ -1,13 +1,20 @@
 """``edgetune flower serve|join|sim``: the orchestrator as a Flower ServerApp, devices as SuperNodes.
 
-``edgetune flower serve`` starts a SuperLink, submits edgetune's Flower app with ``flwr run`` (the
-ServerApp runs the orchestrator loop with the Flower engine), waits for the run record and stops the
-SuperLink. ``--local-nodes N`` also starts N SuperNodes (each with its warm trainer) on this machine
-(a loopback deployment). ``edgetune flower join`` runs one device: its warm trainer
-(:mod:`edgetune.flower.trainer`) and its SuperNode. ``edgetune flower sim`` runs the same apps on
+``edgetune flower serve [EXPERIMENT.toml]`` starts a SuperLink, submits edgetune's Flower app with
+``flwr run`` (the ServerApp runs the run spec through the runs layer with the Flower engine; see
+:mod:`edgetune.runs.flower`), waits until the run folder's ``record.json`` says the run ended and stops
+the SuperLink. ``--local-nodes N`` also starts N SuperNodes (each with its warm trainer) on this
+machine (a loopback deployment). ``edgetune flower join`` runs one device: its warm trainer
+(:mod:`edgetune.flower.trainer`) and its SuperNode. ``edgetune flower sim`` runs the same spec on
 Flower's simulation runtime (``flower-sim``). ``--print-commands`` / ``--print-command`` show the
-equivalent ``flower-superlink`` / ``flower-supernode`` / ``flwr run`` lines instead of running them
-(docs/flower.md).
+equivalent ``flower-superlink`` / ``flower-supernode`` / ``flwr run`` lines instead (docs/flower.md).
+
+The run's settings are a run spec (docs/runs.md): an optional experiment file, ``--set SECTION.KEY=VALUE``
+overrides, and the flags below, each a spelling of one spec key (:mod:`edgetune.cli.flags`) with the
+spec's default. The other options are deployment-only (where the SuperLink listens, TLS, how many local
+SuperNodes, the output folder) and are not part of the spec.
+
+Exit codes: 0 complete, 1 failed, 2 bad input, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,38 +27,55 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edgetune.cli.flags import FLEET, POLICY, RUN, SELECT, TASK, Flag, add_flags
 
-def _job_options(s: Any) -> None:
-    """The options ``serve`` and ``sim`` share: fleet, policy, job, timeouts."""
-    s.add_argument("--fleet", required=True, help="fleet file (YAML)")
-    s.add_argument("--out", default="run-flower.json", help="run record to write (default run-flower.json)")
-    s.add_argument(
-        "--northbound-url",
-        default="http://127.0.0.1:8181",
-        help="SDN controller northbound API (default http://127.0.0.1:8181, `edgetune controller serve`)",
-    )
-    s.add_argument("--policy", default="ne", help="selection policy: ne or ar (default ne)")
-    s.add_argument("--epochs", type=int, default=3, help="epochs T (default 3)")
-    s.add_argument("--lr", type=float, default=3e-3, help="learning rate (default 3e-3, server Adam)")
-    s.add_argument("--optimizer", default="adam", help="FedSGD server / FedAvg local optimiser: adam or sgd")
-    s.add_argument("--aggregator", default="fedsgd", help="fedsgd (Algorithm 1) or fedavg (default fedsgd)")
-    s.add_argument("--local-steps", type=int, default=1, help="FedAvg local steps per epoch (default 1)")
-    s.add_argument("--lora", action="store_true", help="train (and send) only LoRA adapters")
-    s.add_argument("--weights", default="0.2,0.2,0.2,0.2,0.2", help="Eq. 2 weights wC,wB,wD,wL,wT")
-    s.add_argument("--utopia", default="1,1,1,1,1", help="Eq. 3 utopia point (5 numbers in [0, 1])")
-    s.add_argument("--seed", type=int, default=0, help="job seed: data split and partitions (default 0)")
-    s.add_argument("--model", default="tiny", help="model: tiny or small (default tiny)")
-    s.add_argument("--train-tokens", type=int, default=24_576, help="fine-tuning tokens over all nodes")
-    s.add_argument("--backend", default="auto", help="task backend: auto, training or synthetic")
-    s.add_argument("--round-timeout-s", type=float, default=600.0, help="hard cap per round (default 600)")
-    s.add_argument("--connect-timeout-s", type=float, default=120.0, help="wait for SuperNodes (default 120)")
-    s.add_argument(
+FLOWER = (
+    Flag("--connect-timeout-s", "flower.connect_timeout_s", "longest wait for the SuperNodes to identify themselves"),
+    Flag("--round-timeout-s", "flower.round_timeout_s", "hard cap on one round, s"),
+    Flag(
         "--straggler-ratio",
-        type=float,
-        default=0.0,
-        help="after the first reply at t1 wait at most max(ratio*t1, t1+5 s); 0 = off",
+        "flower.straggler_ratio",
+        "after the first reply at t1 wait at most max(ratio*t1, t1+straggler-min-s); 0 = off",
+    ),
+    Flag("--straggler-min-s", "flower.straggler_min_s", "least extra wait of the straggler deadline, s"),
+    Flag("--sync-timeout-s", "flower.sync_timeout_s", "longest wait for the final model's sync replies, s"),
+    Flag("--train-time", "flower.train_time", "measured | modelled (work-s / compute: deterministic inputs)"),
+    Flag("--work-s", "flower.work_s", "seconds one epoch takes on a node of compute power 1 (train-time modelled)"),
+    Flag("--backend", "flower.backend", "task implementation: auto | training | synthetic"),
+)
+NORTHBOUND = (
+    Flag("--northbound-url", "northbound.url", "the SDN controller's northbound API (`edgetune controller serve`)"),
+    Flag("--northbound-grace-s", "northbound.grace_s", "survive northbound outages shorter than this, s"),
+)
+FLEET_FILE = Flag("--fleet", "fleet.file", "a fleet YAML instead of a generated fleet")
+#: Every flag that spells a run-spec key.
+SPEC_FLAGS: tuple[Flag, ...] = (*SELECT, *RUN, *POLICY, *FLEET, FLEET_FILE, *TASK, *FLOWER, *NORTHBOUND)
+MAX_RUN_S = 7 * 86_400.0
+
+
+def _spec_options(p: argparse.ArgumentParser, out_default: str) -> None:
+    """The spec of ``serve`` and ``sim``: experiment file, ``--set``, flags; and the output folder."""
+    p.add_argument("experiment", nargs="?", help="experiment file (TOML run spec; run.engine must be flower)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one setting of the spec (repeatable), e.g. --set flower.round_timeout_s=60",
     )
-    s.add_argument("--timeout-s", type=float, default=3600.0, help="give up on the whole run after this long")
+    p.add_argument(
+        "--out",
+        default=out_default,
+        help=f"output folder: the run folder (record.json, spec.toml, epochs.jsonl ...; default {out_default})",
+    )
+    add_flags(p, SELECT, "selection policy")
+    add_flags(p, RUN, "run (Algorithm 1)")
+    add_flags(p, POLICY, "node scoring (Eq. 2-3)")
+    add_flags(p, (*FLEET, FLEET_FILE), "fleet")
+    add_flags(p, TASK, "model and training task")
+    add_flags(p, FLOWER, "Flower engine ([flower])")
+    add_flags(p, NORTHBOUND, "SDN controller ([northbound])")
 
 
 def register(sub: Any) -> None:
@@ -69,7 +93,7 @@ def register(sub: Any) -> None:
         description="Start a Flower SuperLink, run edgetune's ServerApp on it (Algorithm 1 with the Flower "
         "engine) and write the run record. Network metrics come from the SDN controller's northbound API.",
     )
-    _job_options(s)
+    _spec_options(s, "runs/flower")
     s.add_argument("--host", default="127.0.0.1", help="SuperLink bind address (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=9093, help="SuperLink HTTP port (default 9093)")
     s.add_argument("--local-nodes", type=int, default=0, help="also start this many SuperNodes here (loopback)")
@@ -84,6 +108,9 @@ def register(sub: Any) -> None:
         default=0.1,
         help="FLWR_SUPEREXEC_TASK_POLL_INTERVAL of the local Flower processes (default 0.1; Flower 1)",
     )
+    s.add_argument(
+        "--timeout-s", type=float, default=3600.0, help="give up on the whole run after this long (default 3600)"
+    )
     s.add_argument("--print-commands", action="store_true", help="print the Flower command lines and exit")
     s.set_defaults(func=_serve)
 
@@ -93,8 +120,9 @@ def register(sub: Any) -> None:
         description="The same ServerApp and ClientApp under flwr.simulation.run_simulation: one "
         "virtual SuperNode per fleet node, executed by a pool of Ray actors on this machine.",
     )
-    _job_options(m)
+    _spec_options(m, "runs/flower-sim")
     m.add_argument("--num-cpus", type=int, default=2, help="CPUs Ray may use (default 2)")
+    m.add_argument("--verbose", action="store_true", help="Flower's and Ray's own logs")
     m.add_argument("--cpus-per-node", type=float, default=1.0, help="CPUs per ClientApp actor (default 1)")
     m.set_defaults(func=_sim)
 
@@ -122,51 +150,37 @@ def _show(cmd: list[str]) -> str:
     return shlex.join([Path(cmd[0]).name, *cmd[1:]])
 
 
-def _check(args: argparse.Namespace) -> None:
+def _spec(args: argparse.Namespace) -> tuple[Any, Path | None]:
+    """The run spec the experiment file, ``--set`` and the flags spell; and the folder paths are relative to."""
+    from edgetune.cli.flags import build_spec
     from edgetune.errors import InputError
-    from edgetune.fleet.schema import load_fleet
-    from edgetune.selection import POLICIES, PolicyConfig
+    from edgetune.runs.spec import apply_overrides, read_toml
 
-    fleet = load_fleet(args.fleet)
-    if args.policy not in POLICIES:
-        raise InputError("--policy", args.policy, f"unknown policy; choose from {', '.join(sorted(POLICIES))}")
-    try:
-        weights = tuple(float(x) for x in args.weights.split(","))
-        utopia = tuple(float(x) for x in args.utopia.split(","))
-    except ValueError:
-        raise InputError("--weights/--utopia", f"{args.weights} / {args.utopia}", "must be numbers") from None
-    PolicyConfig(weights=weights, utopia=utopia)
-    if args.aggregator not in ("fedsgd", "fedavg"):
-        raise InputError("--aggregator", args.aggregator, "choose from fedsgd, fedavg")
-    if not 1 <= args.local_steps <= 10_000:
-        raise InputError("--local-steps", args.local_steps, "must be in 1..10000")
-    if args.epochs < 1:
-        raise InputError("--epochs", args.epochs, "must be at least 1")
-    if not args.lr > 0:
-        raise InputError("--lr", args.lr, "must be positive")
-    local = getattr(args, "local_nodes", 0)
-    if local < 0:
-        raise InputError("--local-nodes", local, "must be non-negative")
-    if local > len(fleet.nodes):
-        raise InputError("--local-nodes", local, f"the fleet has {len(fleet.nodes)} nodes")
-    if not 0.01 <= getattr(args, "task_poll_s", 0.1) <= 60:
-        raise InputError("--task-poll-s", args.task_poll_s, "must be in [0.01, 60] (Flower's bounds)")
-    if args.backend not in ("auto", "training", "synthetic"):
-        raise InputError("--backend", args.backend, "choose from auto, training, synthetic")
-    if args.optimizer not in ("adam", "sgd"):
-        raise InputError("--optimizer", args.optimizer, "choose from adam, sgd")
-    for name in ("round_timeout_s", "connect_timeout_s", "timeout_s"):
-        if not 0 < getattr(args, name) < float("inf"):
-            raise InputError("--" + name.replace("_", "-"), getattr(args, name), "must be positive")
-    if args.straggler_ratio and args.straggler_ratio < 1:
-        raise InputError("--straggler-ratio", args.straggler_ratio, "must be 0 (off) or at least 1")
-    if bool(getattr(args, "ssl_certfile", None)) != bool(getattr(args, "ssl_keyfile", None)):
-        raise InputError("--ssl-certfile/--ssl-keyfile", args.ssl_certfile or args.ssl_keyfile, "give both or neither")
+    doc: dict[str, Any] = {}
+    base_dir: Path | None = None
+    if args.experiment is not None:
+        doc = read_toml(args.experiment)
+        base_dir = Path(args.experiment).resolve().parent
+    doc = apply_overrides(doc, args.overrides)
+    run = doc.setdefault("run", {})
+    if not isinstance(run, dict):
+        raise InputError("run", run, "must be a table of settings")
+    if run.setdefault("engine", "flower") != "flower":
+        raise InputError("run.engine", run["engine"], '`edgetune flower` runs specs with run.engine = "flower"')
+    fleet_file = getattr(args, "spec:fleet.file", None)
+    if fleet_file:  # a flag's path is relative to the working directory, the file's to its folder
+        setattr(args, "spec:fleet.file", str(Path(fleet_file).resolve()))
+    return build_spec(args, SPEC_FLAGS, doc), base_dir
+
+
+def _check_out(out: Path) -> None:
+    from edgetune.runs.folder import RunFolder
+
+    RunFolder(out).check_writable()
 
 
 def _serve(args: argparse.Namespace) -> int:
     from edgetune.errors import InputError
-    from edgetune.fleet.schema import load_fleet
     from edgetune.flower.deploy import (
         Deployment,
         TLSFiles,
@@ -174,13 +188,23 @@ def _serve(args: argparse.Namespace) -> int:
         flwr_run_command,
         superlink_command,
         supernode_command,
-        wait_for_file,
     )
+    from edgetune.runs.execute import resolve_fleet
 
-    _check(args)
-    fleet = load_fleet(args.fleet)
+    spec, base_dir = _spec(args)
+    fleet = resolve_fleet(spec, base_dir)
+    if not 0 <= args.local_nodes <= len(fleet.nodes):
+        raise InputError("--local-nodes", args.local_nodes, f"must be in 0..{len(fleet.nodes)} (the fleet's nodes)")
+    if not 0.01 <= args.task_poll_s <= 60:
+        raise InputError("--task-poll-s", args.task_poll_s, "must be in [0.01, 60] (Flower's bounds)")
+    if not 0 < args.timeout_s <= MAX_RUN_S:
+        raise InputError("--timeout-s", args.timeout_s, f"must be positive and at most {MAX_RUN_S:g}")
+    if not 0 <= args.port <= 65535:
+        raise InputError("--port", args.port, "must be a TCP port")
+    if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
+        raise InputError("--ssl-certfile/--ssl-keyfile", args.ssl_certfile or args.ssl_keyfile, "give both or neither")
     out = Path(args.out).resolve()
-    settings = _settings(args, out)
+    _check_out(out)
     tls = TLSFiles(args.ssl_ca_certfile, args.ssl_certfile, args.ssl_keyfile)
     if args.print_commands:
         env = " ".join(f"{k}={v}" for k, v in flower_env(args.task_poll_s).items())
@@ -189,86 +213,77 @@ def _serve(args: argparse.Namespace) -> int:
             cfg = {"partition-id": k, "node-id": node.id, "compute": node.compute}
             print(env, _show(supernode_command(f"{args.host}:{args.port}", cfg, 9094 + k, tls)))
         print(
-            env,
-            _show(flwr_run_command("APP_DIR", "run-config.toml")),
-            "  # APP_DIR, run-config.toml: see docs/flower.md",
+            env, _show(flwr_run_command("APP_DIR", "run-config.toml")), "  # APP_DIR, run-config.toml: docs/flower.md"
         )
         return 0
-    for stale in (out, Path(str(out) + ".error")):
-        stale.unlink(missing_ok=True)
+    from edgetune.runs.flower import launch, wait_for_run
+
     dep = Deployment(Path(args.workdir), host=args.host, port=args.port, tls=tls, task_poll_s=args.task_poll_s)
+    status: str | None = None
     try:
-        dep.start_superlink(node_auth=args.enable_supernode_auth)
-        for k, node in enumerate(fleet.nodes[: args.local_nodes]):
-            dep.start_supernode(f"node{node.id}", {"partition-id": k, "node-id": node.id, "compute": node.compute})
-        print(
-            f"SuperLink on {dep.address}; join devices with: edgetune flower join --superlink {dep.address} "
-            "--node-id ID",
-            file=sys.stderr,
-        )
-        dep.submit(settings.to_run_config())
-        got = wait_for_file(out, args.timeout_s, also=[Path(str(out) + ".error")])
+        try:
+            launch(dep, spec, out, fleet, args.local_nodes, base_dir, node_auth=args.enable_supernode_auth)
+            print(
+                f"SuperLink on {dep.address}; join devices with: edgetune flower join --superlink {dep.address} "
+                "--node-id ID",
+                file=sys.stderr,
+            )
+            status = wait_for_run(out, args.timeout_s)
+        except KeyboardInterrupt:
+            dep.stop()  # SIGTERM reaches the ServerApp, which writes the partial record ("interrupted")
+            status = wait_for_run(out, 15.0) or "interrupted"
     except RuntimeError as exc:  # a Flower process did not start: say which, point at the logs
         print(f"edgetune: error: {str(exc).splitlines()[0]} (logs in {dep.workdir})", file=sys.stderr)
         return 1
     finally:
         dep.stop()
-    if got is None:
-        raise InputError("--timeout-s", args.timeout_s, f"no run record within the timeout (logs in {args.workdir})")
-    if got != out:
-        print(got.read_text(encoding="utf-8"), file=sys.stderr)
+    return _report(status, out, f"logs in {dep.workdir}", args.timeout_s)
+
+
+def _report(status: str | None, out: Path, where: str, timeout_s: float | None = None) -> int:
+    from edgetune.runs.flower import ERROR_FILE
+
+    if status == "complete":
+        print(f"wrote {out}")
+        return 0
+    if status == "interrupted":
+        print(f"edgetune: interrupted; partial record in {out / 'record.json'}", file=sys.stderr)
+        return 130
+    if status == "failed":
+        print(f"edgetune: run failed; partial record in {out / 'record.json'}", file=sys.stderr)
         return 1
-    print(f"wrote {out}")
-    return 0
-
-
-def _settings(args: argparse.Namespace, out: Path) -> Any:
-    from edgetune.flower.serverapp import ServerSettings
-
-    return ServerSettings(
-        fleet=str(Path(args.fleet).resolve()),
-        out=str(out),
-        progress=str(out.with_suffix(".progress.json")),
-        northbound_url=args.northbound_url,
-        policy=args.policy,
-        epochs=args.epochs,
-        learning_rate=args.lr,
-        weights=args.weights,
-        utopia=args.utopia,
-        seed=args.seed,
-        model=args.model,
-        optimizer=args.optimizer,
-        aggregator=args.aggregator,
-        local_steps=args.local_steps,
-        lora=args.lora,
-        train_tokens=args.train_tokens,
-        backend=args.backend,
-        connect_timeout_s=args.connect_timeout_s,
-        round_timeout_s=args.round_timeout_s,
-        straggler_ratio=args.straggler_ratio,
-    )
+    if status == "error":
+        first = (out / ERROR_FILE).read_text(encoding="utf-8").strip().splitlines()[:1]
+        print(f"edgetune: error: the ServerApp failed: {first[0] if first else '?'} ({where})", file=sys.stderr)
+        return 1
+    print(f"edgetune: error: no finished run in {out} within {timeout_s:g} s ({where})", file=sys.stderr)
+    return 1
 
 
 def _sim(args: argparse.Namespace) -> int:
     from edgetune.errors import InputError
-    from edgetune.fleet.schema import load_fleet
+    from edgetune.flower.simulation import backend_config
+    from edgetune.runs.execute import RunFailed, resolve_fleet
 
-    _check(args)
+    spec, base_dir = _spec(args)
     if not 1 <= args.num_cpus <= (os.cpu_count() or 1):
         raise InputError("--num-cpus", args.num_cpus, f"must be in 1..{os.cpu_count()}")
-    if not 0 < args.cpus_per_node <= args.num_cpus:
-        raise InputError("--cpus-per-node", args.cpus_per_node, "must be in (0, --num-cpus]")
-    fleet = load_fleet(args.fleet)
+    backend_config(args.num_cpus, args.cpus_per_node)
+    resolve_fleet(spec, base_dir)
     out = Path(args.out).resolve()
-    from edgetune.flower.simulation import run_simulation
+    _check_out(out)
+    from edgetune.runs.flower import simulate
 
     try:
-        run_simulation(_settings(args, out), len(fleet.nodes), args.num_cpus, args.cpus_per_node)
+        simulate(spec, out, args.num_cpus, args.cpus_per_node, args.verbose, base_dir)
+    except KeyboardInterrupt:
+        return _report("interrupted", out, "")
+    except RunFailed:
+        return _report("failed", out, "")
     except RuntimeError as exc:
         print(f"edgetune: error: flower sim: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {out}")
-    return 0
+    return _report("complete", out, "")
 
 
 def _join(args: argparse.Namespace) -> int:

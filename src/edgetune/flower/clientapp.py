@@ -38,7 +38,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, 
 from flwr.clientapp import ClientApp
 
 from edgetune.flower.codec import from_record, scalar, to_record
-from edgetune.flower.task import TaskSpec
+from edgetune.flower.task import NodeTask
 from edgetune.flower.trainer import NodeWork, RemoteTrainer, TrainJob, TrainReply
 
 MODEL_KEY = "edgetune-model"
@@ -78,13 +78,14 @@ def _local_train(context: Context, job: TrainJob, arrays: dict[str, Any]) -> Tra
     return reply
 
 
-def _local_hold(context: Context, arrays: dict[str, Any]) -> str:
+def _local_hold(context: Context, arrays: dict[str, Any], spec: NodeTask) -> str:
     with _PROCESS_LOCK:
         held = context.state.array_records.get(MODEL_KEY)
         _PROCESS_WORK.held = {} if held is None else from_record(held)
         checksum = _PROCESS_WORK.hold(arrays)
         context.state[MODEL_KEY] = to_record(_PROCESS_WORK.held)
         _PROCESS_WORK.held = {}
+        _PROCESS_WORK.task(spec)  # built during distribution (as the warm trainer does), not in round 1
     return checksum
 
 
@@ -95,7 +96,7 @@ def train(msg: Message, context: Context) -> Message:
     node = node_settings(context.node_config)
     cfg = msg.content.config_records["config"]
     job = TrainJob(
-        TaskSpec.from_config(cfg),
+        NodeTask.from_config(cfg),
         node["partition-id"],
         scalar(cfg.get("lr", 0.0)),
         str(cfg.get("rng-state", "")),
@@ -137,10 +138,11 @@ def sync(msg: Message, context: Context) -> Message:
     node = node_settings(context.node_config)
     cfg = msg.content.config_records["config"]
     arrays = from_record(msg.content.array_records["arrays"])
+    spec = NodeTask.from_config(cfg)
     if node["trainer-dir"]:
-        checksum = RemoteTrainer(node["trainer-dir"], node["trainer-timeout-s"]).hold(arrays, TaskSpec.from_config(cfg))
+        checksum = RemoteTrainer(node["trainer-dir"], node["trainer-timeout-s"]).hold(arrays, spec)
     else:
-        checksum = _local_hold(context, arrays)
+        checksum = _local_hold(context, arrays, spec)
     info = ConfigRecord(
         {
             "node-id": node["node-id"],

@@ -87,7 +87,7 @@ def write_app(folder: str | Path, run_config: Mapping[str, Any]) -> Path:
         "[tool.flwr.app]\n"
         'publisher = "edgetune"\n\n'
         "[tool.flwr.app.components]\n"
-        'serverapp = "edgetune.flower.serverapp:app"\n'
+        'serverapp = "edgetune.runs.flower:app"\n'
         'clientapp = "edgetune.flower.clientapp:app"\n\n'
         "[tool.flwr.app.config]\n" + _toml_table(run_config)
     )
@@ -337,21 +337,37 @@ class Deployment:
             p.popen.wait(timeout=10)
 
     def stop(self, grace_s: float = 10.0) -> None:
-        """Stop every process this deployment started (TERM, then KILL after ``grace_s``)."""
+        """Stop every process this deployment started, and their descendants (TERM, then KILL after ``grace_s``).
+
+        Flower detaches some children into sessions of their own (the SuperLink's ``flower-superexec``
+        and the ``flwr-serverapp`` it starts), so signalling our processes' sessions is not enough: the
+        descendants are collected first (from ``/proc``) and signalled by PID. SIGTERM reaches the
+        ServerApp, which writes its partial record (``interrupted``).
+        """
         running = [p for p in self.procs.values() if p.popen.poll() is None]
+        tree = _descendants([p.popen.pid for p in running])
         for p in running:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(p.popen.pid, signal.SIGTERM)
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
         end = time.monotonic() + grace_s
         for p in self.procs.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.popen.wait(timeout=max(end - time.monotonic(), 0.1))
+        while tree and time.monotonic() < end and any(_alive(pid) for pid in tree):
+            time.sleep(0.1)
         for p in running:
             # The session may still hold children (superexec, clientapp) after its leader exited.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(p.popen.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.popen.wait(timeout=5)
+        for pid in tree:
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
         for p in self.procs.values():
             p.log.close()
 
@@ -367,6 +383,39 @@ class Deployment:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _descendants(roots: Sequence[int]) -> list[int]:
+    """PIDs of every descendant of ``roots`` (Linux ``/proc``; children first seen, deepest last)."""
+    parent: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="utf-8") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+            parent[int(entry.name)] = int(fields[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    out: list[int] = []
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 def wait_for_file(path: Path, timeout_s: float, also: Sequence[Path] = (), poll_s: float = 0.5) -> Path | None:

@@ -1,7 +1,8 @@
 """The Flower engine: Algorithm 1's work on SuperNodes, driven by the one orchestrator loop.
 
-:class:`FlowerEngine` is an :class:`~edgetune.engines.base.Engine` (registered as ``"flower"``) that
-runs inside a Flower ``ServerApp`` and talks to the SuperNodes through the ``Grid`` it was given:
+:class:`FlowerEngine` is an :class:`~edgetune.orchestrator.engine.Engine` (the run spec's
+``run.engine = "flower"``) that runs inside a Flower ``ServerApp`` and talks to the SuperNodes through
+the ``Grid`` it was given:
 
 * :meth:`~FlowerEngine.distribute` waits (bounded by ``connect_timeout_s``) for the SuperNodes to
   connect, then sends every one the initial model as a ``train.sync`` message; the replies say which
@@ -45,39 +46,13 @@ from flwr.common.constant import ErrorCode
 from flwr.serverapp import Grid
 from flwr.supercore import log
 
+from edgetune.engines.base import BuildContext
 from edgetune.fleet.schema import Fleet
 from edgetune.flower.codec import from_record, record_bytes, scalar, state_checksum, to_record
+from edgetune.flower.config import FlowerEngineConfig
 from edgetune.flower.strategy import EdgetuneStrategy
-from edgetune.flower.task import TaskSpec, TrainingTask
+from edgetune.flower.task import NodeTask, TrainingTask
 from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
-
-
-@dataclass(frozen=True)
-class FlowerEngineConfig:
-    """Timeouts of a Flower run; none of them can be infinite, so a missing node never hangs it."""
-
-    connect_timeout_s: float = 120.0
-    round_timeout_s: float = 600.0
-    straggler_ratio: float = 0.0
-    straggler_min_s: float = 5.0
-    sync_timeout_s: float = 60.0
-    poll_interval_s: float = 0.05
-    liveness_check_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        for name in ("connect_timeout_s", "round_timeout_s", "sync_timeout_s", "poll_interval_s", "liveness_check_s"):
-            value = getattr(self, name)
-            if not 0 < value < float("inf"):
-                raise ValueError(f"{name} must be positive and finite, got {value}")
-        if self.straggler_ratio != 0 and self.straggler_ratio < 1:
-            raise ValueError(f"straggler_ratio must be 0 (off) or at least 1, got {self.straggler_ratio}")
-        if self.straggler_min_s < 0:
-            raise ValueError(f"straggler_min_s must be non-negative, got {self.straggler_min_s}")
-
-    @property
-    def ttl_s(self) -> float:
-        """Message time-to-live: longer than any wait, short enough that stale work expires."""
-        return self.connect_timeout_s + self.round_timeout_s + self.sync_timeout_s
 
 
 @dataclass
@@ -99,6 +74,11 @@ class RoundTiming:
     wall_s: float = 0.0
     max_compute_s: float = 0.0
     max_train_s: float = 0.0
+    #: Longest ClientApp handler (``message-s``: unpack, trainer round trip, pack) of the round.
+    max_message_s: float = 0.0
+    #: Seconds after the push until the first / the last reply was pulled.
+    first_reply_s: float = 0.0
+    last_reply_s: float = 0.0
     down_bytes: int = 0
     up_bytes: int = 0
     replies: int = 0
@@ -108,6 +88,11 @@ class RoundTiming:
 
 class FlowerEngine(Engine):
     """Algorithm 1's work on Flower SuperNodes (see the module docstring).
+
+    The run spec names it ``"flower"`` (registered by :mod:`edgetune.flower.config`, whose
+    :class:`~edgetune.flower.config.FlowerEngineConfig` is the spec's ``[flower]``). It needs the
+    ``Grid`` of a running ServerApp, so it is built by :meth:`for_run` inside one
+    (:mod:`edgetune.runs.flower`).
 
     Parameters
     ----------
@@ -166,6 +151,32 @@ class FlowerEngine(Engine):
         self.timings: list[RoundTiming] = []
         self.node_info: dict[int, dict[str, Any]] = {}
         self.connect_s: float | None = None
+        #: Facts about how the engine ran (e.g. the simulation runtime's backend), for the record.
+        self.run_info: dict[str, Any] = {}
+
+    @classmethod
+    def for_run(
+        cls,
+        grid: Grid,
+        ctx: BuildContext,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> tuple[FlowerEngine, Engine]:
+        """The engine of one run inside a ServerApp: the spec's task on ``grid``.
+
+        Returns the Flower engine and the engine the orchestrator drives (the same one, or wrapped in
+        :class:`~edgetune.flower.wrappers.ModelledTrainTime` when ``flower.train_time = "modelled"``).
+        """
+        from edgetune.flower.training_task import make_task
+        from edgetune.flower.wrappers import ModelledTrainTime
+
+        config: FlowerEngineConfig = ctx.config
+        node_task = NodeTask(ctx.task, ctx.seed, len(ctx.fleet.nodes), config.backend)
+        task = make_task(node_task, server=True)
+        engine = cls(grid, ctx.fleet, task, config, learning_rate=ctx.learning_rate, clock=clock, sleep=sleep)
+        if config.train_time == "modelled":
+            return engine, ModelledTrainTime(engine, ctx.fleet, config.work_s)
+        return engine, engine
 
     # -- clock ----------------------------------------------------------------------------------------
     @property
@@ -397,8 +408,13 @@ class FlowerEngine(Engine):
         first: float | None = None
         last_check = start
         while True:
+            had = len(replies)
             self._handle(self._pull(), replies)
             now = self.now_s()
+            if len(replies) > had:
+                timing.last_reply_s = now - start - timing.push_s
+                if not had:
+                    timing.first_reply_s = timing.last_reply_s
             if now - last_check >= cfg.liveness_check_s:
                 # A SuperNode the SuperLink stopped listing (missed heartbeats) will not answer.
                 last_check, live = now, self._connected()
@@ -445,6 +461,7 @@ class FlowerEngine(Engine):
             self._bytes[nid] += up
             timing.max_compute_s = max(timing.max_compute_s, scalar(metrics.get("compute-s", train_s)))
             timing.max_train_s = max(timing.max_train_s, train_s)
+            timing.max_message_s = max(timing.max_message_s, scalar(metrics.get("message-s", train_s)))
             good.append(msg)
         timing.replies, timing.failed = len(reports), len(failed)
         timing.down_bytes = self._round_down
@@ -510,15 +527,15 @@ class FlowerEngine(Engine):
     def finish(self) -> EngineReport:
         """Sync the final model (:meth:`close`), then report usage and the Flower section."""
         self.close()
-        return EngineReport(usage=self.usage(), info={**self.describe(), "flower_run": self.report()})
+        return EngineReport(usage=self.usage(), info={**self.describe(), "flower": self.report()})
 
     def describe(self) -> dict[str, Any]:
-        """Engine, timeouts and task for the record."""
+        """Engine name and the task implementation that ran (the spec itself is the record's ``config``)."""
         return {
             "engine": self.name,
-            "flower": asdict(self.config),
+            "task_backend": self.task.backend,
             "learning_rate_local": self.learning_rate,
-            "task": {**asdict(self.task.spec), "backend": self.task.backend},
+            **self.run_info,
         }
 
     def report(self) -> dict[str, Any]:
@@ -535,9 +552,4 @@ class FlowerEngine(Engine):
         }
 
 
-def spec_for(fleet: Fleet, **kwargs: Any) -> TaskSpec:
-    """The task spec of a fleet: one partition per node (fleet order)."""
-    return TaskSpec(num_partitions=len(fleet.nodes), **kwargs)
-
-
-__all__ = ["FlowerEngine", "FlowerEngineConfig", "RoundTiming", "spec_for"]
+__all__ = ["FlowerEngine", "FlowerEngineConfig", "RoundTiming"]

@@ -1,12 +1,13 @@
 """What the Flower apps need from the training package: one small adapter, same on both ends.
 
-The ServerApp and every node build the same :class:`TrainingTask` from the same :class:`TaskSpec`
-(the server sends the spec in every message's config, so a SuperNode needs nothing but its
-partition from its node config). The task gives the initial global model, a node's local update
-(FedSGD: the gradient of its partition; FedAvg: the delta of ``local_steps`` local steps), the
-server step and the validation loss.
+The ServerApp and every node build the same :class:`TrainingTask` from the same :class:`NodeTask`
+(the run spec's ``[task]`` + seed + number of partitions; the server sends it in every message's
+config, so a SuperNode needs nothing but its partition from its node config). The task gives the
+initial global model, a node's local update (FedSGD: the gradient of its partition; FedAvg: the
+delta of ``local_steps`` local steps), the server step and the validation loss.
 
-This module imports only NumPy (the thin ClientApp imports it); the tasks import torch when built.
+This module imports only NumPy and the task dataclass (the thin ClientApp imports it); the tasks
+import torch when built.
 :func:`edgetune.flower.training_task.make_task` builds the training package's task
 (:mod:`edgetune.training`: the in-process engine's models, tokenizer, corpora, partitions,
 aggregators and LoRA) or falls back to :class:`SyntheticTask`, a tiny GPT-2 on a seeded synthetic
@@ -17,87 +18,62 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
+from edgetune.training.spec import TrainingSpec
 
 State = dict[str, NDArray[np.generic]]
-T = TypeVar("T", bound="DataclassInstance")
-
-
-def from_flat(cls: type[T], config: Mapping[str, Any], key: Callable[[str], str]) -> T:
-    """A dataclass ``cls`` from a flat config: field ``f`` from ``config[key(f)]``.
-
-    Values are cast to the type of the field's default (a bool is taken as it is); unknown keys are
-    ignored and missing keys take the defaults.
-    """
-    defaults = cls()
-    kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        name = key(f.name)
-        if name in config:
-            default = getattr(defaults, f.name)
-            value = config[name]
-            kwargs[f.name] = value if isinstance(default, bool) else type(default)(value)
-    return cls(**kwargs)
+#: Task implementations: the training package's, the synthetic one, or the first that works here.
+BACKENDS: tuple[str, ...] = ("auto", "training", "synthetic")
 
 
 @dataclass(frozen=True)
-class TaskSettings:
-    """The job settings of a :class:`TaskSpec` a run configuration gives (all but ``num_partitions``).
+class NodeTask:
+    """The fine-tuning task every node must agree on, sent in every message's config.
 
-    The fields mirror :class:`edgetune.training.job.FinetuneJob` (same names, same defaults where
-    the job has them), so a Flower run and an in-process run of the same job train the same model on
-    the same partitions. ``optimizer`` is the server optimiser of FedSGD (``sgd`` is Algorithm 1
-    line 13 verbatim) or the local optimiser of FedAvg; ``aggregator`` is ``fedsgd`` or ``fedavg``
-    (``local_steps`` local steps per epoch); ``lora`` trains (and sends) only LoRA adapters;
-    ``backend`` picks ``training`` (the training package), ``synthetic`` or ``auto`` (training
-    when its corpora and caches are there).
+    It is the run spec's ``[task]`` section (:class:`~edgetune.training.spec.TrainingSpec`, the same
+    dataclass the in-process engine trains from), the run's seed (``run.seed``: data split,
+    partitions, LoRA initialisation) and the number of partitions (the fleet's size: node ``k`` of the
+    fleet file holds partition ``k``), plus which implementation builds it (``flower.backend``:
+    ``training`` = the training package, ``synthetic`` = :class:`SyntheticTask`, ``auto``).
     """
 
-    model: str = "tiny"
+    task: TrainingSpec = field(default_factory=TrainingSpec)
     seed: int = 0
-    partition: str = "iid"
-    alpha: float = 0.5
-    block_len: int = 64
-    micro_batch: int = 16
-    train_tokens: int = 24_576
-    val_tokens: int = 4_096
-    pretrain_steps: int = 300
-    optimizer: str = "adam"
-    aggregator: str = "fedsgd"
-    local_steps: int = 1
-    lora: bool = False
+    num_partitions: int = 1
     backend: str = "auto"
 
-    def task_settings(self) -> dict[str, Any]:
-        """These settings alone (for ``TaskSpec(num_partitions=..., **settings)``)."""
-        return {f.name: getattr(self, f.name) for f in fields(TaskSettings)}
+    def __post_init__(self) -> None:
+        if self.num_partitions < 1:
+            raise ValueError(f"num_partitions must be at least 1, got {self.num_partitions}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"task backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
 
-
-@dataclass(frozen=True)
-class TaskSpec(TaskSettings):
-    """The fine-tuning job every node must agree on (sent in each message's config).
-
-    :class:`TaskSettings` plus ``num_partitions``, the number of fleet nodes.
-    """
-
-    num_partitions: int = 4
+    @property
+    def aggregator(self) -> str:
+        """``fedsgd`` (one local step) or ``fedavg`` (``task.local_steps`` > 1)."""
+        return self.task.aggregator
 
     def to_config(self) -> dict[str, int | float | str | bool]:
-        """Flat ``task.*`` keys for a Flower ``ConfigRecord``."""
-        return {f"task.{k}": v for k, v in asdict(self).items()}
+        """Flat keys for a Flower ``ConfigRecord``: ``task.<field>``, ``seed``, ``num-partitions``, ``backend``."""
+        out: dict[str, int | float | str | bool] = {f"task.{k}": v for k, v in asdict(self.task).items()}
+        out.update({"seed": self.seed, "num-partitions": self.num_partitions, "backend": self.backend})
+        return out
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> TaskSpec:
-        """Inverse of :meth:`to_config` (unknown keys ignored, missing keys default)."""
-        return from_flat(cls, config, lambda name: f"task.{name}")
+    def from_config(cls, config: Mapping[str, Any]) -> NodeTask:
+        """Inverse of :meth:`to_config` (other keys of the message config are ignored)."""
+        names = [f.name for f in fields(TrainingSpec)]
+        missing = [n for n in names if f"task.{n}" not in config]
+        if missing or "num-partitions" not in config:
+            raise ValueError(f"message config lacks the task keys {missing or ['num-partitions']}")
+        task = TrainingSpec(**{n: config[f"task.{n}"] for n in names})
+        return cls(task, int(config.get("seed", 0)), int(config["num-partitions"]), str(config.get("backend", "auto")))
 
 
 @dataclass(frozen=True)
@@ -115,7 +91,7 @@ class TrainingTask(ABC):
 
     backend: str = "abstract"
 
-    def __init__(self, spec: TaskSpec) -> None:
+    def __init__(self, spec: NodeTask) -> None:
         self.spec = spec
 
     @abstractmethod
@@ -219,7 +195,7 @@ class SyntheticTask(TrainingTask):
         "have",
     )
 
-    def __init__(self, spec: TaskSpec) -> None:
+    def __init__(self, spec: NodeTask) -> None:
         super().__init__(spec)
         import torch
         from transformers import GPT2Config, GPT2LMHeadModel
@@ -227,7 +203,7 @@ class SyntheticTask(TrainingTask):
         torch.manual_seed(spec.seed)
         cfg = GPT2Config(
             vocab_size=256,
-            n_positions=spec.block_len,
+            n_positions=spec.task.block_len,
             n_embd=64,
             n_layer=2,
             n_head=2,
@@ -243,7 +219,7 @@ class SyntheticTask(TrainingTask):
         rng = np.random.default_rng(spec.seed)
         words = rng.choice(len(self._WORDS), size=800)
         text = " ".join(self._WORDS[w] for w in words).encode()
-        blk = spec.block_len
+        blk = spec.task.block_len
         n_blocks = len(text) // blk
         blocks = np.frombuffer(text[: n_blocks * blk], dtype=np.uint8).reshape(n_blocks, blk).astype(np.int64)
         n_val = max(1, n_blocks // 10)
@@ -279,7 +255,7 @@ class SyntheticTask(TrainingTask):
         part = self._parts[partition_id]
         t0 = time.perf_counter()
         total = 0.0
-        bs = self.spec.micro_batch
+        bs = self.spec.task.micro_batch
         for s in range(0, len(part), bs):
             batch = part[s : s + bs]
             loss = self._loss(batch) * (len(batch) / len(part))

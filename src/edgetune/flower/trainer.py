@@ -12,7 +12,7 @@ process cost ~40 s per message on a shared 2-core host. So the work moves out of
   the per-node token in ``DIR/trainer.token`` (mode 0600): :mod:`multiprocessing.connection`'s
   HMAC challenge with the token as ``authkey``. Frames are :func:`edgetune.flower.codec.pack`
   (JSON header + raw arrays), never pickles.
-* The trainer imports torch once, builds the task once per :class:`~edgetune.flower.task.TaskSpec`
+* The trainer imports torch once, builds the task once per :class:`~edgetune.flower.task.NodeTask`
   (tokenizer, corpora, the partition), and holds the device's model between messages (what
   Algorithm 1 lines 16-17 send an eliminated node, and what a LoRA ``train`` message's adapters are
   merged into).
@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgetune.flower.codec import State, pack, state_checksum, unpack
-from edgetune.flower.task import TaskSpec, TrainingTask
+from edgetune.flower.task import NodeTask, TrainingTask
 
 SOCKET = "trainer.sock"
 TOKEN = "trainer.token"
@@ -53,7 +53,7 @@ TOKEN = "trainer.token"
 class TrainJob:
     """What one ``train`` message asks of a node (besides the arrays)."""
 
-    spec: TaskSpec
+    spec: NodeTask
     partition_id: int
     learning_rate: float
     rng_state: str = ""
@@ -73,7 +73,7 @@ class TrainJob:
     def from_header(cls, head: Mapping[str, Any]) -> TrainJob:
         """Inverse of :meth:`header`."""
         return cls(
-            TaskSpec.from_config(head["spec"]),
+            NodeTask.from_config(head["spec"]),
             int(head["partition"]),
             float(head["lr"]),
             str(head.get("rng", "")),
@@ -109,11 +109,11 @@ class NodeWork:
     """A device's work: the tasks it built (one per spec) and the model it holds."""
 
     def __init__(self) -> None:
-        self.tasks: dict[TaskSpec, TrainingTask] = {}
+        self.tasks: dict[NodeTask, TrainingTask] = {}
         self.held: State = {}
         self.lock = threading.Lock()
 
-    def task(self, spec: TaskSpec) -> TrainingTask:
+    def task(self, spec: NodeTask) -> TrainingTask:
         """The task of ``spec``, built once (tokenizer, corpus, partitions)."""
         task = self.tasks.get(spec)
         if task is None:
@@ -203,7 +203,7 @@ class TrainerServer:
                     spec = head.get("spec")
                     checksum = self.work.hold(arrays)
                     if isinstance(spec, dict):  # build the task now, so round 1 does not wait for it
-                        self.work.task(TaskSpec.from_config(spec))
+                        self.work.task(NodeTask.from_config(spec))
                     return pack({"checksum": checksum})
                 if op == "ping":
                     return pack({"pid": os.getpid(), "requests": self.requests})
@@ -289,7 +289,7 @@ class RemoteTrainer:
             str(head["backend"]),
         )
 
-    def hold(self, arrays: Mapping[str, NDArray[np.generic]], spec: TaskSpec | None = None) -> str:
+    def hold(self, arrays: Mapping[str, NDArray[np.generic]], spec: NodeTask | None = None) -> str:
         """``sync``: the trainer holds ``arrays`` (and builds ``spec``'s task); its checksum."""
         head, _ = self.call({"op": "sync", "spec": None if spec is None else spec.to_config()}, arrays)
         return str(head["checksum"])

@@ -15,8 +15,10 @@ active nodes in order. The server replays that: :meth:`TrainingPackageTask.rng_s
 active node the generator state it would start from in-process (and advances a copy by exactly the
 draws that node makes), so the same spec and partitions give the same tensors on Flower.
 
-The server loads the cached pre-trained model (:func:`edgetune.training.pretrain.pretrain`); a node
-builds the same architecture and takes the weights from the first message, so it never pre-trains.
+The server loads the base model as the in-process engine does
+(:func:`edgetune.training.sources.resolve_model`: a cached pre-trained preset, SmolLM2, a model
+folder); a node with a preset builds the same architecture and takes the weights from the first
+message, so it never pre-trains.
 :func:`make_task` falls back to :class:`~edgetune.flower.task.SyntheticTask` when the corpora or
 caches are missing (``backend = "auto"``).
 """
@@ -32,7 +34,7 @@ from logging import WARNING, getLogger
 import numpy as np
 from numpy.typing import NDArray
 
-from edgetune.flower.task import LocalResult, State, SyntheticTask, TaskSpec, TrainingTask
+from edgetune.flower.task import LocalResult, NodeTask, State, SyntheticTask, TrainingTask
 
 _log = getLogger(__name__)
 
@@ -43,50 +45,49 @@ def lora_seed(seed: int) -> int:
 
 
 class TrainingPackageTask(TrainingTask):
-    """The training package's model, data and update rule for one :class:`TaskSpec`.
+    """The training package's model, data and update rule for one :class:`NodeTask`.
 
     Parameters
     ----------
-    spec : TaskSpec
+    spec : NodeTask
     server : bool
         Load the pre-trained weights (the ServerApp) instead of only the architecture (a node).
     """
 
     backend = "training"
 
-    def __init__(self, spec: TaskSpec, server: bool = False) -> None:
+    def __init__(self, spec: NodeTask, server: bool = False) -> None:
         super().__init__(spec)
         import torch
 
+        from edgetune.engines.inprocess import model_for_run
         from edgetune.training.aggregate import make_aggregator
         from edgetune.training.local import trainable
-        from edgetune.training.model import build_gpt2
-        from edgetune.training.partition import DataConfig, derive_job_data, partition_kwargs, run_streams
-        from edgetune.training.pretrain import PretrainConfig, prepare_tokenizer, pretrain
+        from edgetune.training.model import SIZES, build_gpt2
+        from edgetune.training.partition import derive_job_data, run_streams
+        from edgetune.training.pretrain import prepare_tokenizer
+        from edgetune.training.sources import hf_tokenizer_of_bpe, resolve_model
+        from edgetune.training.tokenizer import HFTokenizer
 
-        self.pretrain_config = PretrainConfig(model=spec.model, steps=spec.pretrain_steps)
-        if server:
-            pre = pretrain(self.pretrain_config)
-            model, tok = copy.deepcopy(pre.model), pre.tokenizer
-        else:
-            tok = prepare_tokenizer(self.pretrain_config)
-            model = build_gpt2(spec.model, tok.vocab_size, np.random.default_rng(0), tok.eos_id)
-        if spec.lora:
-            from edgetune.training.lora import LoraSettings, apply_lora
-
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(lora_seed(spec.seed))
-                model = apply_lora(model, LoraSettings())
-        self.model = model
-        self.model.train()
-        data_cfg = DataConfig(block_len=spec.block_len, train_tokens=spec.train_tokens, val_tokens=spec.val_tokens)
+        task = spec.task
+        # The in-process engine's base model (InProcessEngine.build): the same pre-training
+        # (task.pretrain_steps 0 = the model's default) and the same tokenizer.
+        self.pretrain_config = task.pretrain_config()
+        if server or task.model not in SIZES:
+            pre = resolve_model(task.model, pretrain_steps=task.pretrain_steps or None, seed=task.pretrain_seed)
+            base, tok = pre.model, pre.tokenizer
+        else:  # a node: the preset's architecture; its weights come with the first message (it never pre-trains)
+            bpe = prepare_tokenizer(self.pretrain_config)
+            tok = HFTokenizer(hf_tokenizer_of_bpe(bpe))
+            base = build_gpt2(task.model, bpe.vocab_size, np.random.default_rng(0), bpe.eos_id)
+        self.model = model_for_run(base, task.lora, lora_seed(spec.seed))
         split = derive_job_data(
-            spec.seed, tok, data_cfg, spec.partition, partition_kwargs(spec.partition, spec.alpha), spec.num_partitions
+            spec.seed, tok, task.data, task.partition, task.partition_kwargs, spec.num_partitions, task.documents()
         )
         self.data, self.partitioner, self.partitions = split.data, split.partitioner, split.partitions
         self._named = trainable(self.model)
         self._aggregator = make_aggregator(
-            spec.aggregator, optimizer=spec.optimizer, local_steps=spec.local_steps, micro_batch=spec.micro_batch
+            task.aggregator, optimizer=task.optimizer, local_steps=task.local_steps, micro_batch=task.micro_batch
         )
         # The in-process engine's mini-batch generator (run_streams(run).train), replayed by rng_states.
         self._train_rng = run_streams(copy.deepcopy(split.streams.run)).train
@@ -118,8 +119,8 @@ class TrainingPackageTask(TrainingTask):
         for pid in partition_ids:
             out.append(json.dumps(self._train_rng.bit_generator.state))
             n = len(self.partitions[pid])
-            for _ in range(self.spec.local_steps):  # the draws of training.local.local_steps
-                self._train_rng.choice(n, size=min(self.spec.micro_batch, n), replace=False)
+            for _ in range(self.spec.task.local_steps):  # the draws of training.local.local_steps
+                self._train_rng.choice(n, size=min(self.spec.task.micro_batch, n), replace=False)
         return out
 
     def local(
@@ -168,17 +169,15 @@ class TrainingPackageTask(TrainingTask):
         from edgetune.training.local import mean_loss
 
         self._load(state)
-        return float(mean_loss(self.model, self._val, micro_batch=4 * self.spec.micro_batch))
+        return float(mean_loss(self.model, self._val, micro_batch=4 * self.spec.task.micro_batch))
 
 
-def make_task(spec: TaskSpec, server: bool = False) -> TrainingTask:
+def make_task(spec: NodeTask, server: bool = False) -> TrainingTask:
     """The task for ``spec``: the training package's (``backend`` ``training``, or ``auto`` when usable).
 
     ``server`` loads the pre-trained weights (the ServerApp); nodes only build the architecture and
     take the weights from the first message.
     """
-    if spec.backend not in ("auto", "training", "synthetic"):
-        raise ValueError(f"task backend must be auto, training or synthetic, got {spec.backend!r}")
     if spec.backend != "synthetic":
         try:
             return TrainingPackageTask(spec, server=server)
@@ -189,6 +188,6 @@ def make_task(spec: TaskSpec, server: bool = False) -> TrainingTask:
             if spec.backend == "training":
                 raise
             _log.log(WARNING, "training package unusable (%s): falling back to the synthetic task", exc)
-    if spec.lora or spec.aggregator != "fedsgd":
+    if spec.task.lora or spec.aggregator != "fedsgd":
         raise ValueError("the synthetic task does FedSGD of the full model only (lora, fedavg: training backend)")
     return SyntheticTask(spec)

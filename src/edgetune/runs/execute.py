@@ -102,7 +102,13 @@ def build_context(spec: RunSpec, fleet: Fleet) -> BuildContext:
 def wire(spec: RunSpec, fleet: Fleet) -> Wiring:
     """Build the engine (through the registry), its northbound API and the policy."""
     engine_config_class(spec.run.engine)  # imports the engine's module, which registers it
-    engine = ENGINES[spec.run.engine].build(build_context(spec, fleet))
+    return wire_engine(spec, fleet, ENGINES[spec.run.engine].build(build_context(spec, fleet)))
+
+
+def wire_engine(spec: RunSpec, fleet: Fleet, engine: Engine) -> Wiring:
+    """The wiring around an engine built elsewhere (e.g. the Flower engine, built inside a ServerApp
+    that holds the Flower Grid): its northbound API (the engine's own, else ``spec.northbound``) and
+    the policy."""
     northbound = engine.northbound if engine.northbound is not None else spec.northbound.client()
     return Wiring(fleet, engine, northbound, make_policy(spec.run.policy, spec.policy))
 

@@ -46,7 +46,7 @@ from edgetune.training.spec import TrainingSpec
 ENGINE_MODULES: dict[str, str] = {
     "simulated": "edgetune.engines.simulated",
     "inprocess": "edgetune.engines.inprocess",
-    "flower": "edgetune.flower.engine",
+    "flower": "edgetune.flower.config",
     "testbed": "edgetune.testbed.engine",
 }
 
