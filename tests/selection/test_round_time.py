@@ -30,17 +30,3 @@ def test_tcp_under_loss_is_the_bottleneck() -> None:
 def test_no_payload_means_training_time_only() -> None:
     t = predicted_round_time_s(table([0, 1], [3.0, 4.5], 0.5, 300.0, 5.0), ctx(0.0, 0.0))
     assert t.tolist() == [3.0, 4.5]
-
-
-def test_formulas_agree_with_the_simulator() -> None:
-    """round_time writes N1-N2 out (layering); they must equal edgetune.network.model's."""
-    from edgetune.network.model import mathis_throughput_mbps, transfer_time_s
-    from edgetune.selection.round_time import tcp_rate_mbps, transfer_s
-
-    rng = np.random.default_rng(3)
-    delay = rng.uniform(0.0, 500.0, 200)
-    loss = np.where(rng.random(200) < 0.2, 0.0, rng.uniform(0.0, 10.0, 200))
-    rate = np.minimum(rng.uniform(0.1, 1000.0, 200), mathis_throughput_mbps(2 * delay, loss))
-    assert tcp_rate_mbps(delay, loss) == pytest.approx(mathis_throughput_mbps(2 * delay, loss))
-    for size in (0.0, 1.0, 5e8):
-        assert transfer_s(size, delay, rate) == pytest.approx(transfer_time_s(size, delay, rate))
