@@ -49,8 +49,9 @@ def main() -> int:
     fleet = generate_fleet(args.nodes, "normal", rng, seed=0)
     data_cfg = DataConfig(train_tokens=args.train_tokens)
     data = build_finetune_data(fortune_documents(), pre.tokenizer, data_cfg, rng)
-    engine = build_inprocess(fleet, rng, copy.deepcopy(pre.model), data, InProcessConfig(),
-                                      learning_rate=3e-3, model_name=args.model)
+    engine = build_inprocess(
+        fleet, rng, copy.deepcopy(pre.model), data, InProcessConfig(), learning_rate=3e-3, model_name=args.model
+    )
     rows: list[dict[str, float]] = []
     last = {"t": 0.0, **engine.timings}
     tokens_last = [0]
@@ -62,8 +63,9 @@ def main() -> int:
         comp = t["local_compute_wall_s"] - last["local_compute_wall_s"]
         ev = t["evaluate_s"] - last["evaluate_s"]
         tokens = engine.trained_tokens - tokens_last[0]
-        rows.append({"epoch": ep.epoch, "wall": wall, "compute": comp, "eval": ev, "tokens": tokens,
-                     "nodes": len(ep.active)})
+        rows.append(
+            {"epoch": ep.epoch, "wall": wall, "compute": comp, "eval": ev, "tokens": tokens, "nodes": len(ep.active)}
+        )
         last.update({"t": time.perf_counter(), **t})
         tokens_last[0] = engine.trained_tokens
 
@@ -83,21 +85,27 @@ def main() -> int:
     engine.evaluate = eval_then_mark  # type: ignore[method-assign]
     orch.run()
 
-    print(f"model {args.model} ({sum(p.numel() for p in engine.model.parameters()) / 1e6:.2f} M params), "
-          f"{args.nodes} nodes, {engine.data.block_len}-token blocks, {args.threads} thread(s)")
+    print(
+        f"model {args.model} ({sum(p.numel() for p in engine.model.parameters()) / 1e6:.2f} M params), "
+        f"{args.nodes} nodes, {engine.data.block_len}-token blocks, {args.threads} thread(s)"
+    )
     print("| epoch | nodes | wall s | fwd/bwd s | tokens/s | eval s | overhead s | overhead % | incl. eval % |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         over = r["wall"] - r["compute"] - r["eval"]
         tps = r["tokens"] / r["compute"]
-        print(f"| {r['epoch']} | {r['nodes']} | {r['wall']:.2f} | {r['compute']:.2f} | {tps:,.0f} | {r['eval']:.2f} "
-              f"| {over:.3f} | {100 * over / r['wall']:.2f} | {100 * (over + r['eval']) / r['wall']:.1f} |")
+        print(
+            f"| {r['epoch']} | {r['nodes']} | {r['wall']:.2f} | {r['compute']:.2f} | {tps:,.0f} | {r['eval']:.2f} "
+            f"| {over:.3f} | {100 * over / r['wall']:.2f} | {100 * (over + r['eval']) / r['wall']:.1f} |"
+        )
     tot = {k: sum(r[k] for r in rows) for k in ("wall", "compute", "eval", "tokens")}
     over = tot["wall"] - tot["compute"] - tot["eval"]
     share = over / tot["wall"]
-    print(f"total: {tot['tokens'] / tot['compute']:,.0f} tokens/s of local training; overhead {over:.3f} s = "
-          f"{100 * share:.2f} % of epoch wall time (aim < {100 * AIM_OVERHEAD:.0f} %: "
-          f"{'met' if share < AIM_OVERHEAD else 'NOT met'}); validation {100 * tot['eval'] / tot['wall']:.1f} %")
+    print(
+        f"total: {tot['tokens'] / tot['compute']:,.0f} tokens/s of local training; overhead {over:.3f} s = "
+        f"{100 * share:.2f} % of epoch wall time (aim < {100 * AIM_OVERHEAD:.0f} %: "
+        f"{'met' if share < AIM_OVERHEAD else 'NOT met'}); validation {100 * tot['eval'] / tot['wall']:.1f} %"
+    )
     return 0
 
 

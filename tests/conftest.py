@@ -88,7 +88,20 @@ class ScriptedEngine(Engine):
 
 
 WORDS = [
-    "the", "list", "sort", "key", "function", "returns", "a", "new", "value", "from", "each", "item", "and", "loop",
+    "the",
+    "list",
+    "sort",
+    "key",
+    "function",
+    "returns",
+    "a",
+    "new",
+    "value",
+    "from",
+    "each",
+    "item",
+    "and",
+    "loop",
 ]
 
 
@@ -102,8 +115,9 @@ def offline_corpora(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     fort = tmp_path / "fortunes"
     fort.mkdir()
     for cat in ("wisdom", "work"):
-        (fort / cat).write_text("".join(f"The {cat} item number {k} returns a value.\n%\n" for k in range(120)),
-                                encoding="utf-8")
+        (fort / cat).write_text(
+            "".join(f"The {cat} item number {k} returns a value.\n%\n" for k in range(120)), encoding="utf-8"
+        )
     monkeypatch.setenv("EDGETUNE_CACHE_DIR", str(cache))
     monkeypatch.setattr(corpus, "FORTUNES_DIR", fort)
     return cache / "training"

@@ -16,9 +16,25 @@ def test_controller_serves_fleet_metrics(tmp_path: Path) -> None:
     fleet = tmp_path / "f.yaml"
     assert main(["fleet", "generate", "--nodes", "5", "--seed", "3", "--out", str(fleet)]) == 0
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edgetune.cli.main", "controller", "serve", "--fleet", str(fleet), "--port", "0",
-         "--poll-interval-s", "0.2", "--speed", "10", "--duration-s", "30"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "edgetune.cli.main",
+            "controller",
+            "serve",
+            "--fleet",
+            str(fleet),
+            "--port",
+            "0",
+            "--poll-interval-s",
+            "0.2",
+            "--speed",
+            "10",
+            "--duration-s",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

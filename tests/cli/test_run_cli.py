@@ -43,8 +43,22 @@ def test_minimal_file_runs_as_written_and_replays(tmp_path: Path) -> None:
 def test_set_overrides_and_fleet_file_relative_to_the_spec(tmp_path: Path) -> None:
     exp = tmp_path / "exp.toml"
     exp.write_text(MINIMAL)
-    assert main(["run", str(exp), "--out", str(tmp_path / "a"), "--quiet", "--set", "run.epochs=3",
-                 "--set", "run.policy=ar"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(exp),
+                "--out",
+                str(tmp_path / "a"),
+                "--quiet",
+                "--set",
+                "run.epochs=3",
+                "--set",
+                "run.policy=ar",
+            ]
+        )
+        == 0
+    )
     rec = json.loads((tmp_path / "a" / "record.json").read_text())
     assert len(rec["epochs"]) == 3 and rec["policy"] == "ar"
     (tmp_path / "sub").mkdir()
@@ -98,8 +112,11 @@ def test_a_signal_leaves_an_interrupted_record_and_exit_130(sig: signal.Signals,
     exp = tmp_path / "long.toml"
     exp.write_text('[run]\nepochs = 5000\n[fleet]\nnodes = 3000\nsetup = "normal"\n')
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "edgetune.cli.main", "run", str(exp), "--out", str(out), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgetune.cli.main", "run", str(exp), "--out", str(out), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         lines = out / "epochs.jsonl"

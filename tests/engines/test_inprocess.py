@@ -31,16 +31,22 @@ def _one_torch_thread() -> Iterator[None]:
 
 
 def _run(
-    policy: str = "ne", nodes: int = 6, epochs: int = 4, seed: int = 0, lr: float = 3e-3,
-    progress: object = None, **cfg: object,
+    policy: str = "ne",
+    nodes: int = 6,
+    epochs: int = 4,
+    seed: int = 0,
+    lr: float = 3e-3,
+    progress: object = None,
+    **cfg: object,
 ) -> tuple[RunRecord, InProcessEngine]:
     fleet = generate_fleet(nodes, "normal", np.random.default_rng(seed), seed=seed)
     data = synthetic_data(seed, train_tokens=32 * 4 * nodes)
     spt = cfg.pop("spt", SPT)
     config = InProcessConfig(host_seconds_per_token=float(spt or 0.0))  # type: ignore[arg-type]
     task = TrainingSpec(**cfg)  # type: ignore[arg-type]
-    engine = build_inprocess(fleet, np.random.default_rng(seed), tiny_model(seed), data, config,
-                             learning_rate=lr, task=task)
+    engine = build_inprocess(
+        fleet, np.random.default_rng(seed), tiny_model(seed), data, config, learning_rate=lr, task=task
+    )
     orch_cfg = OrchestratorConfig(epochs=epochs, learning_rate=lr)
     orch = Orchestrator(engine, make_policy(policy), engine.northbound, fleet, orch_cfg, progress=progress)  # type: ignore[arg-type]
     return orch.run(), engine
@@ -66,12 +72,24 @@ def test_eliminated_nodes_hold_the_global_model_after_every_epoch() -> None:
 
     fleet = generate_fleet(6, "normal", np.random.default_rng(0), seed=0)
     data = synthetic_data(0, train_tokens=32 * 24)
-    engine = build_inprocess(fleet, np.random.default_rng(0), tiny_model(), data,
-                                      InProcessConfig(host_seconds_per_token=SPT), learning_rate=3e-3)
+    engine = build_inprocess(
+        fleet,
+        np.random.default_rng(0),
+        tiny_model(),
+        data,
+        InProcessConfig(host_seconds_per_token=SPT),
+        learning_rate=3e-3,
+    )
     holder["engine"] = engine
     start = engine.global_digest()
-    rec = Orchestrator(engine, make_policy("ne"), engine.northbound, fleet, OrchestratorConfig(epochs=4, learning_rate=3e-3),
-                       progress=check).run()
+    rec = Orchestrator(
+        engine,
+        make_policy("ne"),
+        engine.northbound,
+        fleet,
+        OrchestratorConfig(epochs=4, learning_rate=3e-3),
+        progress=check,
+    ).run()
     assert [e for e, _ in checked] == [1, 2, 3, 4]
     assert checked[-1][1] > 0  # some nodes were eliminated and still checked
     assert engine.global_digest() != start  # the model did change

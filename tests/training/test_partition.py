@@ -56,8 +56,9 @@ def test_validation_documents_never_in_training_blocks() -> None:
     letters = "abcdefghijklmnopqrstuvwxyz"
     docs = [Document("c", (letters[k % 26] + letters[k // 26]) * 10) for k in range(26 * 4)]
     tok = CharTokenizer()
-    data = build_finetune_data(docs, tok, DataConfig(block_len=16, train_tokens=400, val_tokens=160),
-                               np.random.default_rng(3))
+    data = build_finetune_data(
+        docs, tok, DataConfig(block_len=16, train_tokens=400, val_tokens=160), np.random.default_rng(3)
+    )
 
     def pairs(blocks: np.ndarray) -> set[tuple[int, int]]:
         out = set()

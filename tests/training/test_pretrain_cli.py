@@ -46,8 +46,23 @@ def test_default_pretrain_config_per_model() -> None:
     assert default_pretrain_config("tiny", steps=7, seed=3) == PretrainConfig(model="tiny", steps=7, seed=3)
 
 
-SMALL_JOB = ["--model", "tiny", "--threads", "1", "--nodes", "4", "--epochs", "2", "--pretrain-steps", "2",
-             "--train-tokens", "1024", "--val-tokens", "256", "--quiet"]
+SMALL_JOB = [
+    "--model",
+    "tiny",
+    "--threads",
+    "1",
+    "--nodes",
+    "4",
+    "--epochs",
+    "2",
+    "--pretrain-steps",
+    "2",
+    "--train-tokens",
+    "1024",
+    "--val-tokens",
+    "256",
+    "--quiet",
+]
 
 
 def test_finetune_writes_records_and_figure(offline_corpora: Path, tmp_path: Path) -> None:

@@ -17,27 +17,42 @@ from typing import Any
 
 from edgetune.cli.flags import FLEET, INPROCESS, NETWORK, POLICY, RUN, TASK, Flag, add_flags
 
-PRETRAIN_FLAGS: tuple[Flag, ...] = tuple(f for f in TASK if f.key in ("task.model", "task.pretrain_steps",
-                                                                     "task.pretrain_seed"))
+PRETRAIN_FLAGS: tuple[Flag, ...] = tuple(
+    f for f in TASK if f.key in ("task.model", "task.pretrain_steps", "task.pretrain_seed")
+)
 FINETUNE_FLAGS: tuple[Flag, ...] = (
-    *RUN, *FLEET, Flag("--fleet", "fleet.file", "a fleet YAML instead of a generated fleet"), *TASK, *INPROCESS,
-    *POLICY, *NETWORK,
+    *RUN,
+    *FLEET,
+    Flag("--fleet", "fleet.file", "a fleet YAML instead of a generated fleet"),
+    *TASK,
+    *INPROCESS,
+    *POLICY,
+    *NETWORK,
 )
 
 
 def register(sub: Any) -> None:
     """Add ``data``, ``pretrain`` and ``finetune``."""
-    d = sub.add_parser("data", help="prepare the offline corpora and tokenizer",
-                       description="Prepare corpora and tokenizer from the installed Debian packages (offline).")
+    d = sub.add_parser(
+        "data",
+        help="prepare the offline corpora and tokenizer",
+        description="Prepare corpora and tokenizer from the installed Debian packages (offline).",
+    )
     dsub = d.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     dsub.required = True
-    dp = dsub.add_parser("prepare", help="extract the Python docs, read fortunes, train the BPE tokenizer",
-                         description="Build the cached pre-training text, check the fortunes corpus, train the BPE.")
+    dp = dsub.add_parser(
+        "prepare",
+        help="extract the Python docs, read fortunes, train the BPE tokenizer",
+        description="Build the cached pre-training text, check the fortunes corpus, train the BPE.",
+    )
     dp.add_argument("--quiet", action="store_true", help="print nothing on success")
     dp.set_defaults(func=_run_prepare)
 
-    p = sub.add_parser("pretrain", help="pre-train the cloud model (cached artifact)",
-                       description="Pre-train a GPT-2-architecture model on the Python 3.11 docs; reuse the cache.")
+    p = sub.add_parser(
+        "pretrain",
+        help="pre-train the cloud model (cached artifact)",
+        description="Pre-train a GPT-2-architecture model on the Python 3.11 docs; reuse the cache.",
+    )
     add_flags(p, PRETRAIN_FLAGS, "model and cloud pre-training (cached by config + seed)")
     add_flags(p, [f for f in INPROCESS if f.key == "inprocess.threads"], "host")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -156,8 +171,9 @@ def _run_finetune(args: argparse.Namespace) -> int:
     t = spec.task
     t.documents()  # a bad --data file fails here, before any output
     if not args.quiet:
-        print("preparing corpora, tokenizer and the pre-trained model (cached after the first run) ...",
-              file=sys.stderr)
+        print(
+            "preparing corpora, tokenizer and the pre-trained model (cached after the first run) ...", file=sys.stderr
+        )
     if t.model in SIZES:
         cfg = t.pretrain_config()
         bar, update = _pretrain_bar(args.quiet, cfg.steps)
@@ -172,21 +188,29 @@ def _run_finetune(args: argparse.Namespace) -> int:
             print(f"{t.model}: {how} in {pre.info['load_s']:.1f} s ({pre.info.get('path', '')})", file=sys.stderr)
         del pre
     policies = ("ne", "ar")
-    ebar = tqdm(total=spec.run.epochs * len(policies), desc="fine-tune", unit="epoch", disable=args.quiet,
-                leave=False, file=sys.stderr)
+    ebar = tqdm(
+        total=spec.run.epochs * len(policies),
+        desc="fine-tune",
+        unit="epoch",
+        disable=args.quiet,
+        leave=False,
+        file=sys.stderr,
+    )
 
     def on_epoch(policy: str, ep: Any) -> None:
         ebar.set_description(f"fine-tune {policy.upper()}")
         ebar.update(1)
-        ebar.set_postfix(loss=f"{ep.loss:.3f}" if ep.loss is not None else "-", active=len(ep.active),
-                         t=f"{ep.end_s:,.0f}s")
+        ebar.set_postfix(
+            loss=f"{ep.loss:.3f}" if ep.loss is not None else "-", active=len(ep.active), t=f"{ep.end_s:,.0f}s"
+        )
 
     records = run_finetune(spec, out, policies, progress=on_epoch, tensorboard=args.tensorboard)
     ebar.close()
     if not args.quiet:
-        print(f"Fine-tuning {len(fleet.nodes)} nodes, {fleet.setup} setup, model {t.model} "
-              f"({t.aggregator}{', LoRA' if t.lora else ''}; times are virtual seconds)")
+        print(
+            f"Fine-tuning {len(fleet.nodes)} nodes, {fleet.setup} setup, model {t.model} "
+            f"({t.aggregator}{', LoRA' if t.lora else ''}; times are virtual seconds)"
+        )
         print(summary(records))
-        print(f"wrote run folders {', '.join(str(out / n) for n in records)}, {out / 'summary.md'}, "
-              f"{out / 'fig3.png'}")
+        print(f"wrote run folders {', '.join(str(out / n) for n in records)}, {out / 'summary.md'}, {out / 'fig3.png'}")
     return 0

@@ -45,8 +45,11 @@ POLICY = (
 NETWORK = (
     Flag("--poll-interval-s", "monitor.poll_interval_s", "SDN monitor polling period, s"),
     Flag("--ewma-alpha", "monitor.ewma_alpha", "EWMA weight of a new sample"),
-    Flag("--variation", "network.variation.bandwidth_sigma",
-         "std of the log background bandwidth variation (delay gets 2/3 of it; 0 = off)"),
+    Flag(
+        "--variation",
+        "network.variation.bandwidth_sigma",
+        "std of the log background bandwidth variation (delay gets 2/3 of it; 0 = off)",
+    ),
 )
 WORKLOAD = (
     Flag("--model-mb", "simulated.model_bytes", "model size, MB", scale=1e6),
@@ -67,8 +70,11 @@ FLEET_FILE = (
 )
 TASK = (
     Flag("--model", "task.model", "model preset, Hugging Face model folder or .gguf file"),
-    Flag("--data", "task.corpus", "fine-tuning text: .txt (blank-line separated), .jsonl (\"text\") or a folder; "
-         "empty = the fortunes"),
+    Flag(
+        "--data",
+        "task.corpus",
+        'fine-tuning text: .txt (blank-line separated), .jsonl ("text") or a folder; empty = the fortunes',
+    ),
     Flag("--pretrain-steps", "task.pretrain_steps", "cloud pre-training steps (0 = the model's default)"),
     Flag("--pretrain-seed", "task.pretrain_seed", "seed of the cloud pre-training"),
     Flag("--lora", "task.lora", "LoRA adapters (peft): only adapter tensors train and travel"),
@@ -81,8 +87,11 @@ TASK = (
 )
 INPROCESS = (
     Flag("--host-compute", "inprocess.host_compute", "compute power of one host core in fleet units"),
-    Flag("--host-seconds-per-token", "inprocess.host_seconds_per_token",
-         "fixed host seconds per training token (0 = measure CPU time)"),
+    Flag(
+        "--host-seconds-per-token",
+        "inprocess.host_seconds_per_token",
+        "fixed host seconds per training token (0 = measure CPU time)",
+    ),
     Flag("--threads", "inprocess.threads", "torch threads"),
 )
 
@@ -136,8 +145,13 @@ def add_flags(parser: argparse.ArgumentParser, flags: Sequence[Flag], title: str
         default = defaults.get(f.key, default)
         dest = "spec:" + f.key
         if tp is bool:
-            group.add_argument(f.flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
-                               help=f"{f.help} (default {'on' if default else 'off'})")
+            group.add_argument(
+                f.flag,
+                dest=dest,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=f"{f.help} (default {'on' if default else 'off'})",
+            )
             continue
         shown = default / f.scale if f.scale != 1 and isinstance(default, int | float) else default
         if isinstance(shown, tuple):
@@ -145,8 +159,7 @@ def add_flags(parser: argparse.ArgumentParser, flags: Sequence[Flag], title: str
         choices = _choices(f.key)
         kwargs: dict[str, Any] = {"type": tp if tp in (int, float) else str}
         kwargs["metavar"] = "{" + ",".join(choices) + "}" if choices else f.flag.lstrip("-").upper().replace("-", "_")
-        group.add_argument(f.flag, dest=dest, default=argparse.SUPPRESS, help=f"{f.help} (default {shown})",
-                           **kwargs)
+        group.add_argument(f.flag, dest=dest, default=argparse.SUPPRESS, help=f"{f.help} (default {shown})", **kwargs)
 
 
 def spec_doc(args: argparse.Namespace, flags: Sequence[Flag], doc: dict[str, Any] | None = None) -> dict[str, Any]:

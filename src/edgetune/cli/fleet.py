@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-
 from edgetune.cli.flags import FLEET_FILE, add_flags
 
 

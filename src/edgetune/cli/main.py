@@ -76,9 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"edgetune {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
-                                description="`edgetune COMMAND --help` for each; --out is the output file of a "
-                                "command that writes one file and the output folder of one that writes several.")
+    sub = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        title="commands",
+        description="`edgetune COMMAND --help` for each; --out is the output file of a "
+        "command that writes one file and the output folder of one that writes several.",
+    )
     sub.required = True
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"edgetune.cli.{name}")

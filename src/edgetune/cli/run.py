@@ -26,8 +26,14 @@ def register(sub: Any) -> None:
     )
     p.add_argument("experiment", nargs="?", help="experiment file (TOML run spec), e.g. DIR/spec.toml to replay")
     p.add_argument("--out", help="output folder (default runs/<experiment file name>)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override one setting (repeatable), e.g. --set run.epochs=5")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one setting (repeatable), e.g. --set run.epochs=5",
+    )
     p.add_argument("--resume", metavar="DIR", help="finish the interrupted run in this run folder")
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard scalars (DIR/tensorboard)")
     p.add_argument("--dashboard", action="store_true", help="serve the live dashboard of this run on 127.0.0.1")
@@ -48,8 +54,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if args.experiment is not None or args.overrides:
             raise InputError("--resume", args.resume, "give either an experiment file or --resume DIR, not both")
-        return _finish(lambda progress: resume(args.resume, progress=progress, tensorboard=args.tensorboard),
-                       args, None, Path(args.resume))
+        return _finish(
+            lambda progress: resume(args.resume, progress=progress, tensorboard=args.tensorboard),
+            args,
+            None,
+            Path(args.resume),
+        )
     if args.experiment is None:
         raise InputError("experiment", "", "give an experiment file (or --resume DIR)")
     exp = Path(args.experiment)
@@ -57,8 +67,12 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else _default_out(exp)
     if out.resolve() == exp.resolve().parent and (out / "record.json").exists():
         raise InputError("--out", str(out), "is the folder of the run being replayed; choose another --out")
-    return _finish(lambda progress: run(spec, out, base_dir=base_dir, progress=progress,
-                                        tensorboard=args.tensorboard), args, spec.run.epochs, out)
+    return _finish(
+        lambda progress: run(spec, out, base_dir=base_dir, progress=progress, tensorboard=args.tensorboard),
+        args,
+        spec.run.epochs,
+        out,
+    )
 
 
 def _finish(go: Any, args: argparse.Namespace, epochs: int | None, out: Path) -> int:
@@ -81,8 +95,11 @@ def _finish(go: Any, args: argparse.Namespace, epochs: int | None, out: Path) ->
         completed = True
     except KeyboardInterrupt:
         bar.close()
-        print(f"edgetune: interrupted; partial record in {out / 'record.json'}; continue with "
-              f"`edgetune run --resume {out}`", file=sys.stderr)
+        print(
+            f"edgetune: interrupted; partial record in {out / 'record.json'}; continue with "
+            f"`edgetune run --resume {out}`",
+            file=sys.stderr,
+        )
         return 130
     except RunFailed as exc:
         bar.close()
@@ -93,8 +110,10 @@ def _finish(go: Any, args: argparse.Namespace, epochs: int | None, out: Path) ->
             dash.stop()
     bar.close()
     if not args.quiet:
-        print(f"{record.policy}: {len(record.nodes)} nodes, {len(record.epochs)} epochs, completion "
-              f"{record.completion_time_s:,.1f} {record.time_base} s, energy {record.energy.get('total_j', 0):,.0f} J")
+        print(
+            f"{record.policy}: {len(record.nodes)} nodes, {len(record.epochs)} epochs, completion "
+            f"{record.completion_time_s:,.1f} {record.time_base} s, energy {record.energy.get('total_j', 0):,.0f} J"
+        )
         print(f"wrote {out}")
     if dash is not None and sys.stdin.isatty():  # at a terminal the page stays up for a look at the end
         print(f"dashboard: still serving {dash.url}; Ctrl-C stops it", file=sys.stderr)

@@ -46,8 +46,8 @@ def _run(args: argparse.Namespace) -> int:
     spec = build_spec(args, SIMULATION_FLAGS, {"run": {"engine": "simulated"}})
     fleet = load_fleet(args.fleet)
     spec = spec.replace(fleet=type(spec.fleet)(file=args.fleet, nodes=len(fleet.nodes)))
-    bar = tqdm(total=spec.run.epochs, desc=f"simulate {spec.run.policy}", unit="epoch", disable=args.quiet,
-               leave=False)
+    bar = tqdm(total=spec.run.epochs, desc=f"simulate {spec.run.policy}", unit="epoch", disable=args.quiet, leave=False)
+
     def tick(_ep: object) -> None:
         bar.update(1)
 

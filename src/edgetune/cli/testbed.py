@@ -35,9 +35,12 @@ def _add_up_args(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     """Add ``testbed`` and its subcommands."""
-    p = sub.add_parser("testbed", help="real SDN testbed: namespaces + Open vSwitch + OpenFlow controller (root)",
-                       description="Emulated edge network on Open vSwitch with an os-ken OpenFlow controller "
-                                   "that measures bandwidth, delay and loss (docs/testbed.md). Needs root.")
+    p = sub.add_parser(
+        "testbed",
+        help="real SDN testbed: namespaces + Open vSwitch + OpenFlow controller (root)",
+        description="Emulated edge network on Open vSwitch with an os-ken OpenFlow controller "
+        "that measures bandwidth, delay and loss (docs/testbed.md). Needs root.",
+    )
     tsub = p.add_subparsers(dest="testbed_command", metavar="SUBCOMMAND")
     tsub.required = True
 
@@ -58,8 +61,12 @@ def register(sub: Any) -> None:
     run = tsub.add_parser("run", help="Algorithm 1 on the testbed, with the simulation's prediction")
     run.add_argument("--fleet", required=True, help="fleet YAML")
     run.add_argument("--out", required=True, help="output file: the run record JSON")
-    run.add_argument("--payload-scale", type=float, default=1e-3,
-                     help="scale of the paper's 500 MB model / 1000 MB data set (default 1e-3)")
+    run.add_argument(
+        "--payload-scale",
+        type=float,
+        default=1e-3,
+        help="scale of the paper's 500 MB model / 1000 MB data set (default 1e-3)",
+    )
     run.add_argument("--compute-s-per-mb", type=float, default=1.0, help="as in `simulate` (default 1.0)")
     run.add_argument("--tcp-cc", default="cubic", help="TCP congestion control of the transfers (default cubic)")
     run.add_argument("--keep", action="store_true", help="use the testbed already up under --name and keep it")
@@ -108,8 +115,9 @@ def _up_options(args: argparse.Namespace) -> Any:
     positive("--probe-interval-s", args.probe_interval_s)
     if not 0 < args.ewma_alpha <= 1:
         raise InputError("--ewma-alpha", args.ewma_alpha, "must be in (0, 1]")
-    est = EstimatorConfig(poll_interval_s=args.poll_interval_s, probe_interval_s=args.probe_interval_s,
-                          ewma_alpha=args.ewma_alpha)
+    est = EstimatorConfig(
+        poll_interval_s=args.poll_interval_s, probe_interval_s=args.probe_interval_s, ewma_alpha=args.ewma_alpha
+    )
     return UpOptions(cap_mbps=args.cap_mbps, estimator=est)
 
 
@@ -134,8 +142,10 @@ def _up(args: argparse.Namespace) -> int:
     _require_testbed()
     _bring_up(args, fleet, path)
     st = TestbedState.load(path)
-    print(f"testbed et{args.name} up: {len(fleet.nodes)} nodes, {len(st.created)} resources; "
-          f"northbound API {st.data['services']['northbound_url']}; state {path}")
+    print(
+        f"testbed et{args.name} up: {len(fleet.nodes)} nodes, {len(st.created)} resources; "
+        f"northbound API {st.data['services']['northbound_url']}; state {path}"
+    )
     return 0
 
 
@@ -175,8 +185,10 @@ def _status(args: argparse.Namespace) -> int:
             return 1
         print(f"  controller {url}:")
         for nid, m in sorted(metrics.items()):
-            print(f"    node {nid}: {m.bandwidth_mbps:7.2f} Mbps {m.delay_ms:7.2f} ms {m.loss_pct:5.2f} % loss "
-                  f"({m.samples} rounds)")
+            print(
+                f"    node {nid}: {m.bandwidth_mbps:7.2f} Mbps {m.delay_ms:7.2f} ms {m.loss_pct:5.2f} % loss "
+                f"({m.samples} rounds)"
+            )
     return 0
 
 
@@ -209,11 +221,11 @@ def _run(args: argparse.Namespace) -> int:
     try:
         built = state_fleet(TestbedState.load(path))
         bar = tqdm(total=config.epochs, desc=f"testbed {config.policy}", unit="epoch", disable=args.quiet, leave=False)
+
         def tick(_ep: object) -> None:
             bar.update(1)
 
-        record = run_on_testbed(path, policy, config, workload, TestbedEngineConfig(tcp_cc=args.tcp_cc),
-                                progress=tick)
+        record = run_on_testbed(path, policy, config, workload, TestbedEngineConfig(tcp_cc=args.tcp_cc), progress=tick)
         bar.close()
     finally:
         if not args.keep:
@@ -224,16 +236,19 @@ def _run(args: argparse.Namespace) -> int:
     doc["prediction"] = {
         "engine": "simulated",
         "completion_time_s": sim.completion_time_s,
-        "epochs": [{"epoch": e.epoch, "end_s": e.end_s, "active": e.active, "eliminated": e.eliminated}
-                   for e in sim.epochs],
+        "epochs": [
+            {"epoch": e.epoch, "end_s": e.end_s, "active": e.active, "eliminated": e.eliminated} for e in sim.epochs
+        ],
         "error_s": err,
         "error_pct": 100.0 * err / sim.completion_time_s if sim.completion_time_s else None,
     }
     atomic_write_json(args.out, doc)
     if not args.quiet:
-        print(f"{config.policy}: testbed {record.completion_time_s:.1f} s (wall), simulation "
-              f"{sim.completion_time_s:.1f} s, error {err:+.1f} s ({doc['prediction']['error_pct']:+.1f} %); "
-              f"active per epoch {[len(e.active) for e in record.epochs]}")
+        print(
+            f"{config.policy}: testbed {record.completion_time_s:.1f} s (wall), simulation "
+            f"{sim.completion_time_s:.1f} s, error {err:+.1f} s ({doc['prediction']['error_pct']:+.1f} %); "
+            f"active per epoch {[len(e.active) for e in record.epochs]}"
+        )
         print(f"wrote {args.out}")
     return 0
 
@@ -271,7 +286,13 @@ def _measure(args: argparse.Namespace) -> int:
             print(f"  delay error ms {s['idle']['delay_err_ms']}  loss error points {s['idle']['loss_err_points']}")
     print(f"{n_idle} idle + {n_load} loaded samples; {len(failures)} outside tolerance")
     if args.out:
-        atomic_write_json(args.out, {"summary": summary, "samples": {"idle": n_idle, "load": n_load},
-                                     "failures": failures, "tolerance": {"bandwidth_pct": 15, "delay_ms": 5,
-                                                                          "loss_points": 5}})
+        atomic_write_json(
+            args.out,
+            {
+                "summary": summary,
+                "samples": {"idle": n_idle, "load": n_load},
+                "failures": failures,
+                "tolerance": {"bandwidth_pct": 15, "delay_ms": 5, "loss_points": 5},
+            },
+        )
     return 0 if not failures else 1

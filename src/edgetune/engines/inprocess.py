@@ -158,7 +158,9 @@ class InProcessEngine(RegisteredEngine):
         self.tokenizer: Any = None  # set by build(): what save_model writes beside the weights
         self.model_source: dict[str, Any] = {}
         self.aggregator: Aggregator = make_aggregator(
-            self.task.aggregator, optimizer=self.task.optimizer, local_steps=self.task.local_steps,
+            self.task.aggregator,
+            optimizer=self.task.optimizer,
+            local_steps=self.task.local_steps,
             micro_batch=self.task.micro_batch,
         )
         self._ids = fleet.node_ids
@@ -171,8 +173,13 @@ class InProcessEngine(RegisteredEngine):
         self._held: dict[int, tuple[torch.Tensor, ...]] = {}
         self._distributed = False
         self.version = 0
-        self.timings: dict[str, float] = {"local_compute_wall_s": 0.0, "local_compute_cpu_s": 0.0,
-                                          "aggregate_s": 0.0, "evaluate_s": 0.0, "train_round_wall_s": 0.0}
+        self.timings: dict[str, float] = {
+            "local_compute_wall_s": 0.0,
+            "local_compute_cpu_s": 0.0,
+            "aggregate_s": 0.0,
+            "evaluate_s": 0.0,
+            "train_round_wall_s": 0.0,
+        }
         self.trained_tokens = 0
         self.pretrain_info: dict[str, Any] = {}
         vocab = int(getattr(model.config, "vocab_size", 65_536))
@@ -196,14 +203,29 @@ class InProcessEngine(RegisteredEngine):
         task = ctx.task
         pre = resolve_model(task.model, pretrain_steps=task.pretrain_steps or None, seed=task.pretrain_seed)
         split = derive_job_data(
-            ctx.seed, pre.tokenizer, task.data, task.partition, task.partition_kwargs, len(ctx.fleet.nodes),
+            ctx.seed,
+            pre.tokenizer,
+            task.data,
+            task.partition,
+            task.partition_kwargs,
+            len(ctx.fleet.nodes),
             task.documents(),
         )
         lora_seed = int(np.random.default_rng(ctx.seed).integers(2**31 - 1))
         model = model_for_run(pre.model, task.lora, lora_seed)
         engine = build_inprocess(
-            ctx.fleet, split.streams.run, model, split.data, ctx.config, task.partition, task.partition_kwargs,
-            ctx.learning_rate, task.model, ctx.network, ctx.monitor, task,
+            ctx.fleet,
+            split.streams.run,
+            model,
+            split.data,
+            ctx.config,
+            task.partition,
+            task.partition_kwargs,
+            ctx.learning_rate,
+            task.model,
+            ctx.network,
+            ctx.monitor,
+            task,
         )
         floor = fit_bigram_floor(split.data.train, split.data.val, pre.tokenizer.vocab_size)
         engine.pretrain_info = {
@@ -219,8 +241,12 @@ class InProcessEngine(RegisteredEngine):
         """The fine-tuned model (LoRA adapter or whole model), tokenizer and manifest into ``folder``."""
         from edgetune.training.finetuned import save_finetuned
 
-        training = {"model": self.model_name, "version": self.version, "trained_tokens": int(self.trained_tokens),
-                    "corpus": self.task.corpus}
+        training = {
+            "model": self.model_name,
+            "version": self.version,
+            "trained_tokens": int(self.trained_tokens),
+            "corpus": self.task.corpus,
+        }
         return save_finetuned(self.model, self.tokenizer, folder, self.model_source, training)
 
     @property
@@ -260,8 +286,11 @@ class InProcessEngine(RegisteredEngine):
                 raise RuntimeError(f"node {i} does not hold the current global model")
             c0 = time.perf_counter()
             res = self.aggregator.local(
-                self.model, self._params, self._train_blocks[torch.from_numpy(self.partitions[i])],
-                self.learning_rate, self.rng,
+                self.model,
+                self._params,
+                self._train_blocks[torch.from_numpy(self.partitions[i])],
+                self.learning_rate,
+                self.rng,
             )
             self.timings["local_compute_wall_s"] += time.perf_counter() - c0
             self.timings["local_compute_cpu_s"] += res.compute_s
@@ -273,7 +302,10 @@ class InProcessEngine(RegisteredEngine):
         arrivals = self.cluster.compute_and_upload(active, compute_s, float(self.update_bytes))
         reports = {
             int(i): NodeReport(
-                node_id=int(i), train_time_s=float(c), upload_bytes=self.update_bytes, arrived_s=float(a),
+                node_id=int(i),
+                train_time_s=float(c),
+                upload_bytes=self.update_bytes,
+                arrived_s=float(a),
                 train_loss=float(losses[int(i)]),
             )
             for i, c, a in zip(active, compute_s, arrivals, strict=True)
@@ -321,8 +353,12 @@ class InProcessEngine(RegisteredEngine):
             "trained_tokens": int(self.trained_tokens),
             **self.aggregator.describe(),
             **(self.partitioner.describe() if self.partitioner else {}),
-            "data": {"block_len": self.data.block_len, "train_blocks": len(self.data.train),
-                     "val_blocks": len(self.data.val), "tokens_per_node": per_node},
+            "data": {
+                "block_len": self.data.block_len,
+                "train_blocks": len(self.data.train),
+                "val_blocks": len(self.data.val),
+                "tokens_per_node": per_node,
+            },
             "pretrain": self.pretrain_info,
         }
         return EngineReport(usage=self.cluster.usage(), info=info, timings=dict(self.timings))

@@ -114,7 +114,9 @@ class SimulatedEngine(RegisteredEngine):
         """Model + partition to every node, concurrently, from t = 0."""
         self.cluster.send_down(node_ids, self.workload.model_bytes + self._partition_bytes())
         part = self._partition_bytes()
-        return Payloads({i: part for i in self._ids}, float(self.workload.upload_bytes), float(self.workload.model_bytes))
+        return Payloads(
+            {i: part for i in self._ids}, float(self.workload.upload_bytes), float(self.workload.model_bytes)
+        )
 
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
         """Compute ``partition_mb * compute_s_per_mb / C`` then upload a model-sized gradient."""

@@ -105,6 +105,7 @@ class Engine(ABC):
     name: str = "abstract"
     #: "virtual" when times come from a modelled clock, "wall" when measured on real machines.
     time_base: TimeBase = "virtual"
+
     @property
     def northbound(self) -> NorthboundAPI | None:
         """The SDN monitor a virtual-clock engine runs on its own modelled network; ``None`` for engines on

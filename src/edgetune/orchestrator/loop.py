@@ -168,15 +168,21 @@ class Orchestrator:
         if payloads is None:
             return PolicyContext.uniform(nodes, self.config.epochs, rng)
         return PolicyContext(
-            tuple(nodes), self.config.epochs, payloads.data_bytes, payloads.update_bytes, payloads.broadcast_bytes,
+            tuple(nodes),
+            self.config.epochs,
+            payloads.data_bytes,
+            payloads.update_bytes,
+            payloads.broadcast_bytes,
             rng,
         )
 
     def new_record(self) -> RunRecord:
         """An empty record for this run (policy, node list, time base)."""
-        config = dict(self.record_config) if self.record_config is not None else {
-            "epochs": self.config.epochs, "learning_rate": self.config.learning_rate, **self.policy.describe()
-        }
+        config = (
+            dict(self.record_config)
+            if self.record_config is not None
+            else {"epochs": self.config.epochs, "learning_rate": self.config.learning_rate, **self.policy.describe()}
+        )
         return RunRecord(
             policy=self.policy.name,
             config=config,

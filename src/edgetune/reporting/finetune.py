@@ -12,16 +12,18 @@ def summary_rows(records: Mapping[str, RunRecord]) -> list[dict[str, Any]]:
     """One row per policy: the numbers of the side-by-side table."""
     rows = []
     for name, rec in records.items():
-        rows.append({
-            "policy": name,
-            "completion_time_s": rec.completion_time_s,
-            "pre_training_loss": rec.pre_training_loss,
-            "final_loss": rec.final_loss,
-            "energy_j": rec.energy.get("total_j", 0.0),
-            "bytes_moved": rec.bytes_moved,
-            "active_last_epoch": len(rec.epochs[-1].active) if rec.epochs else 0,
-            "wall_s": rec.timings.get("wall_s", 0.0),
-        })
+        rows.append(
+            {
+                "policy": name,
+                "completion_time_s": rec.completion_time_s,
+                "pre_training_loss": rec.pre_training_loss,
+                "final_loss": rec.final_loss,
+                "energy_j": rec.energy.get("total_j", 0.0),
+                "bytes_moved": rec.bytes_moved,
+                "active_last_epoch": len(rec.epochs[-1].active) if rec.epochs else 0,
+                "wall_s": rec.timings.get("wall_s", 0.0),
+            }
+        )
     return rows
 
 

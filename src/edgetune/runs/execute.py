@@ -94,8 +94,14 @@ def resolve_fleet(spec: RunSpec, base_dir: Path | None = None) -> Fleet:
 def build_context(spec: RunSpec, fleet: Fleet) -> BuildContext:
     """The engine's view of the spec."""
     return BuildContext(
-        fleet=fleet, seed=spec.run.seed, learning_rate=spec.run.learning_rate, network=spec.network,
-        monitor=spec.monitor, northbound=spec.northbound, task=spec.task, config=spec.engine,
+        fleet=fleet,
+        seed=spec.run.seed,
+        learning_rate=spec.run.learning_rate,
+        network=spec.network,
+        monitor=spec.monitor,
+        northbound=spec.northbound,
+        task=spec.task,
+        config=spec.engine,
     )
 
 
@@ -157,8 +163,10 @@ def epoch_energy_j(fleet: Fleet, ep: EpochRecord) -> float:
     duration = ep.end_s - ep.start_s
     per_node_bytes = ep.upload_bytes / max(len(ep.active), 1)
     usage = {
-        i: NodeUsage(busy_s=float(ep.metrics[i]["train_time_s"]) if i in ep.metrics else 0.0,
-                     bytes_moved=per_node_bytes if i in ep.active else 0.0)
+        i: NodeUsage(
+            busy_s=float(ep.metrics[i]["train_time_s"]) if i in ep.metrics else 0.0,
+            bytes_moved=per_node_bytes if i in ep.active else 0.0,
+        )
         for i in fleet.node_ids
     }
     return sum(e.total_j for e in node_energy(fleet, usage, duration).values())
@@ -200,7 +208,10 @@ def run(
 
 
 def resume(
-    out: str | Path, *, progress: ProgressFn | None = None, after_epoch: Callable[[LoopState], None] | None = None,
+    out: str | Path,
+    *,
+    progress: ProgressFn | None = None,
+    after_epoch: Callable[[LoopState], None] | None = None,
     tensorboard: bool = False,
 ) -> RunRecord:
     """Finish the interrupted run in folder ``out`` from its last checkpoint."""
@@ -239,16 +250,27 @@ def drive(
                 folder.append_epoch(ep, state.record)
                 folder.add_energy(ep.epoch, epoch_energy_j(w.fleet, ep))
                 if resumable:
-                    folder.save_checkpoint({
-                        "loop": state,
-                        "engine": w.engine.state(),  # type: ignore[attr-defined]
-                        "policy": w.policy,
-                    })
+                    folder.save_checkpoint(
+                        {
+                            "loop": state,
+                            "engine": w.engine.state(),  # type: ignore[attr-defined]
+                            "policy": w.policy,
+                        }
+                    )
         if after_epoch is not None:
             after_epoch(state)
 
-    orch = Orchestrator(w.engine, w.policy, w.northbound, w.fleet, spec.run, progress=progress,
-                        on_epoch=on_epoch, record_config=spec.to_dict(), policy_rng=policy_rng(spec.run.seed))
+    orch = Orchestrator(
+        w.engine,
+        w.policy,
+        w.northbound,
+        w.fleet,
+        spec.run,
+        progress=progress,
+        on_epoch=on_epoch,
+        record_config=spec.to_dict(),
+        policy_rng=policy_rng(spec.run.seed),
+    )
     if folder is not None:
         first = resume_from.record if resume_from is not None else orch.new_record()
         folder.start(spec.to_toml(), w.fleet, first, resume_from.record.epochs if resume_from else None)

@@ -31,7 +31,15 @@ from edgetune.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from edgetune.orchestrator.record import EpochRecord, RunRecord
 
 CSV_COLUMNS = (
-    "epoch", "start_s", "end_s", "epoch_time_s", "loss", "active", "eliminated", "failed", "rejoined",
+    "epoch",
+    "start_s",
+    "end_s",
+    "epoch_time_s",
+    "loss",
+    "active",
+    "eliminated",
+    "failed",
+    "rejoined",
     "upload_bytes",
 )
 CHECKPOINT_VERSION = 1
@@ -116,11 +124,20 @@ class RunFolder:
         w = csv.writer(buf)
         w.writerow(CSV_COLUMNS)
         for e in epochs:
-            w.writerow([
-                e.epoch, e.start_s, e.end_s, e.end_s - e.start_s, "" if e.loss is None else e.loss,
-                " ".join(map(str, e.active)), " ".join(map(str, e.eliminated)),
-                " ".join(map(str, sorted(e.failed))), " ".join(map(str, e.rejoined)), e.upload_bytes,
-            ])
+            w.writerow(
+                [
+                    e.epoch,
+                    e.start_s,
+                    e.end_s,
+                    e.end_s - e.start_s,
+                    "" if e.loss is None else e.loss,
+                    " ".join(map(str, e.active)),
+                    " ".join(map(str, e.eliminated)),
+                    " ".join(map(str, sorted(e.failed))),
+                    " ".join(map(str, e.rejoined)),
+                    e.upload_bytes,
+                ]
+            )
         atomic_write_text(self.path / "epochs.csv", buf.getvalue())
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from edgetune.network.model import mathis_throughput_mbps, transfer_time_s
 from edgetune.selection.base import MetricsTable, PolicyContext
 
+
 def predicted_round_time_s(metrics: MetricsTable, context: PolicyContext) -> NDArray[np.float64]:
     """Predicted seconds for each row of ``metrics`` to receive the model, train and upload (N1-N2).
 

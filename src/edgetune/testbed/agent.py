@@ -97,8 +97,9 @@ def serve(host: str, port: int, cc: str, accept_timeout_s: float = 120.0) -> int
                 t0 = time.perf_counter()
                 time.sleep(max(float(msg.get("compute_s", 0.0)), 0.0))
                 took = time.perf_counter() - t0
-                send_msg(conn, {"op": "grad", "epoch": msg.get("epoch"), "train_time_s": took},
-                         int(msg.get("grad_bytes", 0)))
+                send_msg(
+                    conn, {"op": "grad", "epoch": msg.get("epoch"), "train_time_s": took}, int(msg.get("grad_bytes", 0))
+                )
             elif op == "bye":
                 return 0
     except ConnectionError:

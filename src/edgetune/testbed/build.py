@@ -36,8 +36,14 @@ CONFIG_ENV = "EDGETUNE_TESTBED_CONTROLLER"
 def controller_command(of_port: int) -> list[str]:
     """Argument list that starts os-ken's manager with the testbed app on ``127.0.0.1:<of_port>``."""
     return [
-        sys.executable, "-c", "import sys; from os_ken.cmd.manager import main; sys.exit(main())",
-        "--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", str(of_port), "edgetune.testbed.controller_app",
+        sys.executable,
+        "-c",
+        "import sys; from os_ken.cmd.manager import main; sys.exit(main())",
+        "--ofp-listen-host",
+        "127.0.0.1",
+        "--ofp-tcp-listen-port",
+        str(of_port),
+        "edgetune.testbed.controller_app",
     ]
 
 
@@ -48,17 +54,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_process(state: TestbedState, role: str, cmd: Sequence[str], log: Path,
-                  env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def start_process(
+    state: TestbedState, role: str, cmd: Sequence[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start ``cmd`` in its own session with output to ``log``; record PID, start time and log file."""
     log.parent.mkdir(parents=True, exist_ok=True)
     if not any(r.kind == "file" and r.name == str(log) for r in state.created):
         state.add(Resource(kind="file", name=str(log)))
     with open(log, "ab") as fh:
-        proc = subprocess.Popen(list(cmd), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ, **(env or {})})
-    state.add(Resource(kind="process", name=role, pid=proc.pid, start_ticks=process_start_ticks(proc.pid),
-                       info={"cmd": list(cmd)[:6]}))
+        proc = subprocess.Popen(
+            list(cmd),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+    state.add(
+        Resource(
+            kind="process",
+            name=role,
+            pid=proc.pid,
+            start_ticks=process_start_ticks(proc.pid),
+            info={"cmd": list(cmd)[:6]},
+        )
+    )
     return proc
 
 
@@ -98,8 +118,9 @@ class UpOptions:
     ready_timeout_s: float = 30.0
 
 
-def _wait(what: str, cond: Any, timeout_s: float, proc: subprocess.Popen[bytes] | None = None,
-          log: Path | None = None) -> None:
+def _wait(
+    what: str, cond: Any, timeout_s: float, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if cond():
@@ -138,8 +159,10 @@ def _build(state: TestbedState, plan: TestbedPlan, opts: UpOptions) -> None:
     http_port = opts.http_port or free_port()
     logdir = state.path.parent
     ctrl_log = logdir / f"{plan.prefix}-controller.log"
-    env = {STATE_ENV: str(state.path),
-           CONFIG_ENV: json.dumps({"http_port": http_port, "estimator": opts.estimator.__dict__})}
+    env = {
+        STATE_ENV: str(state.path),
+        CONFIG_ENV: json.dumps({"http_port": http_port, "estimator": opts.estimator.__dict__}),
+    }
     ctrl = start_process(state, "controller", controller_command(of_port), ctrl_log, env)
     state.set("services", {"of_port": of_port, "northbound_url": f"http://127.0.0.1:{http_port}"})
 
@@ -175,8 +198,11 @@ def _build(state: TestbedState, plan: TestbedPlan, opts: UpOptions) -> None:
     def connected() -> bool:
         for b in plan.bridges:
             uuid = run(["ovs-vsctl", "--timeout=5", "get", "bridge", b.name, "controller"], check=False).strip("[] \n")
-            if not uuid or run(["ovs-vsctl", "--timeout=5", "get", "controller", uuid, "is_connected"],
-                               check=False).strip() != "true":
+            if (
+                not uuid
+                or run(["ovs-vsctl", "--timeout=5", "get", "controller", uuid, "is_connected"], check=False).strip()
+                != "true"
+            ):
                 return False
         return True
 
@@ -208,8 +234,11 @@ def down(state_path: Path) -> list[str]:
     for res in reversed(state.created):
         try:
             _remove(res)
-            done.append(f"{res.kind} {res.name}" + (f" (pid {res.pid})" if res.pid else "")
-                        + (f" in {res.netns}" if res.netns else ""))
+            done.append(
+                f"{res.kind} {res.name}"
+                + (f" (pid {res.pid})" if res.pid else "")
+                + (f" in {res.netns}" if res.netns else "")
+            )
             state.remove(res)
         except (TestbedError, OSError) as exc:
             errors.append(f"{res.kind} {res.name}: {exc}")
@@ -250,8 +279,11 @@ def leftovers(state_data: dict[str, Any]) -> list[str]:
     out = []
     for r in state_data["created"]:
         kind, name = r["kind"], r["name"]
-        if (kind == "netns" and name in have_ns) or (kind == "link" and name in have_links) \
-                or (kind == "bridge" and name in have_br):
+        if (
+            (kind == "netns" and name in have_ns)
+            or (kind == "link" and name in have_links)
+            or (kind == "bridge" and name in have_br)
+        ):
             out.append(f"{kind} {name}")
         elif kind == "link" and r.get("info", {}).get("peer") in have_links:
             out.append(f"link {r['info']['peer']}")

@@ -103,17 +103,32 @@ class TestbedController(app_manager.OSKenApp):
         to_ctrl = [out(ofp.OFPP_CONTROLLER, ofp.OFPCML_NO_BUFFER)]
         orch = self.plan.orchestrator
         if bridge.kind == "aggregation":
-            self._flow(dp, 100, parser.OFPMatch(eth_type=ether.ETH_TYPE_IP, ip_proto=inet.IPPROTO_ICMP,
-                                                icmpv4_type=0, ipv4_dst=orch.ip), to_ctrl)
+            self._flow(
+                dp,
+                100,
+                parser.OFPMatch(
+                    eth_type=ether.ETH_TYPE_IP, ip_proto=inet.IPPROTO_ICMP, icmpv4_type=0, ipv4_dst=orch.ip
+                ),
+                to_ctrl,
+            )
             self._flow(dp, 10, parser.OFPMatch(eth_dst=orch.mac), [out(self.plan.orch_port)])
             for p in self.plan.paths:
                 self._flow(dp, 10, parser.OFPMatch(eth_dst=p.node_mac), [out(p.agg_port)])
         else:
             mine = [p for p in self.plan.paths if p.gateway_dpid == dp.id]
             for p in mine:
-                self._flow(dp, 100, parser.OFPMatch(in_port=p.uplink_port, eth_type=ether.ETH_TYPE_IP,
-                                                    ip_proto=inet.IPPROTO_ICMP, icmpv4_type=0, ipv4_dst=p.node_ip),
-                           to_ctrl)
+                self._flow(
+                    dp,
+                    100,
+                    parser.OFPMatch(
+                        in_port=p.uplink_port,
+                        eth_type=ether.ETH_TYPE_IP,
+                        ip_proto=inet.IPPROTO_ICMP,
+                        icmpv4_type=0,
+                        ipv4_dst=p.node_ip,
+                    ),
+                    to_ctrl,
+                )
                 self._flow(dp, 10, parser.OFPMatch(eth_dst=p.node_mac), [out(p.access_port)])
             uplink = mine[0].uplink_port if mine else 1
             self._flow(dp, 5, parser.OFPMatch(eth_dst=orch.mac), [out(uplink)])
@@ -168,15 +183,25 @@ class TestbedController(app_manager.OSKenApp):
         pkt = packet.Packet()
         pkt.add_protocol(ethernet.ethernet(dst=dst_mac, src=src_mac, ethertype=ether.ETH_TYPE_IP))
         pkt.add_protocol(ipv4.ipv4(src=src_ip, dst=dst_ip, proto=inet.IPPROTO_ICMP, ttl=64))
-        pkt.add_protocol(icmp.icmp(type_=icmp.ICMP_ECHO_REQUEST, code=0, csum=0,
-                                   data=icmp.echo(id_=ident, seq=seq, data=b"edgetune-probe")))
+        pkt.add_protocol(
+            icmp.icmp(
+                type_=icmp.ICMP_ECHO_REQUEST, code=0, csum=0, data=icmp.echo(id_=ident, seq=seq, data=b"edgetune-probe")
+            )
+        )
         pkt.serialize()
         return bytes(pkt.data)
 
     def _packet_out(self, dp: Any, in_port: int, data: bytes) -> None:
         parser, ofp = dp.ofproto_parser, dp.ofproto
-        dp.send_msg(parser.OFPPacketOut(datapath=dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=in_port,
-                                        actions=[parser.OFPActionOutput(ofp.OFPP_TABLE)], data=data))
+        dp.send_msg(
+            parser.OFPPacketOut(
+                datapath=dp,
+                buffer_id=ofp.OFP_NO_BUFFER,
+                in_port=in_port,
+                actions=[parser.OFPActionOutput(ofp.OFPP_TABLE)],
+                data=data,
+            )
+        )
 
     def _probe_loop(self) -> None:
         orch = self.plan.orchestrator

@@ -54,8 +54,9 @@ def scaled_workload(payload_scale: float = 1e-3, compute_s_per_mb: float = 1.0) 
     """
     if not 0 < payload_scale <= 1:
         raise ValueError(f"payload_scale must be in (0, 1], got {payload_scale}")
-    return SimWorkload(model_bytes=500 * MB * payload_scale, dataset_bytes=1000 * MB * payload_scale,
-                       compute_s_per_mb=compute_s_per_mb)
+    return SimWorkload(
+        model_bytes=500 * MB * payload_scale, dataset_bytes=1000 * MB * payload_scale, compute_s_per_mb=compute_s_per_mb
+    )
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,13 @@ class TestbedEngine(Engine):
     name = "testbed"
     time_base = "wall"
 
-    def __init__(self, fleet: Fleet, state: TestbedState, workload: SimWorkload | None = None,
-                 config: TestbedEngineConfig | None = None) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        state: TestbedState,
+        workload: SimWorkload | None = None,
+        config: TestbedEngineConfig | None = None,
+    ) -> None:
         self.fleet = fleet
         self.state = state
         self.plan = TestbedPlan.from_json(state.data["plan"])
@@ -169,8 +175,21 @@ class TestbedEngine(Engine):
         logdir = self.state.path.parent
         for nid in self._ids:
             h = hosts[nid]
-            cmd = ["ip", "netns", "exec", h.netns, sys.executable, "-m", "edgetune.testbed.agent",
-                   "--host", h.ip, "--port", str(AGENT_PORT), "--cc", self.config.tcp_cc]
+            cmd = [
+                "ip",
+                "netns",
+                "exec",
+                h.netns,
+                sys.executable,
+                "-m",
+                "edgetune.testbed.agent",
+                "--host",
+                h.ip,
+                "--port",
+                str(AGENT_PORT),
+                "--cc",
+                self.config.tcp_cc,
+            ]
             proc = start_process(self.state, f"agent-{nid}", cmd, logdir / f"{self.plan.prefix}-agents.log")
             res = next(r for r in reversed(self.state.created) if r.kind == "process" and r.pid == proc.pid)
             self._procs[nid] = (proc, res)
@@ -266,8 +285,12 @@ class TestbedEngine(Engine):
 
     def usage(self) -> dict[int, NodeUsage]:
         """Compute seconds and bytes moved per node."""
-        return {nid: NodeUsage(busy_s=self._busy[nid], bytes_moved=float(self._links[nid].bytes_moved)
-                               if nid in self._links else 0.0) for nid in self._ids}
+        return {
+            nid: NodeUsage(
+                busy_s=self._busy[nid], bytes_moved=float(self._links[nid].bytes_moved) if nid in self._links else 0.0
+            )
+            for nid in self._ids
+        }
 
     def finish(self) -> EngineReport:
         """Stop the agents (:meth:`close`) and report usage."""
@@ -277,8 +300,13 @@ class TestbedEngine(Engine):
 
     def describe(self) -> dict[str, Any]:
         """Engine, workload and testbed for the record."""
-        return {"engine": self.name, "workload": asdict(self.workload), "testbed": self.plan.prefix,
-                "tcp_cc": self.config.tcp_cc, "cap_mbps": self.plan.cap_mbps}
+        return {
+            "engine": self.name,
+            "workload": asdict(self.workload),
+            "testbed": self.plan.prefix,
+            "tcp_cc": self.config.tcp_cc,
+            "cap_mbps": self.plan.cap_mbps,
+        }
 
     def close(self) -> None:
         """Say bye, close the connections, stop the agents (by PID) and forget them in the state file."""

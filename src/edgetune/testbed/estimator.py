@@ -92,8 +92,13 @@ class PathEstimator(NorthboundAPI):
 
     source = "openflow"
 
-    def __init__(self, node_ids: Sequence[int], config: EstimatorConfig | None = None,
-                 clock: Callable[[], float] | None = None, keep_raw: bool = False) -> None:
+    def __init__(
+        self,
+        node_ids: Sequence[int],
+        config: EstimatorConfig | None = None,
+        clock: Callable[[], float] | None = None,
+        keep_raw: bool = False,
+    ) -> None:
         import time
 
         self.config = config or EstimatorConfig()

@@ -17,11 +17,36 @@ def add_bridge(state: TestbedState, name: str, dpid: int, controller_port: int) 
     """Create bridge ``name`` with datapath id ``dpid``, controlled from ``tcp:127.0.0.1:<port>``."""
     if name in list_bridges():
         raise TestbedError(f"OVS bridge {name} already exists and is not ours; refusing to touch it")
-    run([*VSCTL, "add-br", name, "--", "set", "bridge", name, "datapath_type=netdev", "fail_mode=secure",
-         "protocols=OpenFlow13", f"other-config:datapath-id={dpid:016x}", "other-config:disable-in-band=true"])
+    run(
+        [
+            *VSCTL,
+            "add-br",
+            name,
+            "--",
+            "set",
+            "bridge",
+            name,
+            "datapath_type=netdev",
+            "fail_mode=secure",
+            "protocols=OpenFlow13",
+            f"other-config:datapath-id={dpid:016x}",
+            "other-config:disable-in-band=true",
+        ]
+    )
     state.add(Resource(kind="bridge", name=name, info={"dpid": dpid}))
-    run([*VSCTL, "set-controller", name, f"tcp:127.0.0.1:{controller_port}", "--",
-         "set", "controller", name, "connection-mode=out-of-band"])
+    run(
+        [
+            *VSCTL,
+            "set-controller",
+            name,
+            f"tcp:127.0.0.1:{controller_port}",
+            "--",
+            "set",
+            "controller",
+            name,
+            "connection-mode=out-of-band",
+        ]
+    )
 
 
 def add_port(bridge: str, port: str, ofport: int) -> None:

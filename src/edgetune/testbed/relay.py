@@ -56,8 +56,10 @@ def parse_links(specs: Sequence[str]) -> list[RelayLink]:
 
 def _open(dev: str) -> socket.socket:
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-    for opt, forced, size in ((socket.SO_RCVBUF, SO_RCVBUFFORCE, RCVBUF_BYTES),
-                              (socket.SO_SNDBUF, SO_SNDBUFFORCE, SNDBUF_BYTES)):
+    for opt, forced, size in (
+        (socket.SO_RCVBUF, SO_RCVBUFFORCE, RCVBUF_BYTES),
+        (socket.SO_SNDBUF, SO_SNDBUFFORCE, SNDBUF_BYTES),
+    ):
         try:
             s.setsockopt(socket.SOL_SOCKET, forced, size)  # root may exceed net.core.*mem_max
         except OSError:

@@ -45,8 +45,14 @@ def state_fleet(state: TestbedState) -> Fleet:
     return fleet_from_dict(state.data["fleet"], source=str(state.path))
 
 
-def run_on_testbed(state_path: Path, policy: SelectionPolicy, config: OrchestratorConfig, workload: SimWorkload,
-                   engine_config: TestbedEngineConfig | None = None, progress: ProgressFn | None = None) -> RunRecord:
+def run_on_testbed(
+    state_path: Path,
+    policy: SelectionPolicy,
+    config: OrchestratorConfig,
+    workload: SimWorkload,
+    engine_config: TestbedEngineConfig | None = None,
+    progress: ProgressFn | None = None,
+) -> RunRecord:
     """Algorithm 1 on the running testbed; wall-clock times."""
     state = TestbedState.load(state_path)
     fleet = state_fleet(state)
@@ -58,8 +64,14 @@ def run_on_testbed(state_path: Path, policy: SelectionPolicy, config: Orchestrat
     return record
 
 
-def simulate_prediction(fleet: Fleet, policy: SelectionPolicy, config: OrchestratorConfig, workload: SimWorkload,
-                        seed: int = 0, monitor_config: MonitorConfig | None = None) -> RunRecord:
+def simulate_prediction(
+    fleet: Fleet,
+    policy: SelectionPolicy,
+    config: OrchestratorConfig,
+    workload: SimWorkload,
+    seed: int = 0,
+    monitor_config: MonitorConfig | None = None,
+) -> RunRecord:
     """The simulation engine's prediction of a testbed run (same fleet, no background variation)."""
     net_cfg = NetworkConfig(variation=VariationConfig(bandwidth_sigma=0.0, delay_sigma=0.0))
     engine = build_simulation(fleet, np.random.default_rng(seed), workload, net_cfg, monitor_config)
@@ -77,18 +89,32 @@ def accuracy_fleet() -> Fleet:
     bottleneck.
     """
     shared = {"bandwidth_mbps": 50.0, "delay_ms": 1.0, "loss_pct": 0.0}
-    nodes = [(0, "gw0", 6.0, 8.5, 0.0), (1, "gw0", 16.0, 28.5, 2.0),
-             (2, "gw1", 10.0, 3.5, 5.0), (3, "gw1", 3.0, 48.5, 1.0)]
-    return fleet_from_dict({
-        "setup": "accuracy-check",
-        "orchestrator": {"switch": "agg0", "link": {"bandwidth_mbps": 50.0, "delay_ms": 0.5, "loss_pct": 0.0}},
-        "switches": [{"id": "agg0", "kind": "aggregation"},
-                     {"id": "gw0", "kind": "gateway", "parent": "agg0", "uplink": shared},
-                     {"id": "gw1", "kind": "gateway", "parent": "agg0", "uplink": shared}],
-        "nodes": [{"id": i, "compute": 30.0, "gateway": gw,
-                   "link": {"bandwidth_mbps": b, "delay_ms": d, "loss_pct": loss}}
-                  for i, gw, b, d, loss in nodes],
-    })
+    nodes = [
+        (0, "gw0", 6.0, 8.5, 0.0),
+        (1, "gw0", 16.0, 28.5, 2.0),
+        (2, "gw1", 10.0, 3.5, 5.0),
+        (3, "gw1", 3.0, 48.5, 1.0),
+    ]
+    return fleet_from_dict(
+        {
+            "setup": "accuracy-check",
+            "orchestrator": {"switch": "agg0", "link": {"bandwidth_mbps": 50.0, "delay_ms": 0.5, "loss_pct": 0.0}},
+            "switches": [
+                {"id": "agg0", "kind": "aggregation"},
+                {"id": "gw0", "kind": "gateway", "parent": "agg0", "uplink": shared},
+                {"id": "gw1", "kind": "gateway", "parent": "agg0", "uplink": shared},
+            ],
+            "nodes": [
+                {
+                    "id": i,
+                    "compute": 30.0,
+                    "gateway": gw,
+                    "link": {"bandwidth_mbps": b, "delay_ms": d, "loss_pct": loss},
+                }
+                for i, gw, b, d, loss in nodes
+            ],
+        }
+    )
 
 
 @dataclass
@@ -136,8 +162,13 @@ class AccuracyReport:
             out[str(nid)] = entry
         return out
 
-    def failures(self, bw_tol_pct: float = 15.0, delay_tol_ms: float = 5.0, loss_tol_points: float = 5.0,
-                 min_delay_err_ms: float = -1.0) -> list[str]:
+    def failures(
+        self,
+        bw_tol_pct: float = 15.0,
+        delay_tol_ms: float = 5.0,
+        loss_tol_points: float = 5.0,
+        min_delay_err_ms: float = -1.0,
+    ) -> list[str]:
         """Samples outside the issue's tolerances: bandwidth +-15 % (load), delay -1..+5 ms and loss
         +-5 points (idle)."""
         bad = []
@@ -172,13 +203,21 @@ def _udp_blaster(sock: socket.socket, dest: tuple[str, int], rate_mbps: float, s
 
 def _sample(client: HttpNorthboundClient, into: dict[int, list[dict[str, float]]]) -> None:
     for nid, m in client.path_metrics().items():
-        into.setdefault(nid, []).append({"t_s": client.time_s(), "bandwidth_mbps": m.bandwidth_mbps,
-                                         "delay_ms": m.delay_ms, "loss_pct": m.loss_pct})
+        into.setdefault(nid, []).append(
+            {"t_s": client.time_s(), "bandwidth_mbps": m.bandwidth_mbps, "delay_ms": m.delay_ms, "loss_pct": m.loss_pct}
+        )
 
 
-def measure_accuracy(state_path: Path, idle_s: float = 30.0, idle_warmup_s: float = 5.0, load_s: float = 35.0,
-                     load_warmup_s: float = 5.0, overdrive: float = 1.3, poll_s: float = 0.5,
-                     on_sample: Callable[[tuple[int, int]], None] | None = None) -> AccuracyReport:
+def measure_accuracy(
+    state_path: Path,
+    idle_s: float = 30.0,
+    idle_warmup_s: float = 5.0,
+    load_s: float = 35.0,
+    load_warmup_s: float = 5.0,
+    overdrive: float = 1.3,
+    poll_s: float = 0.5,
+    on_sample: Callable[[tuple[int, int]], None] | None = None,
+) -> AccuracyReport:
     """Sample the controller's served metrics while idle, then while every path is saturated.
 
     Saturation is paced UDP from every node's namespace to the orchestrator at ``overdrive`` x the

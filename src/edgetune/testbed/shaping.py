@@ -35,8 +35,10 @@ def tbf_args(rate_mbps: float, queue_s: float) -> list[str]:
 
 def add_shaper(state: TestbedState, shaper: Shaper) -> None:
     """Put a ``tbf`` on the egress of ``shaper.dev``."""
-    run(["tc", "qdisc", "replace", "dev", shaper.dev, "root", "tbf", *tbf_args(shaper.rate_mbps, shaper.queue_s)],
-        netns=shaper.netns)
+    run(
+        ["tc", "qdisc", "replace", "dev", shaper.dev, "root", "tbf", *tbf_args(shaper.rate_mbps, shaper.queue_s)],
+        netns=shaper.netns,
+    )
     state.add(Resource(kind="qdisc", name=shaper.dev, netns=shaper.netns, info={"rate_mbps": shaper.rate_mbps}))
 
 

@@ -98,8 +98,14 @@ class TestbedState:
     def created(self) -> list[Resource]:
         """Resources in creation order."""
         return [
-            Resource(kind=r["kind"], name=r["name"], netns=r.get("netns", ""), pid=r.get("pid"),
-                     start_ticks=r.get("start_ticks"), info=r.get("info", {}))
+            Resource(
+                kind=r["kind"],
+                name=r["name"],
+                netns=r.get("netns", ""),
+                pid=r.get("pid"),
+                start_ticks=r.get("start_ticks"),
+                info=r.get("info", {}),
+            )
             for r in self.data["created"]
         ]
 

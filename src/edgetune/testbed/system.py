@@ -19,8 +19,9 @@ class TestbedError(RuntimeError):
     __test__ = False  # not a pytest class
 
 
-def run(cmd: Sequence[str], netns: str = "", check: bool = True, input_text: str | None = None,
-        timeout_s: float = 30.0) -> str:
+def run(
+    cmd: Sequence[str], netns: str = "", check: bool = True, input_text: str | None = None, timeout_s: float = 30.0
+) -> str:
     """Run ``cmd`` (inside ``netns`` when given); return stdout.
 
     Raises

@@ -177,8 +177,9 @@ def testbed_fleet(fleet: Fleet, cap_mbps: float = 50.0) -> Fleet:
     if not cap_mbps > 0:
         raise InputError("--cap-mbps", cap_mbps, "must be positive")
     orch = fleet.orchestrator.model_copy(update={"link": _capped(fleet.orchestrator.link, cap_mbps)})
-    switches = [s if s.uplink is None else s.model_copy(update={"uplink": _capped(s.uplink, cap_mbps)})
-                for s in fleet.switches]
+    switches = [
+        s if s.uplink is None else s.model_copy(update={"uplink": _capped(s.uplink, cap_mbps)}) for s in fleet.switches
+    ]
     nodes = [n.model_copy(update={"link": _capped(n.link, cap_mbps)}) for n in fleet.nodes]
     return fleet.model_copy(update={"orchestrator": orch, "switches": switches, "nodes": nodes})
 
@@ -225,8 +226,13 @@ def plan_testbed(fleet: Fleet, tag: str, cap_mbps: float = 50.0) -> TestbedPlan:
     base_dpid = 0xE7_0000_0000 + (int.from_bytes(tag.encode(), "big") << 8)
 
     orch = HostPlan(
-        role="orchestrator", node_id=None, netns=f"{p}-o", ip=f"{SUBNET_PREFIX}.0.1", mac="02:e7:00:ff:00:01",
-        peer=f"{p}c0a", temp=f"{p}o",
+        role="orchestrator",
+        node_id=None,
+        netns=f"{p}-o",
+        ip=f"{SUBNET_PREFIX}.0.1",
+        mac="02:e7:00:ff:00:01",
+        peer=f"{p}c0a",
+        temp=f"{p}o",
     )
     agg_switch = fleet.orchestrator.switch
     gateways = fleet.gateways
@@ -266,8 +272,9 @@ def plan_testbed(fleet: Fleet, tag: str, cap_mbps: float = 50.0) -> TestbedPlan:
     for k, node in enumerate(fleet.nodes):
         ns = f"{p}-n{node.id}"
         r, s, port = f"{p}n{k}r", f"{p}n{k}s", f"{p}n{k}p"
-        host = HostPlan(role="node", node_id=node.id, netns=ns, ip=_node_ip(k), mac=_mac(k + 1), peer=r,
-                        temp=f"{p}n{k}i")
+        host = HostPlan(
+            role="node", node_id=node.id, netns=ns, ip=_node_ip(k), mac=_mac(k + 1), peer=r, temp=f"{p}n{k}i"
+        )
         nodes.append(host)
         gname = gw_bridge[node.gateway]
         ofport = 100 + k
@@ -290,8 +297,13 @@ def plan_testbed(fleet: Fleet, tag: str, cap_mbps: float = 50.0) -> TestbedPlan:
         e2e_bw = min(node.link.bandwidth_mbps, gw_spec.uplink.bandwidth_mbps, core.bandwidth_mbps)
         paths.append(
             PathPlan(
-                node_id=node.id, node_ip=host.ip, node_mac=host.mac, gateway_bridge=gname,
-                gateway_dpid=bridge_meta[gname][2], access_port=ofport, uplink_port=1,
+                node_id=node.id,
+                node_ip=host.ip,
+                node_mac=host.mac,
+                gateway_bridge=gname,
+                gateway_dpid=bridge_meta[gname][2],
+                access_port=ofport,
+                uplink_port=1,
                 agg_port=gw_agg_port[node.gateway],
                 configured={"bandwidth_mbps": e2e_bw, "delay_ms": round(delay, 4), "loss_pct": node.link.loss_pct},
             )
@@ -305,8 +317,21 @@ def plan_testbed(fleet: Fleet, tag: str, cap_mbps: float = 50.0) -> TestbedPlan:
         for name, meta in bridge_meta.items()
     ]
     return TestbedPlan(
-        name=tag, prefix=p, orchestrator=orch, nodes=nodes, bridges=bridges, veths=veths, attach=attach,
-        relays=relays, shapers=shapers, loss_rules=loss_rules, paths=paths, agg_dpid=base_dpid, orch_port=1,
+        name=tag,
+        prefix=p,
+        orchestrator=orch,
+        nodes=nodes,
+        bridges=bridges,
+        veths=veths,
+        attach=attach,
+        relays=relays,
+        shapers=shapers,
+        loss_rules=loss_rules,
+        paths=paths,
+        agg_dpid=base_dpid,
+        orch_port=1,
         cap_mbps=cap_mbps,
     )
+
+
 testbed_fleet.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

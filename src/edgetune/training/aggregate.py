@@ -131,8 +131,12 @@ class Aggregator(ABC):
 
     def describe(self) -> dict[str, Any]:
         """For the run record."""
-        return {"aggregator": self.name, "optimizer": self.optimizer, "local_steps": self.local_steps,
-                "micro_batch": self.micro_batch}
+        return {
+            "aggregator": self.name,
+            "optimizer": self.optimizer,
+            "local_steps": self.local_steps,
+            "micro_batch": self.micro_batch,
+        }
 
 
 AGGREGATORS: dict[str, type[Aggregator]] = {}
@@ -200,7 +204,12 @@ class FedAvg(Aggregator):
     ) -> LocalResult:
         """Local steps from the global weights; returns ``start - end``."""
         return local_steps(
-            model, params, blocks, self.local_steps, lambda ps: make_optimizer(self.optimizer, ps, lr), rng,
+            model,
+            params,
+            blocks,
+            self.local_steps,
+            lambda ps: make_optimizer(self.optimizer, ps, lr),
+            rng,
             self.micro_batch,
         )
 
