@@ -48,7 +48,7 @@ def _default_out(experiment: Path) -> Path:
 
 def _run(args: argparse.Namespace) -> int:
     from edgetune.errors import InputError
-    from edgetune.runs.execute import resume, run
+    from edgetune.runs.execute import resume, run_any
     from edgetune.runs.spec import load_spec
 
     if args.resume is not None:
@@ -68,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
     if out.resolve() == exp.resolve().parent and (out / "record.json").exists():
         raise InputError("--out", str(out), "is the folder of the run being replayed; choose another --out")
     return _finish(
-        lambda progress: run(spec, out, base_dir=base_dir, progress=progress, tensorboard=args.tensorboard),
+        lambda progress: run_any(spec, out, base_dir=base_dir, progress=progress, tensorboard=args.tensorboard),
         args,
         spec.run.epochs,
         out,

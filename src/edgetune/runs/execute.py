@@ -207,6 +207,25 @@ def run(
     return drive(spec, wire(spec, fl), folder, None, progress, after_epoch)
 
 
+#: Engines whose runs are driven from another process's event loop: ``run.engine`` -> "module:function"
+#: taking ``(spec, out, base_dir=...)``. ``flower`` runs on Flower's simulation runtime on this machine
+#: (the same ServerApp and ClientApp as a deployment; ``edgetune flower serve`` deploys on devices).
+EXTERNAL_RUNNERS: dict[str, str] = {"flower": "edgetune.runs.flower:simulate"}
+
+
+def run_any(spec: RunSpec, out: str | Path, *, base_dir: Path | None = None, progress: ProgressFn | None = None,
+            tensorboard: bool = False) -> RunRecord:
+    """:func:`run`, or the runner of an engine in :data:`EXTERNAL_RUNNERS` (``edgetune run`` calls this)."""
+    target = EXTERNAL_RUNNERS.get(spec.run.engine)
+    if target is None:
+        return run(spec, out, base_dir=base_dir, progress=progress, tensorboard=tensorboard)
+    import importlib
+
+    module, _, name = target.partition(":")
+    runner: Callable[..., RunRecord] = getattr(importlib.import_module(module), name)
+    return runner(spec, out, base_dir=base_dir)
+
+
 def resume(
     out: str | Path,
     *,
