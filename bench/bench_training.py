@@ -47,7 +47,7 @@ def main() -> int:
     pre = pretrain(PretrainConfig(model=args.model, steps=300 if args.model == "tiny" else 160))
     rng = np.random.default_rng(0)
     fleet = generate_fleet(args.nodes, "normal", rng, seed=0)
-    data_cfg = DataConfig(train_tokens=args.train_tokens)
+    data_cfg = DataConfig(block_len=64, train_tokens=args.train_tokens, val_tokens=4096)
     data = build_finetune_data(fortune_documents(), pre.tokenizer, data_cfg, rng)
     engine = build_inprocess(
         fleet, rng, copy.deepcopy(pre.model), data, InProcessConfig(), learning_rate=3e-3, model_name=args.model

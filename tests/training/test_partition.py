@@ -76,9 +76,9 @@ def test_validation_documents_never_in_training_blocks() -> None:
 
 def test_data_config_checks() -> None:
     with pytest.raises(InputError):
-        DataConfig(block_len=1)
+        DataConfig(block_len=1, train_tokens=640, val_tokens=640)
     with pytest.raises(InputError):
-        DataConfig(block_len=64, train_tokens=10)
+        DataConfig(block_len=64, train_tokens=10, val_tokens=640)
     data = synthetic_data(train_tokens=640, val_tokens=320, block_len=32)
     assert data.train.shape == (20, 32) and data.val.shape == (10, 32)
     assert data.train_category.shape == (20,)

@@ -53,6 +53,7 @@ from edgetune.flower.config import FlowerEngineConfig
 from edgetune.flower.strategy import EdgetuneStrategy
 from edgetune.flower.task import NodeTask, TrainingTask
 from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
+from edgetune.orchestrator.loop import OrchestratorConfig
 
 
 @dataclass
@@ -119,7 +120,7 @@ class FlowerEngine(Engine):
         fleet: Fleet,
         task: TrainingTask,
         config: FlowerEngineConfig | None = None,
-        learning_rate: float = 3e-3,
+        learning_rate: float = OrchestratorConfig.learning_rate,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -51,11 +51,12 @@ IntArray = NDArray[np.int64]
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Sizes of the fine-tuning splits (tokens) and the block length."""
+    """Sizes of the fine-tuning splits (tokens) and the block length (no defaults: a run's come from its
+    ``[task]``, :class:`edgetune.training.spec.TrainingSpec`)."""
 
-    block_len: int = 64
-    train_tokens: int = 24_576
-    val_tokens: int = 4_096
+    block_len: int
+    train_tokens: int
+    val_tokens: int
 
     def __post_init__(self) -> None:
         if self.block_len < 2:
