@@ -97,6 +97,6 @@ def test_http_northbound_round_trip() -> None:
 
 
 def test_client_reports_unreachable_controller() -> None:
-    client = HttpNorthboundClient("http://127.0.0.1:9", timeout_s=0.5)
+    client = HttpNorthboundClient("http://127.0.0.1:9", timeout_s=0.5, grace_s=0.2, backoff_s=0.05)
     with pytest.raises(ConnectionError):
         client.path_metrics()

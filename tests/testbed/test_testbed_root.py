@@ -84,11 +84,11 @@ def test_accuracy_and_clean_teardown(state_dir):
 
 def test_ne_and_ar_against_the_simulation(state_dir):
     """A 6-node fleet: NE and AR completion times on the testbed next to the simulation's prediction."""
-    from edgetune.orchestrator.loop import OrchestratorConfig
-    from edgetune.selection import PolicyConfig, make_policy
+    from edgetune.runs.spec import spec_from_dict
+    from edgetune.runs.testbed import run_on_testbed, simulate_prediction
     from edgetune.testbed.build import down, leftovers, up
     from edgetune.testbed.engine import scaled_workload
-    from edgetune.testbed.runs import run_on_testbed, simulate_prediction, state_fleet
+    from edgetune.testbed.runs import state_fleet
     from edgetune.testbed.state import TestbedState
 
     before = snapshot()
@@ -99,12 +99,13 @@ def test_ne_and_ar_against_the_simulation(state_dir):
     try:
         fleet = state_fleet(TestbedState.load(path))
         workload = scaled_workload(5e-4)
-        config = OrchestratorConfig(epochs=3)  # N = 6 > T = 3: NE drops floor(5/2) = 2 nodes per epoch
-        for pol in ("ne", "ar"):
-            rec = run_on_testbed(path, make_policy(pol, PolicyConfig()), config, workload)
-            sim = simulate_prediction(fleet, make_policy(pol, PolicyConfig()), config, workload)
+        for pol in ("ne", "ar"):  # N = 6 > T = 3: NE drops floor(5/2) = 2 nodes per epoch
+            spec = spec_from_dict({"run": {"epochs": 3, "policy": pol}})
+            rec = run_on_testbed(path, spec, workload, out=state_dir / f"run-{pol}")
+            sim = simulate_prediction(fleet, spec, workload)
             results[pol] = (rec, sim)
-            assert rec.time_base == "wall" and rec.config["engine"] == "testbed"
+            assert rec.time_base == "wall" and rec.engine_info["engine"] == "testbed" and rec.status == "complete"
+            assert (state_dir / f"run-{pol}" / "epochs.jsonl").read_text().count("\n") == 3
             assert [e.epoch for e in rec.epochs] == [1, 2, 3]
             assert all(set(e.metrics) == set(e.active) for e in rec.epochs)
             # processes the engine started are gone again after the run

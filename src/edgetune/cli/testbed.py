@@ -197,14 +197,13 @@ def _run(args: argparse.Namespace) -> int:
 
     from edgetune.fleet.schema import load_fleet
     from edgetune.io import atomic_write_json
-    from edgetune.selection import make_policy
+    from edgetune.runs.testbed import run_on_testbed, simulate_prediction
     from edgetune.testbed.build import down
     from edgetune.testbed.engine import TestbedEngineConfig, scaled_workload
-    from edgetune.testbed.runs import run_on_testbed, simulate_prediction, state_fleet
+    from edgetune.testbed.runs import state_fleet
     from edgetune.testbed.state import TestbedState
 
-    spec = build_spec(args, (*SELECT, *RUN, *POLICY))
-    policy = make_policy(spec.run.policy, spec.policy)
+    spec = build_spec(args, (*SELECT, *RUN, *POLICY), {"fleet": {"file": args.fleet}})
     if not 0 < args.payload_scale <= 1:
         raise InputError("--payload-scale", args.payload_scale, "must be in (0, 1]")
     positive("--compute-s-per-mb", args.compute_s_per_mb, allow_zero=True)
@@ -225,12 +224,12 @@ def _run(args: argparse.Namespace) -> int:
         def tick(_ep: object) -> None:
             bar.update(1)
 
-        record = run_on_testbed(path, policy, config, workload, TestbedEngineConfig(tcp_cc=args.tcp_cc), progress=tick)
+        record = run_on_testbed(path, spec, workload, TestbedEngineConfig(tcp_cc=args.tcp_cc), progress=tick)
         bar.close()
     finally:
         if not args.keep:
             down(path)
-    sim = simulate_prediction(built, make_policy(config.policy, spec.policy), config, workload, config.seed)
+    sim = simulate_prediction(built, spec, workload)
     doc = record.to_json()
     err = record.completion_time_s - sim.completion_time_s
     doc["prediction"] = {

@@ -1,12 +1,8 @@
-"""Runs on a running testbed: Algorithm 1 with the testbed engine, the simulation's prediction of the
-same run, and the controller's accuracy check.
+"""The fleet a testbed was built from, and the controller's accuracy check.
 
-* :func:`run_on_testbed`: the foundation's :class:`~edgetune.orchestrator.loop.Orchestrator` with a
-  :class:`~edgetune.testbed.engine.TestbedEngine`, reading network metrics only through
-  :class:`~edgetune.network.northbound.HttpNorthboundClient` from the OpenFlow controller.
-* :func:`simulate_prediction`: the same fleet (as built: capped), policy, epochs and scaled workload
-  on :func:`~edgetune.engines.simulated.build_simulation`, with the background variation off (the
-  testbed has none).
+(Runs of Algorithm 1 on a testbed, and the simulation's prediction of them, are wired in the runs
+layer: :mod:`edgetune.runs.testbed`.)
+
 * :func:`measure_accuracy`: saturate every path with paced UDP from the orchestrator's namespace
   for a while, read the controller's served metrics every poll and compare them with the configured
   end-to-end values.
@@ -25,16 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from edgetune.engines.simulated import SimWorkload, build_simulation
 from edgetune.fleet.schema import Fleet, fleet_from_dict
-from edgetune.network.dynamics import VariationConfig
-from edgetune.network.monitor import MonitorConfig
 from edgetune.network.northbound import HttpNorthboundClient
-from edgetune.network.simulated import NetworkConfig
-from edgetune.orchestrator.loop import Orchestrator, OrchestratorConfig, ProgressFn
-from edgetune.orchestrator.record import RunRecord
-from edgetune.selection.base import SelectionPolicy
-from edgetune.testbed.engine import TestbedEngine, TestbedEngineConfig
 from edgetune.testbed.netns import socket_in_netns
 from edgetune.testbed.state import TestbedState
 from edgetune.testbed.topology import TestbedPlan
@@ -43,41 +31,6 @@ from edgetune.testbed.topology import TestbedPlan
 def state_fleet(state: TestbedState) -> Fleet:
     """The fleet the testbed was built from (bandwidths capped)."""
     return fleet_from_dict(state.data["fleet"], source=str(state.path))
-
-
-def run_on_testbed(
-    state_path: Path,
-    policy: SelectionPolicy,
-    config: OrchestratorConfig,
-    workload: SimWorkload,
-    engine_config: TestbedEngineConfig | None = None,
-    progress: ProgressFn | None = None,
-) -> RunRecord:
-    """Algorithm 1 on the running testbed; wall-clock times."""
-    state = TestbedState.load(state_path)
-    fleet = state_fleet(state)
-    northbound = HttpNorthboundClient(state.data["services"]["northbound_url"])
-    engine = TestbedEngine(fleet, state, workload, engine_config)
-    record = Orchestrator(engine, policy, northbound, fleet, config, progress).run()
-    record.config["setup"] = fleet.setup
-    record.config["northbound"] = northbound.source
-    return record
-
-
-def simulate_prediction(
-    fleet: Fleet,
-    policy: SelectionPolicy,
-    config: OrchestratorConfig,
-    workload: SimWorkload,
-    seed: int = 0,
-    monitor_config: MonitorConfig | None = None,
-) -> RunRecord:
-    """The simulation engine's prediction of a testbed run (same fleet, no background variation)."""
-    net_cfg = NetworkConfig(variation=VariationConfig(bandwidth_sigma=0.0, delay_sigma=0.0))
-    engine = build_simulation(fleet, np.random.default_rng(seed), workload, net_cfg, monitor_config)
-    record = Orchestrator(engine, policy, engine.cluster.monitor, fleet, config).run()
-    record.config["seed"] = seed
-    return record
 
 
 # ---- accuracy check ----------------------------------------------------------------------------------
