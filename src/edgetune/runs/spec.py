@@ -133,7 +133,7 @@ def engine_config_class(engine: str) -> type[Any]:
     if engine not in ENGINES:
         importlib.import_module(ENGINE_MODULES[engine])
     if engine not in ENGINES:
-        raise InputError("run.engine", engine, "this engine is not buildable from a run spec here")
+        raise InputError("run.engine", engine, f"not run from an experiment file; use `edgetune {engine} run`")
     cls: type[Any] = ENGINES[engine].config_cls
     return cls
 
