@@ -188,24 +188,23 @@ def _run_finetune(args: argparse.Namespace) -> int:
             print(f"{t.model}: {how} in {pre.info['load_s']:.1f} s ({pre.info.get('path', '')})", file=sys.stderr)
         del pre
     policies = ("ne", "ar")
-    ebar = tqdm(
-        total=spec.run.epochs * len(policies),
-        desc="fine-tune",
-        unit="epoch",
-        disable=args.quiet,
-        leave=False,
-        file=sys.stderr,
-    )
+    bars: list[Any] = []
 
     def on_epoch(policy: str, ep: Any) -> None:
-        ebar.set_description(f"fine-tune {policy.upper()}")
-        ebar.update(1)
-        ebar.set_postfix(
+        if ep is None:  # a policy's run starts: its own bar, so the ETA is that run's
+            if bars:
+                bars[-1].close()
+            bars.append(tqdm(total=spec.run.epochs, desc=f"fine-tune {policy.upper()}", unit="epoch",
+                             disable=args.quiet, file=sys.stderr))
+            return
+        bars[-1].update(1)
+        bars[-1].set_postfix(
             loss=f"{ep.loss:.3f}" if ep.loss is not None else "-", active=len(ep.active), t=f"{ep.end_s:,.0f}s"
         )
 
     records = run_finetune(spec, out, policies, progress=on_epoch, tensorboard=args.tensorboard)
-    ebar.close()
+    if bars:
+        bars[-1].close()
     if not args.quiet:
         print(
             f"Fine-tuning {len(fleet.nodes)} nodes, {fleet.setup} setup, model {t.model} "

@@ -82,6 +82,8 @@ TASK = (
     Flag("--alpha", "task.alpha", "Dirichlet concentration"),
     Flag("--train-tokens", "task.train_tokens", "training split size, tokens"),
     Flag("--val-tokens", "task.val_tokens", "held-out split size, tokens"),
+    Flag("--block-len", "task.block_len", "sequence length, tokens"),
+    Flag("--micro-batch", "task.micro_batch", "blocks per forward/backward"),
     Flag("--optimizer", "task.optimizer", "adam | sgd (sgd = Algorithm 1 line 13 verbatim)"),
     Flag("--local-steps", "task.local_steps", "1 = FedSGD (Algorithm 1); K > 1 = FedAvg with K local steps"),
 )

@@ -19,7 +19,8 @@ from edgetune.reporting.finetune import format_table, summary_rows
 from edgetune.runs.execute import resolve_fleet, run
 from edgetune.runs.spec import RunSpec
 
-JobProgress = Callable[[str, EpochRecord], None]
+#: Called with (policy, None) when a policy's run starts, then (policy, epoch) after each epoch.
+JobProgress = Callable[[str, EpochRecord | None], None]
 
 
 def run_finetune(
@@ -38,6 +39,8 @@ def run_finetune(
     records: dict[str, RunRecord] = {}
     for name in policies:
         on_epoch = functools.partial(progress, name) if progress is not None else None
+        if progress is not None:
+            progress(name, None)  # the policy's run starts
         t0 = time.perf_counter()
         rec = run(spec.with_policy(name), out / name, progress=on_epoch, tensorboard=tensorboard, fleet=fleet)
         rec.timings["wall_s"] = time.perf_counter() - t0

@@ -86,6 +86,7 @@ def build_gpt2(size: str, vocab_size: int, rng: np.random.Generator, eos_id: int
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(torch_seed(rng))
         model = GPT2LMHeadModel(cfg)
+    model.loss_type = "ForCausalLM"  # transformers cannot infer it from the class name and warns every run
     model.train()
     return model
 
