@@ -135,10 +135,23 @@ def test_serverapp_failure_before_the_loop_leaves_error_txt(tmp_path: Path) -> N
     assert "missing.yaml" in (tmp_path / "run" / ERROR_FILE).read_text()
 
 
-def test_edgetune_run_says_how_to_run_a_flower_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    exp = tmp_path / "exp.toml"
-    exp.write_text('[run]\nengine = "flower"\n[flower]\nstraggler_min_s = 5.0\n')
-    assert main(["run", str(exp), "--out", str(tmp_path / "o"), "--quiet"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "edgetune flower serve" in err and err.startswith("edgetune: error: run.engine=")
-    assert not (tmp_path / "o").exists()
+@pytest.mark.slow
+def test_edgetune_run_runs_a_flower_spec_on_the_simulation_runtime(tmp_path: Path) -> None:
+    """``run.engine = "flower"`` in ``edgetune run``: Flower's simulation runtime, metrics from a controller."""
+    fleet = generate_fleet(4, "normal", np.random.default_rng(0), seed=0)
+    save_fleet(fleet, tmp_path / "fleet.yaml")
+    stub = StubNorthbound({n.id: (10.0 + n.id, 20.0, 0.5) for n in fleet.nodes})
+    with NorthboundServer(stub) as srv:
+        exp = tmp_path / "exp.toml"
+        exp.write_text(
+            f'[run]\nengine = "flower"\nepochs = 2\n[fleet]\nfile = "fleet.yaml"\n'
+            f'[northbound]\nurl = "{srv.url}"\n'
+            '[task]\nmodel = "tiny"\nlora = false\npretrain_steps = 2\nblock_len = 64\n'
+            'train_tokens = 1024\nval_tokens = 256\n[flower]\nbackend = "synthetic"\n'
+        )
+        assert main(["run", str(exp), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    rec = json.loads((tmp_path / "o" / "record.json").read_text())
+    assert rec["status"] == "complete" and [len(e["active"]) for e in rec["epochs"]] == [4, 1]  # Eq. 1: 3 per epoch
+    assert rec["config"]["run"]["engine"] == "flower" and rec["time_base"] == "wall"
+    assert len((tmp_path / "o" / "epochs.jsonl").read_text().splitlines()) == 2
+    assert stub.reads >= 2  # the scored metrics came from the controller
