@@ -194,8 +194,15 @@ def _run_finetune(args: argparse.Namespace) -> int:
         if ep is None:  # a policy's run starts: its own bar, so the ETA is that run's
             if bars:
                 bars[-1].close()
-            bars.append(tqdm(total=spec.run.epochs, desc=f"fine-tune {policy.upper()}", unit="epoch",
-                             disable=args.quiet, file=sys.stderr))
+            bars.append(
+                tqdm(
+                    total=spec.run.epochs,
+                    desc=f"fine-tune {policy.upper()}",
+                    unit="epoch",
+                    disable=args.quiet,
+                    file=sys.stderr,
+                )
+            )
             return
         bars[-1].update(1)
         bars[-1].set_postfix(

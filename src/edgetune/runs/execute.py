@@ -213,8 +213,14 @@ def run(
 EXTERNAL_RUNNERS: dict[str, str] = {"flower": "edgetune.runs.flower:simulate"}
 
 
-def run_any(spec: RunSpec, out: str | Path, *, base_dir: Path | None = None, progress: ProgressFn | None = None,
-            tensorboard: bool = False) -> RunRecord:
+def run_any(
+    spec: RunSpec,
+    out: str | Path,
+    *,
+    base_dir: Path | None = None,
+    progress: ProgressFn | None = None,
+    tensorboard: bool = False,
+) -> RunRecord:
     """:func:`run`, or the runner of an engine in :data:`EXTERNAL_RUNNERS` (``edgetune run`` calls this)."""
     target = EXTERNAL_RUNNERS.get(spec.run.engine)
     if target is None:

@@ -53,7 +53,9 @@ def simulate_prediction(fleet: Fleet, spec: RunSpec, workload: SimWorkload) -> R
     """The simulated engine's prediction of a testbed run (same fleet and spec, no background variation)."""
     quiet = dataclasses.replace(spec.network, variation=VariationConfig(bandwidth_sigma=0.0, delay_sigma=0.0))
     sim = spec.replace(
-        run=dataclasses.replace(spec.run, engine="simulated"), network=quiet, engine=workload,
+        run=dataclasses.replace(spec.run, engine="simulated"),
+        network=quiet,
+        engine=workload,
         northbound=NorthboundConfig(),
     )
     return run(sim, fleet=fleet)
