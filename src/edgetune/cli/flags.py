@@ -97,9 +97,6 @@ INPROCESS = (
     Flag("--threads", "inprocess.threads", "torch threads"),
 )
 
-#: Allowed values shown in the usage (``--setup {normal,limited,prolific}``).
-CHOICES: dict[str, Any] = {}
-
 
 def _choices(key: str) -> list[str] | None:
     if key == "fleet.setup":

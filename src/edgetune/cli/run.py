@@ -83,9 +83,12 @@ def _finish(go: Any, args: argparse.Namespace, epochs: int | None, out: Path) ->
     dash = None
     if args.dashboard:
         dash = _start_dashboard(out)
-    bar = tqdm(total=epochs, desc="run", unit="epoch", disable=args.quiet, leave=False, file=sys.stderr)
+    bar = tqdm(total=epochs, desc="run", unit="epoch", disable=True, leave=False, file=sys.stderr)
 
     def progress(ep: Any) -> None:
+        nonlocal bar
+        if bar.disable and not args.quiet:  # drawn from the first epoch on: bad input stays one line
+            bar = tqdm(total=epochs, desc="run", unit="epoch", leave=False, file=sys.stderr)
         bar.update(1)
         bar.set_postfix(active=len(ep.active), loss="-" if ep.loss is None else f"{ep.loss:.3f}")
 

@@ -266,7 +266,7 @@ def drive(
     after_epoch: Callable[[LoopState], None] | None = None,
 ) -> RunRecord:
     """Run already-wired parts under ``spec`` (what :func:`run` and :func:`resume` share)."""
-    resumable = isinstance(w.engine, Resumable)
+    resumable = w.engine if isinstance(w.engine, Resumable) else None
 
     def on_epoch(state: LoopState) -> None:
         ep = state.record.epochs[-1]
@@ -274,14 +274,8 @@ def drive(
             with deferred_interrupts():
                 folder.append_epoch(ep, state.record)
                 folder.add_energy(ep.epoch, epoch_energy_j(w.fleet, ep))
-                if resumable:
-                    folder.save_checkpoint(
-                        {
-                            "loop": state,
-                            "engine": w.engine.state(),  # type: ignore[attr-defined]
-                            "policy": w.policy,
-                        }
-                    )
+                if resumable is not None:
+                    folder.save_checkpoint({"loop": state, "engine": resumable.state(), "policy": w.policy})
         if after_epoch is not None:
             after_epoch(state)
 
