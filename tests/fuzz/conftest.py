@@ -1,0 +1,112 @@
+"""Shared helpers of the fuzz suite (issue 16): run a command and assert the one-line error promise.
+
+The promise for any bad input: exit code 2, exactly one line on stderr starting ``edgetune: error: ``,
+no traceback, and no output file left behind. Use :func:`assert_one_line_error` on what a command
+printed, the ``cli`` fixture to run ``edgetune.cli.main.main`` in-process in an empty working folder
+(it also checks that a failed command created no file there), and :func:`run_subprocess` for cases
+that could hang (a FIFO, ``/dev/zero``, an alias bomb): it kills the command after ``timeout_s`` and
+fails the test instead of hanging CI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import edgetune
+
+PREFIX = "edgetune: error: "
+#: ``src`` folder of the edgetune being tested (so a subprocess imports the same sources).
+SRC = str(Path(edgetune.__file__).resolve().parent.parent)
+
+
+@dataclass(frozen=True)
+class Result:
+    """Exit code and captured streams of one command."""
+
+    code: int
+    out: str
+    err: str
+
+
+def assert_one_line_error(result: Result, field: str | None = None) -> str:
+    """Assert exit code 2, exactly one stderr line ``edgetune: error: ...`` and no traceback; returns the line.
+
+    ``field``, when given, must appear in the line (the flag or key the error names).
+    """
+    assert "Traceback" not in result.err and "Traceback" not in result.out, result.err[-2000:]
+    assert result.code == 2, f"exit code {result.code}, stderr: {result.err[-2000:]!r}"
+    lines = result.err.rstrip("\n").split("\n")
+    assert len(lines) == 1, f"expected one stderr line, got {len(lines)}: {result.err[-2000:]!r}"
+    assert lines[0].startswith(PREFIX), lines[0]
+    if field is not None:
+        assert field in lines[0], f"{field!r} not named in {lines[0]!r}"
+    return lines[0]
+
+
+def files_under(folder: Path) -> set[str]:
+    """Relative paths of every file and folder under ``folder``."""
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def run_main(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> Result:
+    """Run ``edgetune.cli.main.main(argv)`` in-process and capture its output."""
+    from edgetune.cli.main import main
+
+    capsys.readouterr()
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse exits on its own errors
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return Result(int(code), out, err)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working folder, made the current directory."""
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    monkeypatch.chdir(wd)
+    return wd
+
+
+@pytest.fixture
+def cli(workdir: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+    """``cli(*argv, keep=set())`` runs a command in ``workdir``; on a failure it asserts no new file appeared.
+
+    Files present before the call (inputs the test wrote) are allowed to stay.
+    """
+
+    def call(*argv: str) -> Result:
+        before = files_under(workdir)
+        result = run_main(argv, capsys)
+        if result.code != 0:
+            left = files_under(workdir) - before
+            assert not left, f"files left behind by a failed command: {sorted(left)}"
+        return result
+
+    return call
+
+
+def run_subprocess(argv: Sequence[str], cwd: Path, timeout_s: float = 30.0, stdin: bytes = b"") -> Result:
+    """Run ``edgetune ARGV`` in a child process; a command still running after ``timeout_s`` fails the test."""
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "edgetune.cli.main", *argv],
+            cwd=cwd,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"edgetune {' '.join(argv)} still running after {timeout_s} s (hang)")
+    return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
