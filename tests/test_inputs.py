@@ -58,7 +58,8 @@ def test_utf8_error_names_offset(tmp_path: Path) -> None:
 
 
 def test_alias_bomb_fails_fast() -> None:
-    bomb = 'a: &a ["lol","lol"]\n' + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)}]\n" for i in range(24))
+    rows = [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)}]\n" for i in range(24)]
+    bomb = 'a: &a ["lol","lol"]\n' + "".join(rows)
     start = time.perf_counter()
     with pytest.raises(InputError, match="aliases are not accepted"):
         parse_yaml(bomb, "F", "f.yaml")

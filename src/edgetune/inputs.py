@@ -214,19 +214,22 @@ class BoundedSafeLoader(_Parser, Composer, SafeConstructor, Resolver):  # type: 
         Resolver.__init__(self)
         self._depth = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D102 - PyYAML hook
+    def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise _RefusedAlias(f"YAML aliases are not accepted (*{event.anchor} at line {event.start_mark.line + 1})")
+            event: Any = self.peek_event()
+            raise _RefusedAlias(f"YAML aliases are not accepted (*{event.anchor} at line {_line(event)})")
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                event = self.peek_event()
-                line = event.start_mark.line + 1 if event.start_mark else "?"
-                raise _TooDeep(f"nested deeper than the limit of {MAX_DEPTH} (line {line})")
+                raise _TooDeep(f"nested deeper than the limit of {MAX_DEPTH} (line {_line(self.peek_event())})")
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+
+def _line(event: Any) -> int | str:
+    mark = getattr(event, "start_mark", None)
+    return mark.line + 1 if mark is not None else "?"
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:
