@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Callable
@@ -227,6 +228,15 @@ class BoundedSafeLoader(_Parser, Composer, SafeConstructor, Resolver):  # type: 
             self._depth -= 1
 
 
+# YAML 1.1 (PyYAML) reads ``1e13`` and ``1.9e13`` as strings; YAML 1.2 and JSON read them as numbers, and so
+# do we, so that a strictly typed schema does not refuse an ordinary exponent.
+BoundedSafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def _line(event: Any) -> int | str:
     mark = getattr(event, "start_mark", None)
     return mark.line + 1 if mark is not None else "?"
@@ -270,8 +280,13 @@ def _max_digits() -> int:
     return sys.get_int_max_str_digits() or 4300
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a finite number")
+def _constant(allow_inf: bool) -> Callable[[str], float]:
+    def parse(name: str) -> float:
+        if allow_inf and name in ("Infinity", "-Infinity"):
+            return float(name.replace("Infinity", "inf"))
+        raise ValueError(f"{name} is not a finite number")
+
+    return parse
 
 
 def _finite_float(allow_inf: bool) -> Callable[[str], float]:
@@ -287,7 +302,7 @@ def _finite_float(allow_inf: bool) -> Callable[[str], float]:
 def parse_json(text: str, field: str, shown: str, *, allow_inf: bool = False) -> Any:
     """Parse JSON ``text``: NaN/Infinity and overflowing floats refused, huge ints and deep nesting caught."""
     try:
-        doc = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float(allow_inf))
+        doc = json.loads(text, parse_constant=_constant(allow_inf), parse_float=_finite_float(allow_inf))
     except json.JSONDecodeError as exc:
         raise InputError(field, shown, f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
