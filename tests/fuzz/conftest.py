@@ -11,11 +11,14 @@ fails the test instead of hanging CI.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +27,26 @@ import edgetune
 PREFIX = "edgetune: error: "
 #: ``src`` folder of the edgetune being tested (so a subprocess imports the same sources).
 SRC = str(Path(edgetune.__file__).resolve().parent.parent)
+
+
+class Hang(BaseException):
+    """Raised by :func:`deadline` (a BaseException, so no ``except Exception``/``except OSError`` hides it)."""
+
+
+@contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """Fail with :class:`Hang` when the block runs longer than ``seconds`` (``SIGALRM``; main thread only)."""
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise Hang(f"still running after {seconds} s (hang)")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
 
 
 @dataclass(frozen=True)
