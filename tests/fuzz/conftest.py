@@ -10,6 +10,8 @@ fails the test instead of hanging CI.
 
 from __future__ import annotations
 
+import argparse
+import functools
 import os
 import signal
 import subprocess
@@ -23,6 +25,7 @@ from typing import Any
 import pytest
 
 import edgetune
+from edgetune.cli.main import build_parser as _build_parser
 
 PREFIX = "edgetune: error: "
 #: ``src`` folder of the edgetune being tested (so a subprocess imports the same sources).
@@ -78,15 +81,27 @@ def files_under(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
 
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    return _build_parser()  # the real builder, bound when this module was imported
+
+
 def run_main(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> Result:
-    """Run ``edgetune.cli.main.main(argv)`` in-process and capture its output."""
-    from edgetune.cli.main import main
+    """Run ``edgetune.cli.main.main(argv)`` in-process and capture its output.
+
+    The parser is built once per session (``build_parser`` takes ~0.4 s; parsing does not change it).
+    """
+    import edgetune.cli.main as cli_main
 
     capsys.readouterr()
+    real = cli_main.build_parser
+    cli_main.build_parser = _parser
     try:
-        code = main(list(argv))
+        code = cli_main.main(list(argv))
     except SystemExit as exc:  # argparse exits on its own errors
         code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        cli_main.build_parser = real
     out, err = capsys.readouterr()
     return Result(int(code), out, err)
 
