@@ -145,16 +145,19 @@ def _label(path: list[str | int]) -> str:
     return out or "<root>"
 
 
-def check_tree(doc: Any, source: str, *, allow_inf: bool = False, max_depth: int = MAX_DEPTH) -> Any:
+def check_tree(
+    doc: Any, source: str, *, allow_inf: bool = False, max_depth: int = MAX_DEPTH, finite: bool = True
+) -> Any:
     """Refuse nesting deeper than ``max_depth`` and non-finite floats anywhere in ``doc`` (iteratively).
 
-    The error's field is ``SOURCE: dotted.path`` of the first bad value. Returns ``doc``.
+    The error's field is ``SOURCE: dotted.path`` of the first bad value. ``finite=False`` checks the depth
+    only (for a document whose schema names each key itself, such as the run spec). Returns ``doc``.
     """
     stack: list[tuple[Any, list[str | int]]] = [(doc, [])]
     while stack:
         node, where = stack.pop()
         if isinstance(node, float):
-            if math.isnan(node) or (math.isinf(node) and not allow_inf):
+            if finite and (math.isnan(node) or (math.isinf(node) and not allow_inf)):
                 raise InputError(f"{source}: {_label(where)}", node, "not a finite number")
             continue
         if isinstance(node, dict):
@@ -314,7 +317,7 @@ def parse_json(text: str, field: str, shown: str, *, allow_inf: bool = False) ->
 
 # ---------------------------------------------------------------------------------------------------- TOML
 def parse_toml(text: str, field: str, shown: str) -> dict[str, Any]:
-    """Parse TOML ``text`` (``nan``/``inf`` refused, deep nesting and huge ints caught)."""
+    """Parse TOML ``text`` (deep nesting and huge ints caught; ``nan``/``inf`` left to the schema)."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -323,7 +326,7 @@ def parse_toml(text: str, field: str, shown: str) -> dict[str, Any]:
         raise InputError(field, shown, f"nested deeper than the limit of {MAX_DEPTH}") from None
     except ValueError as exc:
         raise InputError(field, shown, _value_reason("TOML", exc)) from None
-    check_tree(doc, shown)
+    check_tree(doc, shown, finite=False)  # the run spec refuses NaN/inf itself, naming the dotted key
     return doc
 
 

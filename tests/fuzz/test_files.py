@@ -110,7 +110,8 @@ def test_bad_file(cli: Callable[..., Result], workdir: Path, command: str, kind:
     with deadline(30):
         result = cli(*_argv(command, bad, workdir))
     line = assert_one_line_error(result)
-    assert bad.name in line, line
+    # the run spec names a bad number by its key; every other error names the file
+    assert ("learning_rate" if (kind, fmt) == ("nan", "toml") else bad.name) in line, line
 
 
 #: The child that runs the hang-prone cases: each in-process, under its own alarm, memory capped.

@@ -107,6 +107,8 @@ FLAG_CASES: list[tuple[str, list[str], str]] = [
     ("plan-max-vertices-1e12", ["plan", "jqodi-data1", "--jqodi-max-vertices", str(10**12)], "--jqodi-max-vertices"),
     ("plan-max-labels-1e12", ["plan", "jqodi-data1", "--jqodi-max-labels", str(10**12)], "--jqodi-max-labels"),
     ("run-set-epochs-huge", ["run", "EXP", "--set", "run.epochs=" + "9" * 5000], "--set"),
+    ("run-set-deep", ["run", "EXP", "--set", "run.epochs=" + "[" * 100_000], "--set"),
+    ("controller-duration-inf", ["controller", "serve", "--fleet", "FLEET", "--duration-s", "inf"], "--duration-s"),
     ("run-set-epochs-100000", ["run", "EXP", "--set", "run.epochs=100000"], "run.epochs"),
     ("run-set-lr-nan", ["run", "EXP", "--set", "run.learning_rate=nan"], "run.learning_rate"),
     ("run-set-nodes-1e9", ["run", "EXP", "--set", "fleet.nodes=1000000000"], "fleet.nodes"),
