@@ -88,7 +88,6 @@ FLAG_CASES: list[tuple[str, list[str], str]] = [
     ("simulate-lr-inf", ["simulate", "--fleet", "FLEET", "--lr", "inf"], "--lr"),
     ("simulate-lr-nan", ["simulate", "--fleet", "FLEET", "--lr", "nan"], "--lr"),
     ("simulate-model-mb-1e308", ["simulate", "--fleet", "FLEET", "--model-mb", "1e308"], "--model-mb"),
-    ("simulate-compute-denormal", ["simulate", "--fleet", "FLEET", "--compute-s-per-mb", "5e-324"], "--compute-s"),
     ("simulate-target-loss-nan", ["simulate", "--fleet", "FLEET", "--target-loss", "nan"], "--target-loss"),
     ("controller-speed-inf", ["controller", "serve", "--fleet", "FLEET", "--speed", "inf"], "--speed"),
     ("fleet-generate-nodes-1e9", ["fleet", "generate", "--nodes", "1000000000"], "--nodes"),

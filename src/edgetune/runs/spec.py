@@ -70,11 +70,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "inprocess.threads": (1, 256),
 }
 #: Every other number of a spec is finite and at most this large in magnitude (a float ``1e308`` or an
-#: integer ``10**30`` would overflow a time, a size or a JSON record downstream) ...
+#: integer ``10**30`` would overflow a time, a size or a JSON record downstream).
 MAX_MAGNITUDE = 1e15
-#: ... and a non-zero float is at least this large in magnitude (a denormal such as ``5e-324`` divides
-#: into infinity).
-MIN_NONZERO = 1e-12
 MAX_FILE_BYTES = 1_000_000  # an experiment file larger than this is refused
 
 
@@ -280,8 +277,6 @@ def _check_bounds(key: str, value: Any) -> None:
         return
     if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
         raise InputError(key, value, f"magnitude above the limit of {MAX_MAGNITUDE:g}")
-    if isinstance(value, float) and value != 0 and abs(value) < MIN_NONZERO:
-        raise InputError(key, value, f"non-zero magnitude below the limit of {MIN_NONZERO:g}")
 
 
 def build_section(cls: type[Any], data: Any, prefix: str) -> Any:
