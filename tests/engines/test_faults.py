@@ -58,7 +58,8 @@ def _sim(policy: str, epochs: int, faults: str, n: int = 3) -> RunRecord:
 def test_simulated_faults_by_hand() -> None:
     """Three nodes, each alone on its 8 Mb/s access link (the gateway carries 24 Mb/s), AR, five epochs.
 
-    Per node (1 MB partition, 1 MB model): distribute 2 MB = 2.01 s; train 1 MB / C=2 = 0.5 s; upload 1 MB = 1.01 s; broadcast 1.01 s.
+    Per node (1 MB partition, 1 MB model): distribute 2 MB = 2.01 s; train 1 MB / C=2 = 0.5 s;
+    upload 1 MB = 1.01 s; broadcast 1.01 s.
     """
     rec = _sim("ar", 5, "0:slow@1x3,1:crash@2,2:down@2-3")
     e = rec.epochs
@@ -68,7 +69,10 @@ def test_simulated_faults_by_hand() -> None:
     assert e[0].end_s == pytest.approx(4.52)
     # epoch 2: node 1 crashes, node 2 is down; node 0 alone: broadcast 4.52 -> 5.53, + 0.5 + 1.01 = 7.04.
     assert e[1].active == [0]
-    assert e[1].failed == {1: "crashed: injected fault 1:crash@2", 2: "down (did not answer): injected fault 2:down@2-3"}
+    assert e[1].failed == {
+        1: "crashed: injected fault 1:crash@2",
+        2: "down (did not answer): injected fault 2:down@2-3",
+    }
     assert e[1].end_s == pytest.approx(7.04)
     # epoch 3: AR asks both again (one failure in a row: no rest); node 1 is back, node 2 still down.
     assert e[2].active == [0, 1] and list(e[2].failed) == [2]
@@ -118,11 +122,18 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def _inproc(faults: str, epochs: int = 3, nodes: int = 4, break_node: int | None = None) -> tuple[RunRecord, InProcessEngine]:
+def _inproc(
+    faults: str, epochs: int = 3, nodes: int = 4, break_node: int | None = None
+) -> tuple[RunRecord, InProcessEngine]:
     fleet = generate_fleet(nodes, "normal", np.random.default_rng(0), seed=0)
     data = synthetic_data(0, train_tokens=32 * 4 * nodes)
     engine = build_inprocess(
-        fleet, np.random.default_rng(0), tiny_model(0), data, InProcessConfig(host_seconds_per_token=1e-4), task=TrainingSpec()
+        fleet,
+        np.random.default_rng(0),
+        tiny_model(0),
+        data,
+        InProcessConfig(host_seconds_per_token=1e-4),
+        task=TrainingSpec(),
     )
     engine.faults = FaultSpec(faults)
     if break_node is not None:  # a real bug in the training code: corrupts the weights, then raises

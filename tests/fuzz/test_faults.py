@@ -41,14 +41,20 @@ def test_bad_faults_one_line_exit_2_no_output(
     fleet_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], faults: str, field: str
 ) -> None:
     out = tmp_path / "r.json"
-    code = main(["simulate", "--fleet", str(fleet_file), "--epochs", "3", "--faults", faults, "--out", str(out), "--quiet"])
+    code = main(
+        ["simulate", "--fleet", str(fleet_file), "--epochs", "3", "--faults", faults, "--out", str(out), "--quiet"]
+    )
     _one_line_error(capsys.readouterr().err, field)
     assert code == 2 and not out.exists()
 
 
-def test_faults_in_an_experiment_file_and_set(tmp_path: Path, fleet_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_faults_in_an_experiment_file_and_set(
+    tmp_path: Path, fleet_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     exp = tmp_path / "exp.toml"
-    exp.write_text(f'[run]\npolicy = "ar"\nepochs = 3\n[fleet]\nfile = "{fleet_file}"\n[faults]\nevents = "0:crash@2"\n')
+    exp.write_text(
+        f'[run]\npolicy = "ar"\nepochs = 3\n[fleet]\nfile = "{fleet_file}"\n[faults]\nevents = "0:crash@2"\n'
+    )
     assert main(["run", str(exp), "--out", str(tmp_path / "o"), "--quiet"]) == 0
     rec = json.loads((tmp_path / "o" / "record.json").read_text())
     assert [sorted(e["failed"]) for e in rec["epochs"]] == [[], ["0"], []]

@@ -34,10 +34,10 @@ def register(sub: Any) -> None:
         help="bearer token every request must carry (default $EDGETUNE_NORTHBOUND_TOKEN; "
         "required when --host is not loopback; prefer the variable: flags show in `ps`)",
     )
+    s.add_argument("--allow-no-token", action="store_true", help="serve off loopback without a token (anyone may read)")
     s.add_argument(
-        "--allow-no-token", action="store_true", help="serve off loopback without a token (anyone may read)"
+        "--read-timeout-s", type=float, default=10.0, help="close a connection silent this long (default 10)"
     )
-    s.add_argument("--read-timeout-s", type=float, default=10.0, help="close a connection silent this long (default 10)")
     s.add_argument(
         "--max-connections", type=int, default=64, help="connections served at once; more get 503 (default 64)"
     )
@@ -63,7 +63,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise InputError("--read-timeout-s", args.read_timeout_s, "must be in (0, 3600]")
     if not 1 <= args.max_connections <= 10_000:
         raise InputError("--max-connections", args.max_connections, "must be in 1..10000")
-    if args.token is not None and not (0 < len(args.token) <= 4096 and args.token.isascii() and args.token.isprintable()):
+    if args.token is not None and not (
+        0 < len(args.token) <= 4096 and args.token.isascii() and args.token.isprintable()
+    ):
         raise InputError("--token", "***", "must be 1 to 4096 printable ASCII characters")
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV, "")
     if not is_loopback(args.host) and not token and not args.allow_no_token:

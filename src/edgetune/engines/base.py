@@ -9,7 +9,7 @@ the engine) and builds itself from a :class:`BuildContext`.
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from edgetune.fleet.faults import FaultSpec
@@ -78,7 +78,7 @@ class BuildContext:
     northbound: NorthboundConfig
     task: TrainingSpec
     config: Any
-    faults: FaultSpec = FaultSpec()
+    faults: FaultSpec = field(default_factory=FaultSpec)
 
 
 class RegisteredEngine(Engine):

@@ -27,6 +27,7 @@ fleet and the epochs within ``run.epochs`` is checked when a run is wired
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 from collections.abc import Iterable
@@ -67,10 +68,7 @@ class FaultEvent(NamedTuple):
 
     def spelling(self) -> str:
         """The event in the schedule grammar (what :func:`parse_events` reads back)."""
-        if self.last == self.first:
-            epochs = str(self.first)
-        else:
-            epochs = f"{self.first}-{self.last or ''}"
+        epochs = str(self.first) if self.last == self.first else f"{self.first}-{self.last or ''}"
         return f"{self.node}:{self.kind}@{epochs}" + (f"x{self.factor:g}" if self.kind == "slow" else "")
 
     def reason(self) -> str:
@@ -131,7 +129,7 @@ def _check_overlaps(events: Iterable[FaultEvent]) -> None:
         by_node.setdefault(ev.node, []).append(ev)
     for evs in by_node.values():
         evs.sort(key=lambda e: e.first)
-        for a, b in zip(evs, evs[1:], strict=False):
+        for a, b in itertools.pairwise(evs):
             if a.last == 0 or b.first <= a.last:
                 raise InputError(
                     "events", f"{a.spelling()},{b.spelling()}", f"node {a.node} has two faults in epoch {b.first}"
