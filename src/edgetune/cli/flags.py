@@ -35,6 +35,11 @@ RUN = (
     Flag("--lr", "run.learning_rate", "learning rate (server optimiser of FedSGD)"),
     Flag("--seed", "run.seed", "seed of every random choice in the run"),
     Flag("--target-loss", "run.target_loss", "the record's time_to_target_s: first epoch with loss <= this (0 = none)"),
+    Flag(
+        "--faults",
+        "faults.events",
+        "injected node faults, e.g. '3:crash@2,5:down@4-6,7:slow@3-x2.5' (docs/runs.md; empty = none)",
+    ),
 )
 POLICY = (
     Flag("--weights", "policy.weights", "Eq. 2 weights w for compute,bandwidth,delay,loss,train-time (sum 1)"),

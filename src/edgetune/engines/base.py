@@ -9,9 +9,10 @@ the engine) and builds itself from a :class:`BuildContext`.
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from edgetune.fleet.faults import FaultSpec
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig
 from edgetune.network.northbound import NorthboundConfig
@@ -65,6 +66,8 @@ class BuildContext:
         The training task (engines that train).
     config : Any
         The engine's own section (an instance of its ``config_cls``).
+    faults : FaultSpec
+        Injected node faults (the spec's ``[faults]``); every engine honours them.
     """
 
     fleet: Fleet
@@ -75,6 +78,7 @@ class BuildContext:
     northbound: NorthboundConfig
     task: TrainingSpec
     config: Any
+    faults: FaultSpec = field(default_factory=FaultSpec)
 
 
 class RegisteredEngine(Engine):

@@ -43,6 +43,7 @@ import torch
 from edgetune.engines.base import BuildContext, RegisteredEngine, register_engine
 from edgetune.engines.virtual import VirtualCluster
 from edgetune.errors import InputError
+from edgetune.fleet.faults import FaultSpec, InjectedCrash, split_round
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig, NorthboundAPI, SimulatedMonitor
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
@@ -155,6 +156,7 @@ class InProcessEngine(RegisteredEngine):
         self.model_name = model_name
         self.partitioner = partitioner
         self.task = task or TrainingSpec()
+        self.faults = FaultSpec()  # injected faults (build() sets the spec's [faults])
         self.tokenizer: Any = None  # set by build(): what save_model writes beside the weights
         self.model_source: dict[str, Any] = {}
         self.aggregator: Aggregator = make_aggregator(
@@ -235,6 +237,7 @@ class InProcessEngine(RegisteredEngine):
         }
         engine.tokenizer = pre.tokenizer
         engine.model_source = pre.info["source"]
+        engine.faults = ctx.faults
         return engine
 
     def save_model(self, folder: Path) -> Path:
@@ -276,30 +279,50 @@ class InProcessEngine(RegisteredEngine):
         return measured_s if not spt else tokens * spt * share
 
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
-        """Every active node trains on its partition for real; uploads its update (lines 5-7)."""
+        """Every active node trains on its partition for real; uploads its update (lines 5-7).
+
+        Each node's work is isolated: any exception it raises (an injected ``crash`` fault or a real
+        error in the training code) makes that node ``failed`` with the exception as the reason, puts
+        the global trainable weights back as they were, and the round goes on with the others. A
+        ``down`` node is not asked; a ``slow`` node's compute time is multiplied by its factor on the
+        virtual clock (no real sleeping).
+        """
         w0 = time.perf_counter()
         acc = GradientSum()
-        compute_s = np.zeros(len(active))
+        asked, down, slow = split_round(self.faults, epoch, active)
+        crash = {i for i, ev in self.faults.at(epoch).items() if ev.kind == "crash"} if self.faults else set()
+        failed: dict[int, str] = {i: ev.reason() for i, ev in down.items()}
+        done: list[int] = []
+        compute_s: list[float] = []
         losses: dict[int, float] = {}
-        for k, i in enumerate(active):
+        for i in asked:
             if self._held.get(i) is not self._snapshot:
                 raise RuntimeError(f"node {i} does not hold the current global model")
             c0 = time.perf_counter()
-            res = self.aggregator.local(
-                self.model,
-                self._params,
-                self._train_blocks[torch.from_numpy(self.partitions[i])],
-                self.learning_rate,
-                self.rng,
-            )
-            self.timings["local_compute_wall_s"] += time.perf_counter() - c0
+            try:
+                if i in crash:
+                    raise InjectedCrash(self.faults.at(epoch)[i].reason())
+                res = self.aggregator.local(
+                    self.model,
+                    self._params,
+                    self._train_blocks[torch.from_numpy(self.partitions[i])],
+                    self.learning_rate,
+                    self.rng,
+                )
+            except Exception as exc:  # the node's failure, not the run's
+                failed[i] = str(exc) if isinstance(exc, InjectedCrash) else f"{type(exc).__name__}: {exc}"
+                self._reset_trainable()
+                continue
+            finally:
+                self.timings["local_compute_wall_s"] += time.perf_counter() - c0
             self.timings["local_compute_cpu_s"] += res.compute_s
             acc.add(res.update, float(res.n_tokens))
             self.trained_tokens += res.n_tokens
             host_s = self._host_seconds(res.n_tokens, res.compute_s)
-            compute_s[k] = host_s * self.config.host_compute / self._compute[i]
+            done.append(i)
+            compute_s.append(host_s * self.config.host_compute / self._compute[i] * slow.get(i, 1.0))
             losses[i] = res.train_loss
-        arrivals = self.cluster.compute_and_upload(active, compute_s, float(self.update_bytes))
+        arrivals = self.cluster.compute_and_upload(done, np.asarray(compute_s), float(self.update_bytes))
         reports = {
             int(i): NodeReport(
                 node_id=int(i),
@@ -308,10 +331,17 @@ class InProcessEngine(RegisteredEngine):
                 arrived_s=float(a),
                 train_loss=float(losses[int(i)]),
             )
-            for i, c, a in zip(active, compute_s, arrivals, strict=True)
+            for i, c, a in zip(done, compute_s, arrivals, strict=True)
         }
         self.timings["train_round_wall_s"] += time.perf_counter() - w0
-        return RoundResult(reports=reports, payload={"sum": acc, "train_loss": losses})
+        return RoundResult(reports=reports, failed=failed, payload={"sum": acc, "train_loss": losses})
+
+    @torch.no_grad()
+    def _reset_trainable(self) -> None:
+        """Put the global trainable weights back to the snapshot (after a node's work failed midway)."""
+        for p, v in zip(self._params, self._snapshot, strict=True):
+            p.copy_(v)
+            p.grad = None
 
     def apply_update(self, result: RoundResult, learning_rate: float) -> None:
         """Token-weighted mean of the received updates, then the server step (lines 12-13)."""

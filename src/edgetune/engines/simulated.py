@@ -23,6 +23,7 @@ import numpy as np
 from edgetune.engines.base import BuildContext, RegisteredEngine, register_engine
 from edgetune.engines.virtual import VirtualCluster
 from edgetune.errors import InputError
+from edgetune.fleet.faults import FaultSpec, split_round
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig, NorthboundAPI, SimulatedMonitor
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
@@ -80,23 +81,36 @@ class SimulatedEngine(RegisteredEngine):
     cluster : VirtualCluster
         The virtual network and monitor the run happens on.
     workload : SimWorkload
+    faults : FaultSpec, optional
+        Injected faults: a ``crash`` or ``down`` node computes nothing and uploads nothing that epoch
+        and is in ``failed`` (the orchestrator learns it at once: a refused connection, not a timeout,
+        so it does not hold the clock); a ``slow`` node's compute time is multiplied by its factor.
     """
 
     name = "simulated"
     time_base = "virtual"
     config_cls = SimWorkload
 
-    def __init__(self, fleet: Fleet, cluster: VirtualCluster, workload: SimWorkload | None = None) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        cluster: VirtualCluster,
+        workload: SimWorkload | None = None,
+        faults: FaultSpec | None = None,
+    ) -> None:
         self.fleet = fleet
         self.cluster = cluster
         self.workload = workload or SimWorkload()
+        self.faults = faults or FaultSpec()
         self._ids = fleet.node_ids
         self._compute = np.asarray([n.compute for n in fleet.nodes], dtype=np.float64)
 
     @classmethod
     def build(cls, ctx: BuildContext) -> SimulatedEngine:
         """Network and monitor from ``default_rng(ctx.seed)``, then the engine."""
-        return build_simulation(ctx.fleet, np.random.default_rng(ctx.seed), ctx.config, ctx.network, ctx.monitor)
+        engine = build_simulation(ctx.fleet, np.random.default_rng(ctx.seed), ctx.config, ctx.network, ctx.monitor)
+        engine.faults = ctx.faults
+        return engine
 
     @property
     def northbound(self) -> NorthboundAPI:
@@ -119,16 +133,30 @@ class SimulatedEngine(RegisteredEngine):
         )
 
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
-        """Compute ``partition_mb * compute_s_per_mb / C`` then upload a model-sized gradient."""
+        """Compute ``partition_mb * compute_s_per_mb / C`` then upload a model-sized gradient.
+
+        Injected faults (``self.faults``) take crashed and down nodes out of the round (``failed``) and
+        stretch slow nodes' compute time.
+        """
+        failed: dict[int, str] = {}
+        slow: dict[int, float] = {}
+        if self.faults:
+            up, down, slow = split_round(self.faults, epoch, active)
+            now, asked = self.faults.at(epoch), set(up)
+            failed = {i: ev.reason() for i, ev in now.items() if ev.kind == "crash" and i in asked}
+            failed.update((i, ev.reason()) for i, ev in down.items())
+            active = [i for i in up if i not in failed]
         idx = self.cluster.network.index_of(list(active))
         compute_s = (self._partition_bytes() / MB) * self.workload.compute_s_per_mb / self._compute[idx]
+        if slow:
+            compute_s = compute_s * np.asarray([slow.get(i, 1.0) for i in active])
         grad = self.workload.upload_bytes
         arrivals = self.cluster.compute_and_upload(active, compute_s, grad)
         reports = {
             int(i): NodeReport(node_id=int(i), train_time_s=float(c), upload_bytes=int(grad), arrived_s=float(a))
             for i, c, a in zip(active, compute_s, arrivals, strict=True)
         }
-        return RoundResult(reports=reports)
+        return RoundResult(reports=reports, failed=failed)
 
     def apply_update(self, result: RoundResult, learning_rate: float) -> None:
         """Nothing to average in a simulation; spend the modelled aggregation time."""

@@ -24,6 +24,11 @@ Messages:
   FedSGD, the model delta for FedAvg), ``metrics`` (``train-time-s`` wall time of the local step,
   ``compute-s``, ``compute``, ``tokens-per-s``, ``num-tokens``, ``loss``, ``message-s`` the
   whole handler) and ``info`` (node id, partition, backend, checksum of the model it trained).
+* injected faults (the run spec's ``[faults]``, told by the engine in a ``train`` message's config:
+  ``fault``, ``fault-event``, ``fault-factor``, ``fault-hold-s``): ``crash`` raises (Flower sends the
+  server an error reply); ``down`` holds the message ``fault-hold-s`` (the round's timeout, at most
+  :data:`MAX_HOLD_S`) and then raises, so the server has given up on it; ``slow`` multiplies the
+  device's ``slowdown`` by ``fault-factor`` (the local step really takes that much longer).
 * ``train.sync``: hold the model from the message (Algorithm 1 lines 16-17) and reply with the
   checksum of the model the device now holds.
 """
@@ -37,11 +42,14 @@ from typing import Any
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
+from edgetune.fleet.faults import InjectedCrash
 from edgetune.flower.codec import from_record, scalar, to_record
 from edgetune.flower.task import NodeTask
 from edgetune.flower.trainer import NodeWork, RemoteTrainer, TrainJob, TrainReply
 
 MODEL_KEY = "edgetune-model"
+#: Longest a ``down`` fault holds a message (seconds).
+MAX_HOLD_S = 3600.0
 
 app = ClientApp()
 
@@ -89,18 +97,33 @@ def _local_hold(context: Context, arrays: dict[str, Any], spec: NodeTask) -> str
     return checksum
 
 
+def _injected_fault(cfg: Any) -> float:
+    """Act on the fault the engine told this node (crash: raise; down: hold, then raise); the slow factor."""
+    kind = str(cfg.get("fault", ""))
+    if not kind:
+        return 1.0
+    event = str(cfg.get("fault-event", kind))
+    if kind == "crash":
+        raise InjectedCrash(f"crashed: injected fault {event}")
+    if kind == "down":
+        time.sleep(min(max(scalar(cfg.get("fault-hold-s", 0.0)), 0.0), MAX_HOLD_S))
+        raise InjectedCrash(f"down (did not answer): injected fault {event}")
+    return max(scalar(cfg.get("fault-factor", 1.0)), 1.0)
+
+
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     """One epoch of local training on this device's partition (Algorithm 1 line 6)."""
     t_start = time.perf_counter()
     node = node_settings(context.node_config)
     cfg = msg.content.config_records["config"]
+    slowdown = node["slowdown"] * _injected_fault(cfg)
     job = TrainJob(
         NodeTask.from_config(cfg),
         node["partition-id"],
         scalar(cfg.get("lr", 0.0)),
         str(cfg.get("rng-state", "")),
-        node["slowdown"],
+        slowdown,
     )
     arrays = from_record(msg.content.array_records["arrays"])
     if node["trainer-dir"]:

@@ -47,6 +47,7 @@ from flwr.serverapp import Grid
 from flwr.supercore import log
 
 from edgetune.engines.base import BuildContext
+from edgetune.fleet.faults import FaultSpec
 from edgetune.fleet.schema import Fleet
 from edgetune.flower.codec import from_record, record_bytes, scalar, state_checksum, to_record
 from edgetune.flower.config import FlowerEngineConfig
@@ -154,6 +155,8 @@ class FlowerEngine(Engine):
         self.connect_s: float | None = None
         #: Facts about how the engine ran (e.g. the simulation runtime's backend), for the record.
         self.run_info: dict[str, Any] = {}
+        #: Injected faults, told to the nodes in their ``train`` messages (the ClientApp acts on them).
+        self.faults = FaultSpec()
 
     @classmethod
     def for_run(
@@ -175,8 +178,9 @@ class FlowerEngine(Engine):
         node_task = NodeTask(ctx.task, ctx.seed, len(ctx.fleet.nodes), config.backend)
         task = make_task(node_task, server=True)
         engine = cls(grid, ctx.fleet, task, config, learning_rate=ctx.learning_rate, clock=clock, sleep=sleep)
+        engine.faults = ctx.faults
         if config.train_time == "modelled":
-            return engine, ModelledTrainTime(engine, ctx.fleet, config.work_s)
+            return engine, ModelledTrainTime(engine, ctx.fleet, config.work_s, ctx.faults)
         return engine, engine
 
     # -- clock ----------------------------------------------------------------------------------------
@@ -392,6 +396,7 @@ class FlowerEngine(Engine):
         self.strategy.node_extra = {
             fid: {"lr": self.learning_rate, "rng-state": rng[nid]} for fid, nid in selected.items()
         }
+        self._tell_faults(epoch, selected)
         self._round_down = 0
         sending, _ = self._travelling()
         train_msgs = list(self.strategy.configure_train(epoch, sending, self._base_config(), self.grid))
@@ -471,6 +476,26 @@ class FlowerEngine(Engine):
         if failed:
             log(WARNING, "epoch %s: failed %s", epoch, failed)
         return RoundResult(reports=reports, failed=failed, payload=good)
+
+    def _tell_faults(self, epoch: int, selected: Mapping[int, int]) -> None:
+        """Put each selected node's injected fault of ``epoch`` into its ``train`` message's config.
+
+        ``fault`` (crash | down | slow), ``fault-event`` (its spelling), ``fault-factor`` (slow) and
+        ``fault-hold-s``: how long a ``down`` ClientApp holds the message before it gives up, the
+        round's timeout, so the engine sees no reply in time (:mod:`edgetune.flower.clientapp`).
+        """
+        now = self.faults.at(epoch) if self.faults else {}
+        for fid, nid in selected.items():
+            ev = now.get(nid)
+            if ev is not None:
+                self.strategy.node_extra[fid].update(
+                    {
+                        "fault": ev.kind,
+                        "fault-event": ev.spelling(),
+                        "fault-factor": ev.factor,
+                        "fault-hold-s": self.config.round_timeout_s,
+                    }
+                )
 
     def apply_update(self, result: RoundResult, learning_rate: float) -> None:
         """The aggregator through :meth:`EdgetuneStrategy.aggregate_train`; the version becomes the epoch."""

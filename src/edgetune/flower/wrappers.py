@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from edgetune.fleet.faults import FaultSpec
 from edgetune.fleet.schema import Fleet
 from edgetune.orchestrator.engine import Engine, EngineReport, RoundResult, TimeBase
 
@@ -64,17 +65,22 @@ class ModelledTrainTime(EngineWrapper):
         Seconds a node of compute power 1 needs for one epoch (default 30: a mean node, C = 30, takes 1 s).
     """
 
-    def __init__(self, inner: Engine, fleet: Fleet, work_s: float = 30.0) -> None:
+    def __init__(self, inner: Engine, fleet: Fleet, work_s: float = 30.0, faults: FaultSpec | None = None) -> None:
         super().__init__(inner)
         if not work_s > 0:
             raise ValueError(f"work_s must be positive, got {work_s}")
         self.work_s = work_s
+        self.faults = faults or FaultSpec()
         self._compute = {n.id: n.compute for n in fleet.nodes}
 
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
-        """The inner round with modelled training times."""
+        """The inner round with modelled training times (a ``slow`` fault's factor included)."""
         res = self.inner.train_round(epoch, active)
-        res.reports = {i: r._replace(train_time_s=self.work_s / self._compute[i]) for i, r in res.reports.items()}
+        now = self.faults.at(epoch) if self.faults else {}
+        res.reports = {
+            i: r._replace(train_time_s=self.work_s / self._compute[i] * (now[i].factor if i in now else 1.0))
+            for i, r in res.reports.items()
+        }
         return res
 
     def finish(self) -> EngineReport:

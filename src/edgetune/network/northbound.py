@@ -8,12 +8,31 @@ Endpoints (all GET, JSON bodies)::
 
 where ``PATH = {"bandwidth_mbps", "delay_ms", "loss_pct", "samples", "updated_s"}``. The simulated
 monitor and the OpenFlow testbed controller serve exactly this schema, so the orchestrator (through
-:class:`HttpNorthboundClient`) cannot tell them apart. Servers bind to 127.0.0.1 unless told otherwise.
+:class:`HttpNorthboundClient`) cannot tell them apart.
+
+The server (:class:`NorthboundServer`) is hardened for a hostile network:
+
+* a node id is 1 to 9 ASCII digits (``'²'.isdigit()`` is true, ``int('²')`` raises); anything else is
+  a 400 JSON error, and an unknown node a 404; no request can make the handler print a traceback
+  (an unexpected error is a 500 JSON error, and the server keeps serving);
+* at most ``max_connections`` connections are served at once (one thread each); a connection beyond
+  that gets ``503`` and is closed at once, so idle connections cannot pile up threads;
+* a connection that sends nothing for ``read_timeout_s`` (default 10 s) is closed;
+* with a ``token`` every request needs ``Authorization: Bearer TOKEN`` (else 401); binding to an
+  address other than loopback without a token is refused unless ``allow_no_token`` is set.
+  :class:`HttpNorthboundClient` sends the token of ``$EDGETUNE_NORTHBOUND_TOKEN`` when it is set.
+
+Servers bind to 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
+import os
+import re
+import socket
 import threading
 import time
 import urllib.error
@@ -26,6 +45,12 @@ from typing import Any
 from edgetune.network.monitor import NorthboundAPI, PathMetrics
 
 SCHEMA_KEYS = ("bandwidth_mbps", "delay_ms", "loss_pct", "samples", "updated_s")
+#: Environment variable holding the bearer token (server default and what the client sends).
+TOKEN_ENV = "EDGETUNE_NORTHBOUND_TOKEN"
+_NODE_ID = re.compile(r"[0-9]{1,9}", re.ASCII)
+_REFUSED = b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n" + (
+    b'{"error": "too many connections, retry"}'
+)
 
 
 def metrics_document(api: NorthboundAPI) -> dict[str, Any]:
@@ -39,40 +64,113 @@ def metrics_document(api: NorthboundAPI) -> dict[str, Any]:
 
 class _Handler(BaseHTTPRequestHandler):
     api: NorthboundAPI  # set on the per-server subclass
+    token: str = ""  # required bearer token ("" = none)
+    timeout = 10.0  # read timeout, seconds (StreamRequestHandler applies it to the socket)
 
-    def _send(self, code: int, body: dict[str, Any]) -> None:
+    def _send(self, code: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
 
+    def _authorised(self) -> bool:
+        if not self.token:
+            return True
+        got = self.headers.get("Authorization", "")
+        scheme, _, value = got.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token.encode())
+
     def do_GET(self) -> None:
-        path = self.path.rstrip("/")
+        try:
+            self._get()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        except Exception as exc:  # never a traceback, never a dropped connection: a JSON error
+            self._send(500, {"error": f"internal error: {type(exc).__name__}"})
+
+    def _get(self) -> None:
+        if not self._authorised():
+            self._send(401, {"error": "missing or wrong bearer token"}, {"WWW-Authenticate": "Bearer"})
+            return
+        path = self.path.split("?", 1)[0].rstrip("/")
         if path == "/v1/health":
             self._send(200, {"status": "ok", "source": self.api.source, "time_s": self.api.time_s()})
         elif path == "/v1/metrics":
             self._send(200, metrics_document(self.api))
         elif path.startswith("/v1/metrics/"):
-            key = path.rsplit("/", 1)[1]
-            if not key.isdigit():
-                self._send(400, {"error": f"node id must be an integer, got {key!r}"})
+            key = path[len("/v1/metrics/") :]
+            if _NODE_ID.fullmatch(key) is None:
+                shown = key if len(key) <= 40 else key[:40] + "..."
+                self._send(400, {"error": f"node id must be 1 to 9 ASCII digits, got {shown!r}"})
                 return
             got = self.api.path_metrics([int(key)])
             if not got:
-                self._send(404, {"error": f"no metrics for node {key}"})
+                self._send(404, {"error": f"no metrics for node {int(key)}"})
             else:
                 self._send(200, next(iter(got.values())).to_json())
         else:
-            self._send(404, {"error": f"unknown endpoint {self.path}"})
+            shown = self.path if len(self.path) <= 80 else self.path[:80] + "..."
+            self._send(404, {"error": f"unknown endpoint {shown}"})
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         return
 
 
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, at most ``max_connections`` at once; the others get 503 and are closed."""
+
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler], max_connections: int) -> None:
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.address_family = family
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.settimeout(1.0)
+                request.sendall(_REFUSED)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A broken connection is the client's business: no traceback on the server's stderr."""
+        return
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class NorthboundServer:
-    """Serve a :class:`NorthboundAPI` over HTTP in a background thread.
+    """Serve a :class:`NorthboundAPI` over HTTP in a background thread (hardened: module docstring).
 
     Parameters
     ----------
@@ -81,19 +179,50 @@ class NorthboundServer:
         Bind address; loopback unless told otherwise.
     port : int
         0 picks a free port (see :attr:`url`).
+    token : str, optional
+        Bearer token every request must carry; default ``$EDGETUNE_NORTHBOUND_TOKEN`` (unset: none).
+    read_timeout_s : float
+        A connection silent this long is closed.
+    max_connections : int
+        Connections served at once (threads); more are refused with 503.
+    allow_no_token : bool
+        Allow binding off loopback without a token (otherwise :meth:`start` raises ``ValueError``).
     """
 
-    def __init__(self, api: NorthboundAPI, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        api: NorthboundAPI,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        read_timeout_s: float = 10.0,
+        max_connections: int = 64,
+        allow_no_token: bool = False,
+    ) -> None:
         self.api = api
         self.host = host
         self.port = port
-        self._httpd: ThreadingHTTPServer | None = None
+        self.token = os.environ.get(TOKEN_ENV, "") if token is None else token
+        self.read_timeout_s = read_timeout_s
+        self.max_connections = max_connections
+        self.allow_no_token = allow_no_token
+        self._httpd: _BoundedServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> NorthboundServer:
-        """Bind and serve in a daemon thread."""
-        handler = type("BoundHandler", (_Handler,), {"api": self.api})
-        self._httpd = ThreadingHTTPServer((self.host, self.port), handler)
+        """Check the settings, bind and serve in a daemon thread."""
+        if not (0 < self.read_timeout_s <= 3600):
+            raise ValueError(f"read_timeout_s must be in (0, 3600], got {self.read_timeout_s}")
+        if not 1 <= self.max_connections <= 10_000:
+            raise ValueError(f"max_connections must be in [1, 10000], got {self.max_connections}")
+        if not is_loopback(self.host) and not self.token and not self.allow_no_token:
+            raise ValueError(
+                f"refusing to serve the northbound API on {self.host} without a token "
+                f"(set a token, ${TOKEN_ENV}, or allow it explicitly)"
+            )
+        attrs = {"api": self.api, "token": self.token, "timeout": float(self.read_timeout_s)}
+        handler = type("BoundHandler", (_Handler,), attrs)
+        self._httpd = _BoundedServer((self.host, self.port), handler, self.max_connections)
         self.port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="northbound", daemon=True)
         self._thread.start()
@@ -102,7 +231,8 @@ class NorthboundServer:
     @property
     def url(self) -> str:
         """Base URL of the running server."""
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
@@ -218,8 +348,12 @@ class HttpNorthboundClient(NorthboundAPI):
         self._time = 0.0
 
     def _get_once(self, path: str) -> dict[str, Any]:
+        request = urllib.request.Request(self.url + path)
+        token = os.environ.get(TOKEN_ENV, "")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(self.url + path, timeout=self.timeout_s) as resp:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
                 body: dict[str, Any] = json.loads(resp.read())
                 return body
         except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as exc:

@@ -38,6 +38,7 @@ from edgetune.network.monitor import NorthboundAPI
 from edgetune.orchestrator.energy import node_energy
 from edgetune.orchestrator.engine import Engine, EngineReport, NodeUsage
 from edgetune.orchestrator.record import EpochRecord, RunRecord, data_fraction, time_to_target_s
+from edgetune.selection.backoff import RetryBackoff
 from edgetune.selection.base import MetricsTable, PolicyContext, SelectionPolicy
 
 
@@ -78,12 +79,15 @@ class LoopState:
         Latest reported training time of every node that ever trained (standby scoring).
     last_train_loss : dict
         Latest reported training loss of every node that reported one (statistical utility).
+    backoff : RetryBackoff
+        Failure streaks: a node that keeps failing sits epochs out (:mod:`edgetune.selection.backoff`).
     """
 
     record: RunRecord
     active: list[int]
     last_train_time_s: dict[int, float] = field(default_factory=dict)
     last_train_loss: dict[int, float] = field(default_factory=dict)
+    backoff: RetryBackoff = field(default_factory=RetryBackoff)
 
     @property
     def epochs_done(self) -> int:
@@ -218,9 +222,13 @@ class Orchestrator:
             last_train_time = state.last_train_time_s
             last_train_loss = state.last_train_loss
             loss = record.epochs[-1].loss if record.epochs else record.pre_training_loss
+            backoff = state.backoff
             for epoch in range(state.epochs_done + 1, cfg.epochs + 1):
                 start = engine.now_s()
-                result = engine.train_round(epoch, active)  # lines 5-7
+                resting = backoff.resting(epoch, active)  # nodes that keep failing sit epochs out
+                asked = [i for i in active if i not in resting] if resting else active
+                result = engine.train_round(epoch, asked)  # lines 5-7
+                backoff.update(epoch, [i for i in asked if i not in result.reports], result.reports)
                 trained = [i for i in active if i in result.reports]
                 trained_set = set(trained)
                 for i in trained:
@@ -253,7 +261,7 @@ class Orchestrator:
                     scores=scores,
                     eliminated=[i for i in active if i not in nxt_set],
                     loss=loss,
-                    failed=dict(result.failed),
+                    failed={**resting, **result.failed},
                     rejoined=[i for i in nxt if i not in was_active],
                     upload_bytes=sum(r.upload_bytes for r in result.reports.values()),
                     note=note,

@@ -92,7 +92,11 @@ def resolve_fleet(spec: RunSpec, base_dir: Path | None = None) -> Fleet:
 
 
 def build_context(spec: RunSpec, fleet: Fleet) -> BuildContext:
-    """The engine's view of the spec."""
+    """The engine's view of the spec (fault events are checked against the fleet and T here)."""
+    try:
+        spec.faults.check(fleet.node_ids, spec.run.epochs)
+    except InputError as exc:
+        raise InputError(f"faults.{exc.field}", exc.value, exc.reason) from None
     return BuildContext(
         fleet=fleet,
         seed=spec.run.seed,
@@ -102,6 +106,7 @@ def build_context(spec: RunSpec, fleet: Fleet) -> BuildContext:
         northbound=spec.northbound,
         task=spec.task,
         config=spec.engine,
+        faults=spec.faults,
     )
 
 

@@ -12,6 +12,7 @@ sections and the dataclass each one is::
     [monitor]     MonitorConfig     the simulated SDN monitor's polling and smoothing
     [northbound]  NorthboundConfig  a real controller's northbound URL and outage grace
     [task]        TrainingSpec      the training task (engines that train: inprocess, flower)
+    [faults]      FaultSpec         injected node faults (crash, down, slow), honoured by every engine
     [ENGINE]      the engine's own config, the section named like ``run.engine``
                   ([simulated] SimWorkload, [inprocess] InProcessConfig, [flower] FlowerEngineConfig, ...)
 
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from edgetune.errors import InputError
+from edgetune.fleet.faults import FaultSpec
 from edgetune.network.monitor import MonitorConfig
 from edgetune.network.northbound import NorthboundConfig
 from edgetune.network.simulated import NetworkConfig
@@ -160,6 +162,7 @@ class RunSpec:
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     northbound: NorthboundConfig = field(default_factory=NorthboundConfig)
     task: TrainingSpec = field(default_factory=TrainingSpec)
+    faults: FaultSpec = field(default_factory=FaultSpec)
     engine: Any = None
 
     def __post_init__(self) -> None:
@@ -200,6 +203,7 @@ SECTIONS: dict[str, type[Any]] = {
     "monitor": MonitorConfig,
     "northbound": NorthboundConfig,
     "task": TrainingSpec,
+    "faults": FaultSpec,
 }
 
 
