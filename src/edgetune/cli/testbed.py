@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -250,7 +251,7 @@ def _run(args: argparse.Namespace) -> int:
                 doc = run_flower_on_testbed(path, spec, out.with_suffix(".run"), on_epochs=advance)
             except RuntimeError as exc:
                 bar.close()
-                print(f"edgetune: testbed run failed: {exc}")
+                print(f"edgetune: testbed run failed: {exc}", file=sys.stderr)
                 return 1
         else:
 
