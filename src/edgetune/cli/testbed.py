@@ -5,20 +5,31 @@
 * ``down [--name T]`` removes exactly that, newest first, and nothing else.
 * ``status [--name T]`` shows the inventory, what of it still exists and the controller's metrics.
 * ``run --fleet F --policy ne|ar --out run.json`` brings a testbed up (unless ``--keep`` finds one),
-  runs Algorithm 1 on it with the testbed engine, writes the run record with the simulation engine's
-  prediction of the same run next to it (``prediction``) and tears the testbed down.
+  runs Algorithm 1 on it, writes the run record with the simulation engine's prediction of the same
+  run next to it (``prediction``) and tears the testbed down. ``--compute real`` (the default): Flower
+  SuperNodes train for real in the node namespaces (run folder ``run.run/``); ``--compute modelled``:
+  the testbed engine's agents sleep the simulation's compute formula (network-only studies).
 * ``measure [--fleet F] --out acc.json`` checks the controller against the configured links.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
 from edgetune.cli.common import positive
-from edgetune.cli.flags import POLICY, RUN, SELECT, add_flags, build_spec
+from edgetune.cli.flags import POLICY, RUN, SELECT, TASK, Flag, add_flags, build_spec
 from edgetune.errors import InputError
+
+#: The ``[testbed]`` keys ``testbed run`` spells as flags.
+TESTBED = (
+    Flag("--compute", "testbed.compute", "real (Flower nodes train, paced by compute power) | modelled (sleep)"),
+    Flag("--tcp-cc", "testbed.tcp_cc", "TCP congestion control of the modelled runs' transfers"),
+    Flag("--round-timeout-s", "testbed.round_timeout_s", "hard cap on one round, s"),
+)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -68,13 +79,14 @@ def register(sub: Any) -> None:
         help="scale of the paper's 500 MB model / 1000 MB data set (default 1e-3)",
     )
     run.add_argument("--compute-s-per-mb", type=float, default=1.0, help="as in `simulate` (default 1.0)")
-    run.add_argument("--tcp-cc", default="cubic", help="TCP congestion control of the transfers (default cubic)")
     run.add_argument("--keep", action="store_true", help="use the testbed already up under --name and keep it")
     run.add_argument("--quiet", action="store_true")
     _add_common(run)
     _add_up_args(run)
     add_flags(run, (*SELECT, *RUN), "run (Algorithm 1)")
     add_flags(run, POLICY, "node scoring (Eq. 2-3)")
+    add_flags(run, TESTBED, "testbed (--payload-scale and --compute-s-per-mb: --compute modelled only)")
+    add_flags(run, TASK, "training task (--compute real)")
     run.set_defaults(func=_run)
 
     me = tsub.add_parser("measure", help="controller accuracy: served vs configured bandwidth, delay, loss")
@@ -197,16 +209,25 @@ def _run(args: argparse.Namespace) -> int:
 
     from edgetune.fleet.schema import load_fleet
     from edgetune.io import atomic_write_json
-    from edgetune.runs.testbed import run_on_testbed, simulate_prediction
+    from edgetune.runs.testbed import (
+        real_compute_workload,
+        run_flower_on_testbed,
+        run_on_testbed,
+        simulate_prediction,
+    )
     from edgetune.testbed.build import down
-    from edgetune.testbed.engine import TestbedEngineConfig, scaled_workload
+    from edgetune.testbed.engine import scaled_workload
     from edgetune.testbed.runs import state_fleet
     from edgetune.testbed.state import TestbedState
 
-    spec = build_spec(args, (*SELECT, *RUN, *POLICY), {"fleet": {"file": args.fleet}})
+    flags = (*SELECT, *RUN, *POLICY, *TESTBED, *TASK)
+    spec = build_spec(args, flags, {"run": {"engine": "testbed"}, "fleet": {"file": args.fleet}})
     if not 0 < args.payload_scale <= 1:
         raise InputError("--payload-scale", args.payload_scale, "must be in (0, 1]")
     positive("--compute-s-per-mb", args.compute_s_per_mb, allow_zero=True)
+    out = Path(args.out)
+    if out.is_dir():
+        raise InputError("--out", args.out, "is a folder; give the run record's file name")
     path = _state_path(args)
     fleet = load_fleet(args.fleet)
     _up_options(args)
@@ -215,41 +236,58 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("--keep", args.name, f"no testbed is up under this name ({path})")
     workload = scaled_workload(args.payload_scale, args.compute_s_per_mb)
     config = spec.run
+    real = spec.engine.compute == "real"
     if not args.keep:
         _bring_up(args, fleet, path)
     try:
         built = state_fleet(TestbedState.load(path))
         bar = tqdm(total=config.epochs, desc=f"testbed {config.policy}", unit="epoch", disable=args.quiet, leave=False)
+        if real:
 
-        def tick(_ep: object) -> None:
-            bar.update(1)
+            def advance(n: int) -> None:
+                bar.update(n)
 
-        record = run_on_testbed(path, spec, workload, TestbedEngineConfig(tcp_cc=args.tcp_cc), progress=tick)
+            try:
+                doc = run_flower_on_testbed(path, spec, out.with_suffix(".run"), on_epochs=advance)
+            except RuntimeError as exc:
+                bar.close()
+                print(f"edgetune: testbed run failed: {exc}", file=sys.stderr)
+                return 1
+        else:
+
+            def tick(_ep: object) -> None:
+                bar.update(1)
+
+            doc = run_on_testbed(path, spec, workload, spec.engine, progress=tick).to_json()
         bar.close()
     finally:
         if not args.keep:
             down(path)
+    if real:
+        workload = real_compute_workload(doc, built)
     sim = simulate_prediction(built, spec, workload)
-    doc = record.to_json()
-    err = record.completion_time_s - sim.completion_time_s
+    err = doc["completion_time_s"] - sim.completion_time_s
     doc["prediction"] = {
         "engine": "simulated",
+        "workload": dataclasses.asdict(workload),
         "completion_time_s": sim.completion_time_s,
+        "final_loss": sim.final_loss,
+        "energy": sim.energy,
         "epochs": [
             {"epoch": e.epoch, "end_s": e.end_s, "active": e.active, "eliminated": e.eliminated} for e in sim.epochs
         ],
         "error_s": err,
         "error_pct": 100.0 * err / sim.completion_time_s if sim.completion_time_s else None,
     }
-    atomic_write_json(args.out, doc)
+    atomic_write_json(out, doc)
     if not args.quiet:
         print(
-            f"{config.policy}: testbed {record.completion_time_s:.1f} s (wall), simulation "
-            f"{sim.completion_time_s:.1f} s, error {err:+.1f} s ({doc['prediction']['error_pct']:+.1f} %); "
-            f"active per epoch {[len(e.active) for e in record.epochs]}"
+            f"{config.policy} ({spec.engine.compute} compute): testbed {doc['completion_time_s']:.1f} s (wall), "
+            f"simulation {sim.completion_time_s:.1f} s, error {err:+.1f} s ({doc['prediction']['error_pct']:+.1f} %); "
+            f"active per epoch {[len(e['active']) for e in doc['epochs']]}; final loss {doc.get('final_loss')}"
         )
-        print(f"wrote {args.out}")
-    return 0
+        print(f"wrote {out}")
+    return 0 if doc.get("status") == "complete" else 1
 
 
 def _measure(args: argparse.Namespace) -> int:

@@ -195,12 +195,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, timeout_s: float) -> bool:
-    """Poll until ``host:port`` accepts a TCP connection or ``timeout_s`` passes."""
+def wait_for_port(host: str, port: int, timeout_s: float, netns: str = "") -> bool:
+    """Poll until ``host:port`` accepts a TCP connection or ``timeout_s`` passes (from inside ``netns``)."""
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
-            return True
+        if netns:  # a socket of that namespace: bash's /dev/tcp under `ip netns exec`
+            probe = ["ip", "netns", "exec", netns, "bash", "-c", f": </dev/tcp/{host}/{port}"]
+            if subprocess.run(probe, capture_output=True, timeout=10, check=False).returncode == 0:
+                return True
+        else:
+            with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+                return True
         time.sleep(0.2)
     return False
 
@@ -233,6 +238,9 @@ class Deployment:
         its own per-message process (Flower's plain behaviour; for the benchmark's "before").
     task_poll_s : float
         ``FLWR_SUPEREXEC_TASK_POLL_INTERVAL`` of every process.
+    netns : mapping
+        Network namespace per process home (``"superlink"``, ``"cli"``, a SuperNode's name, which its
+        trainer shares): those processes run under ``ip netns exec NS`` (the SDN testbed).
     """
 
     workdir: Path
@@ -243,6 +251,7 @@ class Deployment:
     warm: bool = True
     task_poll_s: float = TASK_POLL_S
     procs: dict[str, _Proc] = field(default_factory=dict)
+    netns: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir).resolve()
@@ -261,13 +270,17 @@ class Deployment:
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         return env
 
+    def _netns_prefix(self, home: str) -> list[str]:
+        ns = self.netns.get(home, "")
+        return ["ip", "netns", "exec", ns] if ns else []
+
     def _start(self, name: str, cmd: Sequence[str], home: str) -> _Proc:
         if name in self.procs and self.procs[name].popen.poll() is None:
             raise RuntimeError(f"{name} is already running")
         log_path = self.workdir / f"{name}.log"
         log = open(log_path, "ab")  # noqa: SIM115  (closed in stop)
         popen = subprocess.Popen(
-            list(cmd),
+            self._netns_prefix(home) + list(cmd),
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self._env(home),
@@ -281,7 +294,7 @@ class Deployment:
     def start_superlink(self, timeout_s: float = 60.0, node_auth: bool = False) -> None:
         """Start the SuperLink and wait until its port answers."""
         self._start("superlink", superlink_command(self.host, self.port, self.tls, node_auth), "superlink")
-        if not wait_for_port(self.host, self.port, timeout_s):
+        if not wait_for_port(self.host, self.port, timeout_s, self.netns.get("superlink", "")):
             self.stop()
             raise RuntimeError(f"SuperLink did not open {self.address} within {timeout_s:.0f} s")
 
@@ -309,7 +322,7 @@ class Deployment:
         rc = write_run_config(self.workdir / "run-config.toml", run_config)
         write_connection(self.workdir / "cli", self.address, self.tls.insecure, self.tls.ca_certfile)
         out = subprocess.run(
-            flwr_run_command(app, rc),
+            self._netns_prefix("cli") + flwr_run_command(app, rc),
             env=self._env("cli"),
             cwd=self.workdir,
             capture_output=True,

@@ -12,7 +12,10 @@ Modules:
 * :mod:`~edgetune.testbed.build` brings a plan up and tears exactly it down;
 * :mod:`~edgetune.testbed.estimator` turns port counters and probes into smoothed path metrics (pure);
 * :mod:`~edgetune.testbed.controller_app` is the os-ken (Ryu) OpenFlow 1.3 app serving them northbound;
-* :mod:`~edgetune.testbed.engine` is the ``"testbed"`` engine; :mod:`~edgetune.testbed.agent` the node side.
+* :mod:`~edgetune.testbed.engine` is the ``"testbed"`` engine (``[testbed]`` section, modelled compute,
+  pacing of real compute); :mod:`~edgetune.testbed.agent` the node side;
+* :mod:`~edgetune.testbed.forward` carries the orchestrator namespace's requests to the controller's
+  northbound API (real compute: Flower on the testbed, wired in :mod:`edgetune.runs.testbed`).
 
 See docs/testbed.md.
 """

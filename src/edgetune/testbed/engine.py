@@ -15,7 +15,9 @@ Per node there is one TCP connection, a sender thread (a queue of frames) and a 
   next epoch; a node starts its next epoch's compute only once it holds the model, as in the
   simulation engine).
 
-Compute is not real: a node of compute power ``C`` sleeps ``partition_mb * compute_s_per_mb / C``
+This engine is ``testbed.compute = "modelled"`` (network-only studies); real compute on the testbed
+is Flower's (:func:`edgetune.runs.testbed.run_flower_on_testbed`). Here compute is not real: a node of
+compute power ``C`` sleeps ``partition_mb * compute_s_per_mb / C``
 seconds, the simulation engine's formula, so compute stays scaled by compute power as in the other
 engines. Payloads are the simulation workload scaled by ``payload_scale`` (default 1/1000: model
 0.5 MB, data set 1 MB) so a 10-epoch run takes minutes; docs/testbed.md.
@@ -34,7 +36,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from edgetune.engines.base import BuildContext, RegisteredEngine, register_engine
 from edgetune.engines.simulated import MB, SimWorkload
+from edgetune.errors import InputError
 from edgetune.fleet.schema import Fleet
 from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.testbed.agent import recv_msg, send_msg, set_congestion_control
@@ -59,15 +63,80 @@ def scaled_workload(payload_scale: float = 1e-3, compute_s_per_mb: float = 1.0) 
     )
 
 
+#: How nodes compute on the testbed: ``real`` (Flower SuperNodes training for real in the node
+#: namespaces, paced by compute power) or ``modelled`` (this engine's agents sleep the simulation's formula).
+COMPUTE_MODES: tuple[str, ...] = ("real", "modelled")
+#: Longest wait a spec may ask for (a day).
+MAX_WAIT_S = 86_400.0
+
+
 @dataclass(frozen=True)
 class TestbedEngineConfig:
-    """Knobs of the testbed engine."""
+    """The ``[testbed]`` section of a run spec (``run.engine = "testbed"``), one default each.
+
+    Attributes
+    ----------
+    compute : str
+        ``real`` (default): a Flower SuperNode and a warm trainer per node in its namespace, each
+        node's step paced to its compute power (:func:`compute_slowdowns`); ``modelled``: this
+        module's agents sleep ``partition_mb * compute_s_per_mb / C`` (network-only studies).
+    tcp_cc : str
+        TCP congestion control of the modelled runs' transfers (the paper's Mininet hosts ran Linux's
+        default, CUBIC; this host defaults to BBR).
+    round_timeout_s : float
+        Hard cap on one round (both modes).
+    connect_timeout_s : float
+        Longest wait for the node agents to accept (modelled) or the SuperNodes to identify (real).
+    """
 
     __test__ = False
 
-    tcp_cc: str = "cubic"  # the paper's Mininet hosts ran Linux's default, CUBIC; this host defaults to BBR
+    compute: str = "real"
+    tcp_cc: str = "cubic"
     round_timeout_s: float = 600.0
-    connect_timeout_s: float = 20.0
+    connect_timeout_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.compute not in COMPUTE_MODES:
+            raise InputError("compute", self.compute, f"choose from {', '.join(COMPUTE_MODES)}")
+        if not (self.tcp_cc.isascii() and self.tcp_cc.isalnum() and 0 < len(self.tcp_cc) <= 16):
+            raise InputError("tcp_cc", self.tcp_cc, "a congestion control name, e.g. cubic")
+        for name in ("round_timeout_s", "connect_timeout_s"):
+            value = getattr(self, name)
+            if not 0 < value <= MAX_WAIT_S:
+                raise InputError(name, value, f"must be positive and at most {MAX_WAIT_S:g} s")
+
+
+def compute_slowdowns(fleet: Fleet) -> dict[int, float]:
+    """Pacing of real compute: node ``k`` runs at ``C_k / C_max`` of the host's speed.
+
+    Every local step is stretched to ``slowdown = C_max / C_k`` times its measured wall time (the
+    trainer sleeps ``(slowdown - 1) x`` the step after it), so the fleet's most powerful node trains
+    at the host's full speed and a node of half its power takes twice as long, as Eq. 1's compute
+    term and the simulation engine's ``partition_mb * compute_s_per_mb / C`` assume.
+    """
+    top = max(n.compute for n in fleet.nodes)
+    return {n.id: top / n.compute for n in fleet.nodes}
+
+
+@register_engine
+class TestbedEntry(RegisteredEngine):
+    """The registry entry of ``run.engine = "testbed"``: its config class (``[testbed]``); never built here.
+
+    A testbed run needs root, Open vSwitch and a testbed brought up around it, which
+    :func:`~edgetune.runs.execute.run` does not do: :meth:`build` names the command that does.
+    """
+
+    name = "testbed"
+    time_base = "wall"
+    config_cls = TestbedEngineConfig
+
+    @classmethod
+    def build(cls, ctx: BuildContext) -> Engine:
+        """Refused with the command that runs a testbed spec."""
+        raise InputError(
+            "run.engine", "testbed", "a testbed run needs root and a testbed: use `edgetune testbed run --fleet F ...`"
+        )
 
 
 class _Link:
