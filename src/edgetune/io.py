@@ -6,6 +6,8 @@
   ``/dev/null``). The error names the flag and the value the user typed.
 * ``atomic_write_*`` write through a temporary file beside the target and an atomic rename, so a failed
   write leaves no half file; new files get the usual ``0o666 & ~umask`` mode (not mkstemp's 0600).
+* :func:`read_cache` loads a cache entry; a corrupt one (truncated ``.pt``, bad JSON, garbage
+  tokenizer) is one warning line on stderr, is removed, and the caller rebuilds it.
 * :class:`OutputSet` makes several outputs (a plan and its inference rows, a table and its figure)
   appear together or not at all: inside ``with outs.capture():`` every ``atomic_write_*`` is staged
   as a temporary file beside its target; leaving ``with outs:`` without an error renames them all,
@@ -18,12 +20,16 @@ import contextlib
 import contextvars
 import json
 import os
+import shutil
 import stat
+import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
+
+T = TypeVar("T")
 
 from edgetune.errors import InputError
 
@@ -37,6 +43,7 @@ _KINDS = {
     stat.S_IFSOCK: "a socket",
     stat.S_IFLNK: "a symbolic link",
     stat.S_IFDIR: "a folder",
+    stat.S_IFREG: "a regular file",
 }
 
 
@@ -52,6 +59,35 @@ def umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def read_cache(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], load: Callable[[], T]
+) -> T | None:
+    """``load()`` a cache entry made of ``paths``; None when it is absent or corrupt.
+
+    A corrupt entry (``load`` raises: a truncated ``.pt``, bad meta JSON, a garbage tokenizer file) is
+    reported in one line on stderr, ``edgetune: warning: cache FILE is corrupt (...); rebuilding``, and
+    its files are removed so that the caller rebuilds it. Interrupts (``KeyboardInterrupt``) pass through.
+    """
+    items = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
+    if not all(p.exists() for p in items):
+        return None
+    try:
+        return load()
+    except Exception as exc:  # noqa: BLE001 - any failure to read a cache entry means: rebuild it
+        first = (str(exc).strip().splitlines() or [""])[0][:120]
+        print(
+            f"edgetune: warning: cache {items[0]} is corrupt ({type(exc).__name__}: {first}); rebuilding",
+            file=sys.stderr,
+        )
+        for p in items:
+            with contextlib.suppress(OSError):
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+        return None
 
 
 def _kind(mode: int) -> str:
