@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
 from edgetune.errors import InputError, from_pydantic
 from edgetune.split.config import DATA_SPECS, RecordConfig
@@ -25,14 +25,14 @@ MAX_SERVERS = 1_000
 MAX_SEEDS = 100
 
 
-def _no_bool(v: Any) -> Any:
-    if isinstance(v, bool):
-        raise ValueError("a number, not a boolean")
+def _number(v: Any) -> Any:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError("must be a number (not a string or boolean)")
     return v
 
 
-#: A finite float (no NaN/inf, no boolean).
-Finite = Annotated[float, BeforeValidator(_no_bool), Field(allow_inf_nan=False)]
+#: A finite float given as a number (no NaN/inf, no string, no boolean).
+Finite = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -86,19 +86,6 @@ class PlanSchema(_Schema):
     time_s: Finite | None = None
     final_loss: Finite | None = None
 
-    @model_validator(mode="after")
-    def _executable(self) -> PlanSchema:
-        if not self.feasible:
-            return self
-        if self.model is None or self.bits is None:
-            raise ValueError("a feasible plan needs model and bits")
-        if not self.schedule:
-            raise ValueError("a feasible plan needs a schedule of at least one epoch")
-        epochs = [s.epoch for s in self.schedule]
-        if sorted(epochs) != list(range(1, len(epochs) + 1)):
-            raise ValueError("schedule epochs must be 1..K, each once")
-        return self
-
 
 class NodeSchema(_Schema):
     """The device or the cloud: speed (MAC/s) and energy per MAC."""
@@ -127,13 +114,6 @@ class InstanceSchema(_Schema):
     edge_servers: Annotated[list[ServerSchema], Field(min_length=1, max_length=MAX_SERVERS)]
     l_max: Finite | None = None
 
-    @model_validator(mode="after")
-    def _unique(self) -> InstanceSchema:
-        names = [s.name for s in self.edge_servers]
-        if len(set(names)) != len(names):
-            raise ValueError("edge server names must be unique")
-        return self
-
 
 class MetaSchema(_Schema):
     """What ``finetune-split`` reads of an instance's meta file (written by ``profile``)."""
@@ -147,7 +127,10 @@ def _validate(schema: type[BaseModel], data: Any, source: str) -> Any:
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        raise from_pydantic(exc, source) from None
+        err = from_pydantic(exc)
+        if err.field == "<root>":
+            raise InputError(source, type(data).__name__, err.reason) from None
+        raise InputError(f"{source}.{err.field}", err.value, err.reason) from None
 
 
 def check_execution(
@@ -162,7 +145,16 @@ def check_execution(
         raise InputError("plan.feasible", False, f"nothing to execute ({p.reason})")
     inst = _validate(InstanceSchema, instance, "instance")
     m = _validate(MetaSchema, meta, "meta")
-    assert p.model is not None and p.bits is not None  # _executable
+    if p.model is None or p.bits is None:
+        raise InputError("plan.model" if p.model is None else "plan.bits", None, "a feasible plan names both")
+    if not p.schedule:
+        raise InputError("plan.schedule", [], "a feasible plan needs a schedule of at least one epoch")
+    epochs = [s.epoch for s in p.schedule]
+    if sorted(epochs) != list(range(1, len(epochs) + 1)):
+        raise InputError("plan.schedule", epochs, "the epochs must be 1..K, each once")
+    names = [s.name for s in inst.edge_servers]
+    if len(set(names)) != len(names):
+        raise InputError("instance.edge_servers", names, "edge server names must be unique")
     if p.model not in model_names():
         raise InputError("plan.model", p.model, f"unknown model (known: {', '.join(model_names())})")
     check_bits(p.bits, "plan.bits")

@@ -202,10 +202,14 @@ def load_mapping(path: str | Path, field: str) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise InputError(field, str(p), "no such file")
+    if p.stat().st_size > 64 * 2**20:
+        raise InputError(field, str(p), "larger than 64 MiB")
     try:
-        data = json.loads(p.read_text()) if p.suffix == ".json" else yaml.safe_load(p.read_text())
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputError(field, str(p), f"cannot parse: {exc}") from None
+        text = p.read_text(encoding="utf-8")
+        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError, RecursionError, OSError) as exc:  # ValueError: JSON and UTF-8 errors
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise InputError(field, str(p), f"cannot parse: {first}") from None
     if not isinstance(data, dict):
         raise InputError(field, str(p), "must be a mapping")
     return data
