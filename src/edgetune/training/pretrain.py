@@ -139,18 +139,22 @@ def pretrain(cfg: PretrainConfig, cache_dir: Path | None = None, progress: Progr
     rng = np.random.default_rng(cfg.seed)
     model = build_gpt2(cfg.model, tok.vocab_size, rng, tok.eos_id)
 
-    def load() -> dict[str, Any]:
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    def load_meta() -> dict[str, Any]:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if not isinstance(meta, dict):
-            raise ValueError("the meta file is not a JSON object")
+            raise ValueError("not a JSON object")
         return meta
 
+    def load_weights() -> bool:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return True
+
     had_entry = path.exists() or meta_path.exists()
-    info = read_cache([path, meta_path], load)
-    if info is not None:
+    info = read_cache(meta_path, load_meta) if path.exists() else None
+    if info is not None and read_cache(path, load_weights):
         info["cached"] = True
         return Pretrained(model, tok, info)
+    meta_path.unlink(missing_ok=True)  # an entry is the weights and their meta: rebuilt together
     if had_entry:  # a corrupt entry (now removed) may have half-loaded: start again from the seeded model
         rng = np.random.default_rng(cfg.seed)
         model = build_gpt2(cfg.model, tok.vocab_size, rng, tok.eos_id)
