@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,7 +42,7 @@ def test_check_output_accepts_new_and_regular_files(tmp_path: Path) -> None:
         (lambda p: p.mkdir(), "a folder"),
     ],
 )
-def test_check_output_refuses_non_regular_targets(tmp_path: Path, make, reason: str) -> None:  # type: ignore[no-untyped-def]
+def test_check_output_refuses_non_regular_targets(tmp_path: Path, make: Callable[[Path], object], reason: str) -> None:
     target = tmp_path / "out.json"
     make(target)
     with pytest.raises(InputError) as err:

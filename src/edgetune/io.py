@@ -29,9 +29,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
-T = TypeVar("T")
-
 from edgetune.errors import InputError
+
+T = TypeVar("T")
 
 #: The output set that ``atomic_write_*`` stage into (``OutputSet.capture``); None = write directly.
 _ACTIVE: contextvars.ContextVar[OutputSet | None] = contextvars.ContextVar("edgetune_output_set", default=None)
@@ -61,9 +61,7 @@ def umask() -> int:
     return mask
 
 
-def read_cache(
-    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], load: Callable[[], T]
-) -> T | None:
+def read_cache(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], load: Callable[[], T]) -> T | None:
     """``load()`` a cache entry made of ``paths``; None when it is absent or corrupt.
 
     A corrupt entry (``load`` raises: a truncated ``.pt``, bad meta JSON, a garbage tokenizer file) is
@@ -75,7 +73,7 @@ def read_cache(
         return None
     try:
         return load()
-    except Exception as exc:  # noqa: BLE001 - any failure to read a cache entry means: rebuild it
+    except Exception as exc:  # any failure to read a cache entry means: rebuild it
         first = (str(exc).strip().splitlines() or [""])[0][:120]
         print(
             f"edgetune: warning: cache {items[0]} is corrupt ({type(exc).__name__}: {first}); rebuilding",
@@ -237,7 +235,7 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int = 2) -
     return atomic_write_text(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
 
 
-def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> Path:
+def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[Path], object]) -> Path:
     """Let ``writer`` fill a temporary path (e.g. ``savefig``), then move it into place atomically."""
     target = Path(path)
     active = _ACTIVE.get()
@@ -273,9 +271,7 @@ class OutputSet:
     def __enter__(self) -> OutputSet:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if kind is None:
             self.commit()
         else:
@@ -307,7 +303,7 @@ class OutputSet:
             fh.write(data)
         return target
 
-    def write_with(self, path: str | os.PathLike[str], writer: Callable[[Path], None]) -> Path:
+    def write_with(self, path: str | os.PathLike[str], writer: Callable[[Path], object]) -> Path:
         """Stage what ``writer`` writes to a temporary path for ``path``."""
         target = Path(path)
         fd, tmp = self._new(target)

@@ -161,7 +161,12 @@ def test_base_files_are_valid(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("path", "value", "contains"), SPLIT_CASES, ids=[f"{p}={v!r}" for p, v, _ in SPLIT_CASES])
 def test_finetune_split_bad_files(
-    path: str, value: Any, contains: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    path: str,
+    value: Any,
+    contains: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     docs = _base()
@@ -200,10 +205,14 @@ def test_finetune_split_bad_flags_and_files(
     assert _tree(tmp_path) == before
 
 
-def test_finetune_split_missing_meta(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_finetune_split_missing_meta(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     _write_split(tmp_path, _base())
-    _one_line_error(["finetune-split", "--plan", "plan.json", "--instance", "instance.json"], capsys, "instance.json.meta.json")
+    _one_line_error(
+        ["finetune-split", "--plan", "plan.json", "--instance", "instance.json"], capsys, "instance.json.meta.json"
+    )
 
 
 _JSON = st.recursive(
@@ -211,7 +220,9 @@ _JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6,
 )
-_PATHS = sorted({p for p, _, _ in SPLIT_CASES} | {"plan.schedule.0.epoch", "plan.time_s", "instance.l_max", "meta.record.n_val"})
+_PATHS = sorted(
+    {p for p, _, _ in SPLIT_CASES} | {"plan.schedule.0.epoch", "plan.time_s", "instance.l_max", "meta.record.n_val"}
+)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -231,7 +242,7 @@ def test_split_schema_any_value_is_accepted_or_one_input_error(changes: list[tup
         return
     # accepted: every number the executor divides by or feeds to training is finite and positive
     assert inst.device.speed > 0 and all(s.snr > 0 and s.bandwidth_hz > 0 for s in inst.edge_servers)
-    assert meta.host_mac_per_s[plan.model or ""] > 0 and 8 <= rec.image_size and 1 <= len(plan.schedule) <= 1000
+    assert meta.host_mac_per_s[plan.model or ""] > 0 and rec.image_size >= 8 and 1 <= len(plan.schedule) <= 1000
 
 
 # ---- profile ----------------------------------------------------------------------------------------------
@@ -359,7 +370,10 @@ def _ticks(pid: int) -> int:
 def _spawn(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 5  # wait for the exec (the command line is the child's own)
-    while time.monotonic() < deadline and Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[0] != argv[0].encode():
+    while (
+        time.monotonic() < deadline
+        and Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[0] != argv[0].encode()
+    ):
         time.sleep(0.01)
     return proc
 
@@ -376,9 +390,12 @@ def test_down_signals_only_processes_the_state_proves_it_started(tmp_path: Path)
     procs = [stranger, other_env, plain, ours]
     try:
         created = [
-            {"kind": "process", "name": f"p{k}", "pid": p.pid, "start_ticks": _ticks(p.pid)} for k, p in enumerate(procs)
+            {"kind": "process", "name": f"p{k}", "pid": p.pid, "start_ticks": _ticks(p.pid)}
+            for k, p in enumerate(procs)
         ]
-        created.append({"kind": "process", "name": "reused", "pid": stranger.pid, "start_ticks": _ticks(stranger.pid) + 1})
+        created.append(
+            {"kind": "process", "name": "reused", "pid": stranger.pid, "start_ticks": _ticks(stranger.pid) + 1}
+        )
         state.write_text(json.dumps(_state(tmp_path, created)))
         assert main(["testbed", "down", "--state", str(state)]) == 0
         ours.wait(timeout=10)  # ended (down reaped it: main() runs in this process, its parent)
@@ -417,7 +434,9 @@ def test_state_schema_accepts_only_the_testbeds_own_things(name: str, created: l
     prefix = f"et{name}"
     for r in data["created"]:
         if r["kind"] == "file":
-            assert Path(os.path.abspath(r["name"])).parent == path.parent and Path(r["name"]).name.startswith(prefix + "-")
+            assert Path(os.path.abspath(r["name"])).parent == path.parent and Path(r["name"]).name.startswith(
+                prefix + "-"
+            )
         elif r["kind"] == "process":
             assert isinstance(r["pid"], int) and r["pid"] >= 2 and isinstance(r["start_ticks"], int)
         elif r["kind"] == "nft":

@@ -78,7 +78,9 @@ def test_bad_output_is_one_line_and_leaves_nothing(
     assert _tree(work) == []
 
 
-def test_simulate_and_run_check_out_before_work(fleet_file: Path, work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_simulate_and_run_check_out_before_work(
+    fleet_file: Path, work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _one_line_error(["simulate", "--fleet", str(fleet_file), "--out", "/proc/run.json", "--quiet"], capsys, "--out=")
     exp = work / "exp.toml"
     exp.write_text('[run]\nengine = "simulated"\nepochs = 2\n[fleet]\nnodes = 4\n')

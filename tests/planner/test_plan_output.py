@@ -16,7 +16,17 @@ def test_same_input_gives_byte_identical_plan_but_for_timings(method: str, tmp_p
     files = []
     for run in ("a", "b"):
         out, inf = tmp_path / f"{run}.json", tmp_path / f"{run}-inference.json"
-        argv = ["plan", "jqodi-data1", "--method", method, "--out", str(out), "--inference", "--inference-out", str(inf)]
+        argv = [
+            "plan",
+            "jqodi-data1",
+            "--method",
+            method,
+            "--out",
+            str(out),
+            "--inference",
+            "--inference-out",
+            str(inf),
+        ]
         assert main(argv) == 0
         files.append((out.read_bytes(), inf.read_bytes()))
     (plan_a, inf_a), (plan_b, inf_b) = files

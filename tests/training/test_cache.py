@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def _warning(capsys: pytest.CaptureFixture[str], path: Path) -> None:
     ],
 )
 def test_corrupt_cache_entry_is_rebuilt(
-    which: str, damage, offline_corpora: Path, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+    which: str, damage: Callable[[Path], object], offline_corpora: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first = pretrain(CFG)
     assert first.info["cached"] is False

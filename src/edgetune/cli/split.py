@@ -69,12 +69,11 @@ def _finetune(args: argparse.Namespace) -> int:
 
     import torch
 
+    from edgetune.errors import InputError
     from edgetune.io import atomic_write_json
     from edgetune.split.execute import execute_plan, format_result
-    from edgetune.split.instance import load_mapping, meta_path
-
-    from edgetune.errors import InputError
     from edgetune.split.inputs import check_execution
+    from edgetune.split.instance import load_mapping, meta_path
 
     if not 0 <= args.seed < 2**32:
         raise InputError("--seed", args.seed, "must be in 0..2**32-1")

@@ -79,7 +79,9 @@ def execute_plan(plan: dict[str, Any], instance: dict[str, Any], meta: dict[str,
     model = build(model_name, bits, rec)
     for i, step in enumerate(schedule):
         if step["partition"] not in model.partitions:
-            raise InputError(f"plan.schedule[{i}].partition", step["partition"], f"{model_name} allows {model.partitions}")
+            raise InputError(
+                f"plan.schedule[{i}].partition", step["partition"], f"{model_name} allows {model.partitions}"
+            )
     model.load_state_dict(pretrained_state(model_name, rec, cache))
     data = device_data(rec)
     # τ_(a,q): the cloud quantizes the weights and calibrates activation ranges on one batch

@@ -133,9 +133,7 @@ def _validate(schema: type[BaseModel], data: Any, source: str) -> Any:
         raise InputError(f"{source}.{err.field}", err.value, err.reason) from None
 
 
-def check_execution(
-    plan: Any, instance: Any, meta: Any
-) -> tuple[PlanSchema, InstanceSchema, MetaSchema, RecordConfig]:
+def check_execution(plan: Any, instance: Any, meta: Any) -> tuple[PlanSchema, InstanceSchema, MetaSchema, RecordConfig]:
     """Validate ``finetune-split``'s three files together; raise :class:`InputError` naming the first bad field."""
     from edgetune.split.models import model_names
     from edgetune.split.quant import check_bits
@@ -163,5 +161,7 @@ def check_execution(
     servers = {s.name for s in inst.edge_servers}
     for i, step in enumerate(sorted(p.schedule, key=lambda s: s.epoch)):
         if step.edge_server not in servers:
-            raise InputError(f"plan.schedule[{i}].edge_server", step.edge_server, f"not in the instance {sorted(servers)}")
+            raise InputError(
+                f"plan.schedule[{i}].edge_server", step.edge_server, f"not in the instance {sorted(servers)}"
+            )
     return p, inst, m, RecordConfig(**m.record.model_dump())

@@ -104,7 +104,9 @@ def proven_ours(res: Resource, state_path: Path | None = None) -> bool:
         return False
     if state_path is None:
         return True
-    marks = {os.path.abspath(e.split("=", 1)[1]) for e in _proc_strings(res.pid, "environ") if e.startswith(f"{STATE_ENV}=")}
+    marks = {
+        os.path.abspath(e.split("=", 1)[1]) for e in _proc_strings(res.pid, "environ") if e.startswith(f"{STATE_ENV}=")
+    }
     return os.path.abspath(state_path) in marks
 
 
@@ -315,7 +317,11 @@ def leftovers(state_data: dict[str, Any]) -> list[str]:
             out.append(f"{kind} {name}")
         elif kind == "link" and r.get("info", {}).get("peer") in have_links:
             out.append(f"link {r['info']['peer']}")
-        elif kind == "process" and r.get("pid") and proven_ours(Resource("process", name, pid=r["pid"], start_ticks=r.get("start_ticks"))):
+        elif (
+            kind == "process"
+            and r.get("pid")
+            and proven_ours(Resource("process", name, pid=r["pid"], start_ticks=r.get("start_ticks")))
+        ):
             out.append(f"process {name} (pid {r['pid']})")
         elif kind in ("nft", "qdisc") and r.get("netns") and r["netns"] in have_ns:
             out.append(f"{kind} {name} in {r['netns']}")

@@ -93,7 +93,7 @@ def _check_ours(state: StateSchema) -> tuple[str, str, str] | None:
     from edgetune.testbed.shaping import NFT_TABLE
 
     prefix = f"et{state.name}"
-    ifname = re.compile(re.escape(prefix) + r"[A-Za-z0-9_.-]{0,%d}" % (15 - len(prefix)))
+    ifname = re.compile(re.escape(prefix) + "[A-Za-z0-9_.-]{0," + str(15 - len(prefix)) + "}")
     for i, r in enumerate(state.created):
         where = f"created[{i}]"
         if r.netns and not ifname.fullmatch(r.netns):
