@@ -46,6 +46,8 @@ def process_start_ticks(pid: int) -> int | None:
     return int(rest[19])  # field 22 overall
 
 
+#: The nft table the testbed creates in its namespaces for loss (``shaping.py``).
+NFT_TABLE = "edgetune_loss"
 #: Bounds of a state file (a testbed of 200 nodes lists a few thousand resources).
 MAX_STATE_BYTES = 16 * 2**20
 MAX_RESOURCES = 100_000
@@ -90,8 +92,6 @@ class StateSchema(BaseModel):
 
 def _check_ours(state: StateSchema) -> tuple[str, str, str] | None:
     """The first entry naming something outside the testbed's prefix: (field, value, reason), or None."""
-    from edgetune.testbed.shaping import NFT_TABLE
-
     prefix = f"et{state.name}"
     ifname = re.compile(re.escape(prefix) + "[A-Za-z0-9_.-]{0," + str(15 - len(prefix)) + "}")
     for i, r in enumerate(state.created):
