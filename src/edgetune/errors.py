@@ -22,7 +22,24 @@ class InputError(ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        super().__init__(f"{field}={value!r}: {reason}")
+        super().__init__(f"{_one_line(field)}={_shown(value)}: {_one_line(reason)}")
+
+
+#: Longest rendering of a rejected value in the error line (a whole document or a 5,000-digit number is cut).
+MAX_SHOWN_CHARS = 200
+
+
+def _shown(value: Any) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4300-digit str limit
+        text = f"<integer of about {value.bit_length() * 0.30103:.0f} digits>" if isinstance(value, int) else "<?>"
+    return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 3] + "..."
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks replaced, so the error stays one line."""
+    return " ".join(str(text).splitlines())
 
 
 def from_pydantic(exc: Any, source: str = "") -> InputError:

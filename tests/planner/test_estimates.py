@@ -54,3 +54,13 @@ def test_scenario_losses_reproduce_tables(name):
                 delta = getattr(var.epoch_loss_delta, flavour)
                 got = least_epochs(model.loss, gamma, delta, inst.l_max)
                 assert got == (None if ks is None else ks[col]), (model.name, var.bits, flavour)
+
+
+def test_tiny_negative_delta_is_unreachable_in_closed_form():
+    """Issue 16: ℓ = -1e-300 with no ``epochs`` used to spin in a `k -= 1` loop; now a closed form, bounded."""
+    from edgetune.planner.instance import MAX_EPOCHS
+
+    assert least_epochs(1.0, 0.0, -1e-300, 0.5) is None
+    assert least_epochs(1.0, 0.0, -0.5 / (MAX_EPOCHS - 1), 0.5) == MAX_EPOCHS  # 0.5 / ℓ = MAX-1 -> K = MAX
+    assert least_epochs(1.0, 0.0, -0.5 / (MAX_EPOCHS + 1), 0.5) is None
+    assert least_epochs(1.0, 0.5, -0.25, 1.0) == 3  # 1.5 - 0.25 K < 1 -> K > 2

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from edgetune.errors import InputError
+from edgetune.inputs import parse_yaml
 from edgetune.planner.instance import instance_from_mapping, load_instance
 
 from .helpers import small_doc
@@ -52,7 +52,7 @@ models:
     assert inst.edge_servers[0].name == "rtx3090"
     assert inst.models[0].variants[1].partition_points() == (1,)
     j = tmp_path / "inst.json"
-    j.write_text(json.dumps(yaml.safe_load(text.replace(".inf", "1e400"))))
+    j.write_text(json.dumps(parse_yaml(text, "F", "inst.yaml", allow_inf=True)))  # .inf -> Infinity
     assert load_instance(j).models[0].variants[0].epochs is not None
 
 
@@ -117,7 +117,7 @@ def test_bad_files(tmp_path):
         load_instance(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("t_max_s: [1,\n")
-    with pytest.raises(InputError, match="not valid YAML"):
+    with pytest.raises(InputError, match="malformed YAML"):
         load_instance(bad)
     lst = tmp_path / "list.yaml"
     lst.write_text("- 1\n")

@@ -99,8 +99,8 @@ def _run(args: argparse.Namespace) -> int:
     for pol in policies:
         if pol not in POLICIES:
             raise InputError("--policies", pol, f"unknown policy; choose from {', '.join(sorted(POLICIES))}")
-    if args.seeds < 1:
-        raise InputError("--seeds", args.seeds, "must be at least 1")
+    if not 1 <= args.seeds <= MAX_RUNS[args.engine]:  # before the list of seeds is built
+        raise InputError("--seeds", args.seeds, f"must be in [1, {MAX_RUNS[args.engine]}] (MAX_RUNS[{args.engine!r}])")
     doc: dict[str, Any] = {"run": {"engine": args.engine}}
     if args.engine == "inprocess":
         doc.update({k: dict(v) for k, v in INPROCESS_DEFAULTS.items()})

@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from edgetune.cli.flags import NETWORK, add_flags, build_spec
+from edgetune.cli.flags import NETWORK, add_flags, build_spec, check_limit
 
 
 def register(sub: Any) -> None:
@@ -42,6 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     positive("--speed", args.speed)
     positive("--duration-s", args.duration_s, allow_zero=True)
+    check_limit("--seed", args.seed, "seed")
     if not 0 <= args.port <= 65535:
         raise InputError("--port", args.port, "must be in 0..65535")
     spec = build_spec(args, NETWORK)

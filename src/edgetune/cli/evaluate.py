@@ -42,6 +42,7 @@ def register(sub: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from edgetune.cli.flags import check_limit
     from edgetune.errors import InputError
     from edgetune.training.textgen import MAX_EVAL_TOKENS
     from edgetune.training.userdata import load_documents
@@ -50,8 +51,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("--max-tokens", args.max_tokens, f"must be between 2 and {MAX_EVAL_TOKENS}")
     if not 2 <= args.block_len <= 8192:
         raise InputError("--block-len", args.block_len, "must be between 2 and 8192")
-    if args.threads < 1:
-        raise InputError("--threads", args.threads, "must be at least 1")
+    check_limit("--threads", args.threads, "threads")
     docs = load_documents(args.data)
     import torch
 

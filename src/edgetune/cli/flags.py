@@ -203,3 +203,19 @@ def build_spec(args: argparse.Namespace, flags: Sequence[Flag], doc: dict[str, A
 def replace_run(spec: Any, **changes: Any) -> Any:
     """``spec`` with fields of its ``[run]`` section changed."""
     return spec.replace(run=dataclasses.replace(spec.run, **changes))
+
+
+#: Bounds of the command-line numbers that are not run-spec keys (the spec's own are ``runs.spec.LIMITS``);
+#: docs/runs.md "Limits" lists both.
+CLI_LIMITS: dict[str, tuple[int, int]] = {
+    "seed": (0, 2**63 - 1),
+    "threads": (1, 256),
+}
+
+
+def check_limit(flag: str, value: int, name: str) -> int:
+    """``value`` of ``flag`` inside ``CLI_LIMITS[name]``, else an :class:`InputError` naming the flag and limit."""
+    lo, hi = CLI_LIMITS[name]
+    if isinstance(value, bool) or not lo <= value <= hi:
+        raise InputError(flag, value, f"must be in [{lo}, {hi}] (CLI_LIMITS[{name!r}])")
+    return value

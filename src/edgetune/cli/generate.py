@@ -36,12 +36,12 @@ def register(sub: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from edgetune.errors import InputError
+    from edgetune.cli.flags import check_limit
     from edgetune.training.textgen import check_generation
 
     check_generation(args.max_new_tokens, args.temperature, args.prompt)
-    if args.threads < 1:
-        raise InputError("--threads", args.threads, "must be at least 1")
+    check_limit("--threads", args.threads, "threads")
+    check_limit("--seed", args.seed, "seed")
     import torch
 
     from edgetune.training.finetuned import load_finetuned

@@ -19,19 +19,47 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edgetune.errors import InputError, from_pydantic
+from edgetune.inputs import parse_yaml, read_text
 from edgetune.io import atomic_write_text
+
+#: Bounds of every number of a fleet file, declared once: ``name -> (low, high)``. Numbers are finite,
+#: booleans are not numbers, and a physical quantity that must be positive has a positive floor (so a
+#: denormal such as 5e-324 cannot turn into an infinite time downstream).
+BOUNDS: dict[str, tuple[float, float]] = {
+    "bandwidth_mbps": (1e-6, 1e7),  # 1 bit/s .. 10 Tbit/s
+    "delay_ms": (0.0, 3.6e6),  # .. one hour
+    "loss_pct": (0.0, 100.0),  # upper end excluded
+    "compute": (1e-6, 1e9),
+    "power_w": (0.0, 1e6),
+    "radio_j_per_mb": (0.0, 1e6),
+    "node_id": (0, 2**31 - 1),
+    "seed": (0, 2**63 - 1),
+}
+#: Longest name or id string in a fleet file.
+MAX_NAME_CHARS = 256
+
+
+def _number(name: str, description: str, default: float | None = None, **extra: Any) -> Any:
+    """A finite, strictly typed float field bounded by ``BOUNDS[name]``."""
+    lo, hi = BOUNDS[name]
+    bounds: dict[str, float] = {"ge": lo, "le": hi}
+    bounds.update(extra)
+    if "lt" in extra:
+        bounds.pop("le")
+    kwargs: dict[str, Any] = {"strict": True, "allow_inf_nan": False, "description": description, **bounds}
+    return Field(**kwargs) if default is None else Field(default, **kwargs)
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", str_max_length=MAX_NAME_CHARS)
 
 
 class LinkSpec(_Frozen):
     """One network link, as configured without fine-tuning traffic."""
 
-    bandwidth_mbps: float = Field(gt=0, description="capacity in megabits per second")
-    delay_ms: float = Field(ge=0, description="one-way propagation + processing delay in milliseconds")
-    loss_pct: float = Field(default=0.0, ge=0, lt=100, description="packet loss rate in percent")
+    bandwidth_mbps: float = _number("bandwidth_mbps", "capacity in megabits per second")
+    delay_ms: float = _number("delay_ms", "one-way propagation + processing delay in milliseconds")
+    loss_pct: float = _number("loss_pct", "packet loss rate in percent", 0.0, lt=100.0)
 
 
 class OrchestratorSpec(_Frozen):
@@ -54,12 +82,12 @@ class SwitchSpec(_Frozen):
 class NodeSpec(_Frozen):
     """An edge node: its compute power, power draw and access link to its gateway."""
 
-    id: int = Field(ge=0)
+    id: int = Field(strict=True, ge=BOUNDS["node_id"][0], le=BOUNDS["node_id"][1])
     name: str = ""
-    compute: float = Field(gt=0, description="compute power C (paper units; see docs/network.md)")
-    idle_power_w: float = Field(default=2.5, ge=0, description="power draw while idle, watts")
-    busy_power_w: float = Field(default=8.0, ge=0, description="power draw while training, watts")
-    radio_j_per_mb: float = Field(default=0.1, ge=0, description="radio energy per megabyte moved, joules")
+    compute: float = _number("compute", "compute power C (paper units; see docs/network.md)")
+    idle_power_w: float = _number("power_w", "power draw while idle, watts", 2.5)
+    busy_power_w: float = _number("power_w", "power draw while training, watts", 8.0)
+    radio_j_per_mb: float = _number("radio_j_per_mb", "radio energy per megabyte moved, joules", 0.1)
     gateway: str
     link: LinkSpec
 
@@ -69,7 +97,7 @@ class Fleet(_Frozen):
 
     version: Literal[1] = 1
     setup: str = "custom"
-    seed: int | None = None
+    seed: int | None = Field(default=None, strict=True, ge=BOUNDS["seed"][0], le=BOUNDS["seed"][1])
     orchestrator: OrchestratorSpec
     switches: list[SwitchSpec]
     nodes: list[NodeSpec] = Field(min_length=1)
@@ -136,11 +164,11 @@ def load_fleet(path: str | Path) -> Fleet:
     """Read and validate a fleet YAML (or JSON) file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p, "--fleet")
     except OSError as exc:
         raise InputError("--fleet", str(path), f"cannot read: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text, "--fleet", str(path))
     except yaml.YAMLError as exc:
         raise InputError(str(path), "<yaml>", f"malformed YAML: {str(exc).splitlines()[0]}") from None
     return fleet_from_dict(data, source=p.name)

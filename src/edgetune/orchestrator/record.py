@@ -21,13 +21,13 @@ byte-identical and those of other engines compare equal in everything but ``timi
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgetune.errors import InputError
 from edgetune.io import atomic_write_json
 
 
@@ -162,6 +162,10 @@ def data_fraction(epochs: Sequence[EpochRecord], data_bytes: Mapping[int, float]
 
 
 def load_record(path: str | Path) -> dict[str, Any]:
-    """Read a run record JSON document."""
-    doc: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    """Read a run record JSON document (bounded reader: regular file, size cap, UTF-8, finite numbers)."""
+    from edgetune.inputs import load_json
+
+    doc = load_json(path, "record")
+    if not isinstance(doc, dict):
+        raise InputError("record", str(path), "a run record must be a JSON object")
     return doc

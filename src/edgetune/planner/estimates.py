@@ -3,7 +3,8 @@
 The paper treats γ̂_(a,q) (loss jump after quantization), γ̂^update + γ̂^run (per-epoch loss change ℓ)
 and K̂_(a,q) (epochs to reach L_max) as given estimators, in an expected and a robust flavour
 (Tables VI-VII). An instance provides them per variant; when ``epochs`` is absent, K̂ is "the least K"
-with ``L_a + γ + K·ℓ < L_max`` (Eq. 12 solved for K, at least one epoch).
+with ``L_a + γ + K·ℓ < L_max`` (Eq. 12 solved for K in closed form, at least one epoch, at most
+``MAX_EPOCHS``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from edgetune.planner.instance import Model, Variant
+from edgetune.planner.instance import MAX_EPOCHS, Model, Variant
 
 __all__ = ["Flavour", "VariantEstimate", "final_loss", "least_epochs", "variant_estimate"]
 
 Flavour = Literal["expected", "robust"]
+#: Most unit steps taken after the closed form of :func:`least_epochs` (rounding can move it by one or two).
+_ROUNDING_STEPS = 8
 
 
 def final_loss(l_a: float, gamma: float, delta: float, epochs: int) -> float:
@@ -37,28 +40,38 @@ def final_loss(l_a: float, gamma: float, delta: float, epochs: int) -> float:
 
 
 def least_epochs(l_a: float, gamma: float, delta: float, l_max: float) -> int | None:
-    """The least K >= 1 with ``L_a + γ + K·ℓ < L_max``, or ``None`` when no K reaches it.
+    """The least K >= 1 with ``L_a + γ + K·ℓ < L_max``, or ``None`` when no K <= ``MAX_EPOCHS`` reaches it.
 
-    ``None`` is the paper's γ = ∞ case: an infinite jump, or a non-negative ℓ that starts above target.
+    ``None`` is the paper's γ = ∞ case: an infinite jump, or a non-negative ℓ that starts above target;
+    edgetune adds a third: a negative ℓ so small that more than :data:`~edgetune.planner.instance.MAX_EPOCHS`
+    epochs would be needed. Closed form (Eq. 12 solved for K): with ``r = L_max - L_a - γ`` and ℓ < 0,
+    ``K = floor(r / ℓ) + 1``, then at most a few unit steps fix floating-point rounding.
 
     Examples
     --------
     >>> least_epochs(0.0186, 0.004, -1.0e-4, 0.0186)   # 0.004 / 1e-4 = 40 epochs reach equality
     41
+    >>> least_epochs(1.0, 0.0, -1e-300, 0.5) is None   # 5e299 epochs: beyond MAX_EPOCHS
+    True
     """
     if math.isinf(gamma) or math.isnan(gamma):
         return None
     if final_loss(l_a, gamma, delta, 1) < l_max:
         return 1
-    if delta >= 0:
+    if not delta < 0:
         return None
-    k = max(1, math.floor((l_max - l_a - gamma) / delta))
-    # fix the floating-point edge: step to the least k that satisfies the strict inequality
-    while k > 1 and final_loss(l_a, gamma, delta, k - 1) < l_max:
-        k -= 1
-    while final_loss(l_a, gamma, delta, k) >= l_max:
-        k += 1
-    return k
+    ratio = (l_max - l_a - gamma) / delta  # >= 1 here; may be huge or inf for a tiny ℓ
+    if not ratio < MAX_EPOCHS:
+        return None
+    k = max(1, math.floor(ratio) + 1)
+    for _ in range(_ROUNDING_STEPS):  # the closed form is off by at most a step or two from rounding
+        if k > 1 and final_loss(l_a, gamma, delta, k - 1) < l_max:
+            k -= 1
+        elif not final_loss(l_a, gamma, delta, k) < l_max:
+            k += 1
+        else:
+            break
+    return k if k <= MAX_EPOCHS and final_loss(l_a, gamma, delta, k) < l_max else None
 
 
 @dataclass(frozen=True)
@@ -115,7 +128,10 @@ def variant_estimate(model: Model, variant: Variant, l_max: float, flavour: Flav
                 None,
                 None,
                 False,
-                f"{label}: no epoch count reaches L_max={l_max} ({flavour} ℓ={delta:g} >= 0)",
+                f"{label}: no epoch count reaches L_max={l_max} ({flavour} ℓ={delta:g} >= 0)"
+                if delta >= 0
+                else f"{label}: more than MAX_EPOCHS={MAX_EPOCHS} epochs needed to reach L_max={l_max} "
+                f"({flavour} ℓ={delta:g})",
             )
     assert k is not None
     loss = final_loss(model.loss, gamma, delta, k)

@@ -19,17 +19,16 @@ checked in one :func:`validate_instance` step. Every failure is an
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from edgetune.errors import InputError, from_pydantic
+from edgetune.inputs import load_document
 
 __all__ = [
     "Cloud",
@@ -47,6 +46,34 @@ __all__ = [
 ]
 
 
+#: Bounds of every number of an instance, declared once. Numbers are finite (``loss_jump`` may be ``.inf``),
+#: strictly typed (a boolean is not a number), at most :data:`MAX_MAGNITUDE` in size, and a quantity that must
+#: be positive (a speed, a rate, a bandwidth) is at least :data:`MIN_POSITIVE`, so that no ratio or product
+#: of two fields overflows to infinity (1e30 / 1e-30 = 1e60).
+MAX_MAGNITUDE = 1e30
+MIN_POSITIVE = 1e-30
+#: Most epochs an estimate may ask for (``epochs`` and the least-K rule of Eq. 12).
+MAX_EPOCHS = 1_000_000
+#: Most blocks of one model variant (and so the largest partition point).
+MAX_LAYERS = 100_000
+
+Positive = Annotated[float, Field(strict=True, ge=MIN_POSITIVE, le=MAX_MAGNITUDE)]
+NonNegative = Annotated[float, Field(strict=True, ge=0, le=MAX_MAGNITUDE)]
+Real = Annotated[float, Field(strict=True, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+Epochs = Annotated[int, Field(strict=True, ge=1, le=MAX_EPOCHS)]
+Bits = Annotated[int, Field(strict=True, ge=1, le=32)]
+PartitionPoint = Annotated[int, Field(strict=True, ge=0, le=MAX_LAYERS)]
+
+
+def _jump_bounded(value: float) -> float:
+    if math.isfinite(value) and value > MAX_MAGNITUDE:
+        raise ValueError(f"a finite loss jump must be <= {MAX_MAGNITUDE:g} (.inf = cannot reach L_max)")
+    return value
+
+
+JumpValue = Annotated[float, Field(strict=True, ge=0), AfterValidator(_jump_bounded)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -54,51 +81,49 @@ class _Strict(BaseModel):
 class Cloud(_Strict):
     """The cloud server CS."""
 
-    speed: float = Field(gt=0, description="v_c: processing speed in compute units/s.")
-    energy_per_unit: float = Field(ge=0, description="ε_c: energy per compute unit in J/unit.")
+    speed: Positive = Field(description="v_c: processing speed in compute units/s.")
+    energy_per_unit: NonNegative = Field(description="ε_c: energy per compute unit in J/unit.")
 
 
 class Device(_Strict):
     """The end device SD_y that fine-tunes the shallow layers."""
 
     name: str = Field(min_length=1, description="Device name, e.g. ``pi5``.")
-    speed: float = Field(gt=0, description="v_y: processing speed in compute units/s.")
-    energy_per_unit: float = Field(ge=0, description="ε_y: energy per compute unit in J/unit.")
+    speed: Positive = Field(description="v_y: processing speed in compute units/s.")
+    energy_per_unit: NonNegative = Field(description="ε_y: energy per compute unit in J/unit.")
 
 
 class EdgeServer(_Strict):
     """An edge server ES_x (also the base station of the device's wireless link)."""
 
     name: str = Field(min_length=1, description="Server name, unique in the instance.")
-    speed: float = Field(gt=0, description="v_x: processing speed in compute units/s.")
-    energy_per_unit: float = Field(ge=0, description="ε_x: energy per compute unit in J/unit.")
-    cloud_rate_bps: float = Field(gt=0, description="v_(c,x): cloud<->server rate in bits/s.")
-    cloud_energy_per_bit: float = Field(ge=0, description="ε_(c,x): cloud<->server energy in J/bit.")
-    bandwidth_hz: float = Field(gt=0, description="b_(x,y): wireless bandwidth to the device in Hz.")
-    snr: float = Field(gt=0, description="σ: signal-to-noise ratio (linear); v_(x,y) = b·log2(1+σ).")
-    device_energy_per_bit: float = Field(ge=0, description="ε_(x,y): server<->device energy in J/bit.")
+    speed: Positive = Field(description="v_x: processing speed in compute units/s.")
+    energy_per_unit: NonNegative = Field(description="ε_x: energy per compute unit in J/unit.")
+    cloud_rate_bps: Positive = Field(description="v_(c,x): cloud<->server rate in bits/s.")
+    cloud_energy_per_bit: NonNegative = Field(description="ε_(c,x): cloud<->server energy in J/bit.")
+    bandwidth_hz: Positive = Field(description="b_(x,y): wireless bandwidth to the device in Hz.")
+    snr: Positive = Field(description="σ: signal-to-noise ratio (linear); v_(x,y) = b·log2(1+σ).")
+    device_energy_per_bit: NonNegative = Field(description="ε_(x,y): server<->device energy in J/bit.")
 
 
 class Layer(_Strict):
     """Layer/block ``i`` of a quantized model M_(a,q)."""
 
-    compute: float = Field(ge=0, description="d^i: fine-tuning work of the block per epoch, compute units.")
-    size_bits: float = Field(ge=0, description="g^i: size of the block's parameters in bits.")
+    compute: NonNegative = Field(description="d^i: fine-tuning work of the block per epoch, compute units.")
+    size_bits: NonNegative = Field(description="g^i: size of the block's parameters in bits.")
     name: str | None = Field(default=None, description="Optional label, e.g. ``64C3-MP2``.")
-    infer_compute: float | None = Field(
-        default=None, ge=0, description="Per-sample inference work of the block, compute units (Fig. 9)."
+    infer_compute: NonNegative | None = Field(
+        default=None, description="Per-sample inference work of the block, compute units (Fig. 9)."
     )
-    output_bits: float | None = Field(
+    output_bits: NonNegative | None = Field(
         default=None,
-        ge=0,
         description=(
             "Per-sample size of the block's output activations in bits, as sent over the device link "
             "(Fig. 9; with ``samples_per_epoch`` also the activation traffic of Eq. 9a-10a)."
         ),
     )
-    output_grad_bits: float | None = Field(
+    output_grad_bits: NonNegative | None = Field(
         default=None,
-        ge=0,
         description=(
             "Per-sample size in bits of the loss gradient w.r.t. the block's output, sent back to the device "
             "in split training (Eq. 9a-10a); default ``output_bits`` (e.g. float32 gradients of b-bit "
@@ -110,8 +135,8 @@ class Layer(_Strict):
 class Estimate(_Strict):
     """A pair of estimator outputs: the expected value and the robust (pessimistic) one."""
 
-    expected: float = Field(description="Expected-value estimator.")
-    robust: float = Field(description="Robust-value estimator (at least as pessimistic).")
+    expected: Real = Field(description="Expected-value estimator.")
+    robust: Real = Field(description="Robust-value estimator (at least as pessimistic).")
 
 
 class LossJump(_Strict):
@@ -119,25 +144,27 @@ class LossJump(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=True)
 
-    expected: float = Field(ge=0, description="γ̂_exp (dimensionless loss).")
-    robust: float = Field(ge=0, description="γ̂_rob (dimensionless loss), >= expected.")
+    expected: JumpValue = Field(description="γ̂_exp (dimensionless loss).")
+    robust: JumpValue = Field(description="γ̂_rob (dimensionless loss), >= expected.")
 
 
 class EpochsEstimate(_Strict):
     """K̂_(a,q): epochs needed to reach L_max."""
 
-    expected: int = Field(ge=1, description="K̂_exp (epochs).")
-    robust: int = Field(ge=1, description="K̂_rob (epochs), >= expected.")
+    expected: Epochs = Field(description="K̂_exp (epochs).")
+    robust: Epochs = Field(description="K̂_rob (epochs), >= expected.")
 
 
 class Variant(_Strict):
     """A quantized variant M_(a,q) of a model (``bits == 32``: full precision)."""
 
-    bits: int = Field(ge=1, le=32, description="π_q: bit-width (32 = full precision, 1 = Minimal Model's).")
-    quantize_time_s: float = Field(ge=0, description="τ_(a,q): time to quantize M_a on the cloud, s.")
-    quantize_energy_j: float = Field(ge=0, description="ε_(a,q): energy to quantize M_a on the cloud, J.")
-    layers: tuple[Layer, ...] = Field(min_length=1, description="The n blocks of M_(a,q), in order.")
-    partitions: tuple[int, ...] | None = Field(
+    bits: Bits = Field(description="π_q: bit-width (32 = full precision, 1 = Minimal Model's).")
+    quantize_time_s: NonNegative = Field(description="τ_(a,q): time to quantize M_a on the cloud, s.")
+    quantize_energy_j: NonNegative = Field(description="ε_(a,q): energy to quantize M_a on the cloud, J.")
+    layers: tuple[Layer, ...] = Field(
+        min_length=1, max_length=MAX_LAYERS, description="The n blocks of M_(a,q), in order."
+    )
+    partitions: tuple[PartitionPoint, ...] | None = Field(
         default=None, description="Allowed partition points j (blocks 1..j on the device); default 1..n-1."
     )
     loss_jump: LossJump = Field(description="γ_(a,q) estimators.")
@@ -147,9 +174,8 @@ class Variant(_Strict):
     epochs: EpochsEstimate | None = Field(
         default=None, description="K̂ estimators; if absent: the least K with L_a + γ + K·ℓ < L_max."
     )
-    input_bits: float | None = Field(
+    input_bits: NonNegative | None = Field(
         default=None,
-        ge=0,
         description=(
             "Per-sample size of one raw input in bits: what the device sends at partition 0 when the "
             "activation traffic of Eq. 9a-10a is modelled (needed only then)."
@@ -167,9 +193,9 @@ class Model(_Strict):
     """A candidate model M_a = {L_a, F_a} with its variants."""
 
     name: str = Field(min_length=1, description="Model name, unique in the instance.")
-    loss: float = Field(description="L_a: loss of the pre-trained full-precision model (dimensionless).")
-    update_compute: float = Field(
-        ge=0, description="F_a: the cloud's per-epoch work updating the full-precision model, compute units."
+    loss: Real = Field(description="L_a: loss of the pre-trained full-precision model (dimensionless).")
+    update_compute: NonNegative = Field(
+        description="F_a: the cloud's per-epoch work updating the full-precision model, compute units."
     )
     variants: tuple[Variant, ...] = Field(min_length=1, description="The quantized variants M_(a,q).")
 
@@ -177,26 +203,24 @@ class Model(_Strict):
 class Instance(_Strict):
     """A whole planning instance."""
 
-    t_max_s: float = Field(gt=0, description="T_max: deadline of the fine-tuning, s.")
-    l_max: float = Field(description="L_max: target loss (dimensionless).")
+    t_max_s: Positive = Field(description="T_max: deadline of the fine-tuning, s.")
+    l_max: Real = Field(description="L_max: target loss (dimensionless).")
     cloud: Cloud
     device: Device
     edge_servers: tuple[EdgeServer, ...] = Field(min_length=1)
     models: tuple[Model, ...] = Field(min_length=1)
     name: str | None = Field(default=None, description="Optional instance name.")
     description: str | None = Field(default=None, description="Optional free text (sources, assumptions).")
-    samples_per_epoch: float | None = Field(
+    samples_per_epoch: NonNegative | None = Field(
         default=None,
-        ge=0,
         description=(
             "edgetune extension: device training samples per epoch. When present, every epoch also moves "
             "each sample's partition activations device -> edge and their gradients back (Eq. 9a-10a); "
             "absent = the paper's Eq. 9-10 exactly."
         ),
     )
-    eval_samples_per_epoch: float | None = Field(
+    eval_samples_per_epoch: NonNegative | None = Field(
         default=None,
-        ge=0,
         description=(
             "edgetune extension: device samples per epoch that only cross forward (the epoch's split "
             "inference pass on the validation set); needs ``samples_per_epoch``; default 0."
@@ -316,13 +340,5 @@ def load_instance(path: str | os.PathLike[str]) -> Instance:
         Missing/unreadable file, a parse error, or a schema violation (field path and value).
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError("instance", str(p), f"cannot read: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError("instance", str(p), f"not valid YAML/JSON: {first}") from None
+    data = load_document(p, "instance", allow_inf=True)  # bounded reader; .inf is a valid loss jump
     return instance_from_mapping(data, source=p.name)

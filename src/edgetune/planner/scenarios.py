@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from edgetune.errors import InputError
+from edgetune.inputs import load_yaml
 from edgetune.planner.instance import Instance, instance_from_mapping, load_instance
 
 __all__ = [
@@ -343,7 +344,7 @@ def write_measured_scenario(profiled: Path, command: str, folder: Path | None = 
     from edgetune.io import atomic_write_text
 
     load_instance(profiled)  # validate first
-    doc = yaml.safe_load(profiled.read_text(encoding="utf-8"))
+    doc = load_yaml(profiled, "instance", allow_inf=True)
     desc = (
         f"Measured on host {host_description()}: per-block MACs, quantization times and the device speed "
         f"(--calibrate-device) measured by `{command}`; K̂ and γ from loss curves recorded on this host "

@@ -54,7 +54,7 @@ ENGINE_MODULES: dict[str, str] = {
 LIMITS: dict[str, tuple[float, float]] = {
     "run.epochs": (1, 10_000),
     "run.seed": (0, 2**63 - 1),
-    "fleet.nodes": (1, 100_000),
+    "fleet.nodes": (1, 1_000_000),
     "fleet.seed": (0, 2**63 - 1),
     "fleet.nodes_per_gateway": (1, 100_000),
     "task.train_tokens": (1, 100_000_000),
@@ -63,7 +63,18 @@ LIMITS: dict[str, tuple[float, float]] = {
     "task.local_steps": (1, 10_000),
     "task.micro_batch": (1, 4096),
     "task.pretrain_steps": (0, 1_000_000),
+    "task.pretrain_seed": (0, 2**63 - 1),
+    "network.mss_bytes": (64, 65_535),
+    "network.variation.components": (0, 64),
+    "monitor.loss_probes": (1, 1_000_000),
+    "inprocess.threads": (1, 256),
 }
+#: Every other number of a spec is finite and at most this large in magnitude (a float ``1e308`` or an
+#: integer ``10**30`` would overflow a time, a size or a JSON record downstream) ...
+MAX_MAGNITUDE = 1e15
+#: ... and a non-zero float is at least this large in magnitude (a denormal such as ``5e-324`` divides
+#: into infinity).
+MIN_NONZERO = 1e-12
 MAX_FILE_BYTES = 1_000_000  # an experiment file larger than this is refused
 
 
@@ -253,6 +264,26 @@ def _coerce(key: str, tp: Any, value: Any) -> Any:
     raise InputError(key, value, f"unsupported type {_type_name(tp)}")  # pragma: no cover (spec bug)
 
 
+def _check_bounds(key: str, value: Any) -> None:
+    """``LIMITS[key]`` when declared, else the generic magnitude bounds; recurses into tuples."""
+    if isinstance(value, tuple):
+        for k, v in enumerate(value):
+            _check_bounds(f"{key}[{k}]", v)
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    base = key.split("[", 1)[0]
+    if base in LIMITS:
+        lo, hi = LIMITS[base]
+        if not lo <= value <= hi:
+            raise InputError(key, value, f"must be in [{lo:g}, {hi:g}] (LIMITS[{base!r}])")
+        return
+    if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+        raise InputError(key, value, f"magnitude above the limit of {MAX_MAGNITUDE:g}")
+    if isinstance(value, float) and value != 0 and abs(value) < MIN_NONZERO:
+        raise InputError(key, value, f"non-zero magnitude below the limit of {MIN_NONZERO:g}")
+
+
 def build_section(cls: type[Any], data: Any, prefix: str) -> Any:
     """Dataclass ``cls`` from a mapping; unknown keys, bad types, out-of-range values name ``prefix.key``."""
     if not isinstance(data, Mapping):
@@ -267,9 +298,7 @@ def build_section(cls: type[Any], data: Any, prefix: str) -> Any:
         if name in data:
             key = f"{prefix}.{name}"
             value = _coerce(key, hints[name], data[name])
-            lo, hi = LIMITS.get(key, (-math.inf, math.inf))
-            if isinstance(value, int | float) and not isinstance(value, bool) and not lo <= value <= hi:
-                raise InputError(key, value, f"must be in [{lo:g}, {hi:g}]")
+            _check_bounds(key, value)
             kwargs[name] = value
     try:
         return cls(**kwargs)
@@ -306,6 +335,9 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except (ValueError, RecursionError):  # an integer past 4300 digits, a thousand nested lists
+        shown = text[:40] + ("..." if len(text) > 40 else "")
+        raise InputError("--set", shown, "value too large or too deep") from None
 
 
 def apply_overrides(doc: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
@@ -333,30 +365,9 @@ def _deep_copy(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 def read_toml(path: str | Path, field_name: str = "experiment") -> dict[str, Any]:
     """Read a TOML file safely: regular file, bounded size, UTF-8, valid TOML; errors name the file."""
-    p = Path(path)
-    try:
-        st = p.stat()
-    except OSError as exc:
-        raise InputError(field_name, str(path), f"cannot read: {exc.strerror}") from None
-    import stat as _stat
+    from edgetune.inputs import load_toml
 
-    if not _stat.S_ISREG(st.st_mode):
-        raise InputError(field_name, str(path), "not a regular file")
-    if st.st_size > MAX_FILE_BYTES:
-        raise InputError(field_name, str(path), f"larger than {MAX_FILE_BYTES} bytes")
-    try:
-        with p.open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(field_name, str(path), f"cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(field_name, str(path), f"not UTF-8 (byte {exc.start})") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(field_name, str(path), f"invalid TOML: {exc}") from None
+    return load_toml(path, field_name, MAX_FILE_BYTES)
 
 
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> tuple[RunSpec, Path]:

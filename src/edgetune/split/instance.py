@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict
@@ -197,19 +196,10 @@ def write_instance(path: str | Path, instance: dict[str, Any], meta: dict[str, A
 
 def load_mapping(path: str | Path, field: str) -> dict[str, Any]:
     """Read a YAML/JSON mapping (InputError if missing or not a mapping)."""
-    import yaml
+    from edgetune.inputs import load_document
 
     p = Path(path)
-    if not p.is_file():
-        raise InputError(field, str(p), "no such file")
-    if p.stat().st_size > 64 * 2**20:
-        raise InputError(field, str(p), "larger than 64 MiB")
-    try:
-        text = p.read_text(encoding="utf-8")
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError, RecursionError, OSError) as exc:  # ValueError: JSON and UTF-8 errors
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
-        raise InputError(field, str(p), f"cannot parse: {first}") from None
+    data = load_document(p, field, allow_inf=True)  # bounded: regular file, size, UTF-8, depth, no aliases
     if not isinstance(data, dict):
         raise InputError(field, str(p), "must be a mapping")
     return data

@@ -127,26 +127,13 @@ def validate_state(data: Any, path: Path) -> dict[str, Any]:
 
 
 def read_state(path: Path) -> dict[str, Any]:
-    """Read and validate a state file (a regular file of at most MAX_STATE_BYTES, JSON, the schema)."""
-    import stat as _stat
+    """Read and validate a state file (a regular JSON file of at most MAX_STATE_BYTES, the schema)."""
+    from edgetune.inputs import load_json
 
-    p = Path(path)
-    try:
-        st = os.stat(p)
-        if not _stat.S_ISREG(st.st_mode):
-            raise InputError("--state", str(p), "not a regular file")
-        if st.st_size > MAX_STATE_BYTES:
-            raise InputError("--state", str(p), f"larger than {MAX_STATE_BYTES} bytes")
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise InputError("--state", str(p), exc.strerror or str(exc)) from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InputError("--state", str(p), f"not a JSON state file ({type(exc).__name__})") from None
+    data = load_json(path, "--state", MAX_STATE_BYTES)  # bounded: regular file, size, UTF-8, depth
     if not isinstance(data, dict):
-        raise InputError("--state", str(p), f"not a state file (a JSON {type(data).__name__}, not an object)")
-    return validate_state(data, p)
+        raise InputError("--state", str(path), f"not a state file (a JSON {type(data).__name__}, not an object)")
+    return validate_state(data, Path(path))
 
 
 @dataclass
