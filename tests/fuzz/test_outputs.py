@@ -3,8 +3,7 @@ non-regular targets are never replaced, modes follow the umask, and a set of out
 or not at all.
 
 Every case: exit 2, one stderr line ``edgetune: error: ...``, no traceback, and no file left in the
-working folder. ``_one_line_error`` is a local stand-in for ``tests/fuzz/conftest.py``'s
-``assert_one_line_error`` (engineer "inputs"); switch to it once both branches are merged.
+working folder. ``_one_line_error`` runs a command through ``tests/fuzz/conftest.py``'s ``assert_one_line_error``.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from edgetune.cli.main import main
+from tests.fuzz.conftest import Result, assert_one_line_error
 
 
 def _tree(folder: Path) -> list[str]:
@@ -24,14 +24,11 @@ def _tree(folder: Path) -> list[str]:
 
 
 def _one_line_error(argv: list[str], capsys: pytest.CaptureFixture[str], contains: str = "") -> str:
-    """Run ``edgetune ARGV`` in-process: exit 2, exactly one stderr line, no traceback (an uncaught exception fails)."""
+    """Run ``edgetune ARGV`` in-process and assert the one-line promise (an uncaught exception fails the test)."""
     capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert err[0].startswith("edgetune: error: ") and "Traceback" not in err[0]
-    assert contains in err[0], err[0]
-    return err[0]
+    code = main(argv)
+    captured = capsys.readouterr()
+    return assert_one_line_error(Result(code, captured.out, captured.err), contains or None)
 
 
 @pytest.fixture
