@@ -14,7 +14,6 @@ command line and environment).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
