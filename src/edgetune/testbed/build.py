@@ -83,6 +83,11 @@ def start_process(
     return proc
 
 
+#: What the command line of a process a testbed starts contains: edgetune's own modules, the os-ken
+#: controller, Flower's SuperLink / SuperNode (``edgetune testbed run`` with Flower).
+TESTBED_PROGRAMS = ("edgetune", "os_ken", "flwr", "flower-")
+
+
 def _proc_strings(pid: int, what: str) -> list[str]:
     try:
         raw = Path(f"/proc/{pid}/{what}").read_bytes()
@@ -93,14 +98,15 @@ def _proc_strings(pid: int, what: str) -> list[str]:
 
 def proven_ours(res: Resource, state_path: Path | None = None) -> bool:
     """Whether the live process at ``res.pid`` is the one the state recorded: same start time (field 22 of
-    /proc/PID/stat), a command line running edgetune's testbed code, and (given ``state_path``) this
-    testbed's state file in its environment (``STATE_ENV``)."""
+    /proc/PID/stat), a command line running one of :data:`TESTBED_PROGRAMS`, and (given ``state_path``)
+    this testbed's state file in its environment (``STATE_ENV``; :func:`start_process` sets it, and any
+    other code that records a process in the state must start it with ``STATE_ENV`` too)."""
     if res.pid is None or res.start_ticks is None:
         return False
     if process_start_ticks(res.pid) != res.start_ticks:
         return False
     cmdline = _proc_strings(res.pid, "cmdline")
-    if not any("edgetune" in a or "os_ken" in a for a in cmdline):
+    if not any(mark in a for a in cmdline for mark in TESTBED_PROGRAMS):
         return False
     if state_path is None:
         return True

@@ -97,7 +97,10 @@ def _check_ours(state: StateSchema) -> tuple[str, str, str] | None:
         where = f"created[{i}]"
         if r.netns and not ifname.fullmatch(r.netns):
             return f"{where}.netns", r.netns, f"not one of the testbed's namespaces ({prefix}*)"
-        if r.kind in ("netns", "link", "bridge", "qdisc") and not ifname.fullmatch(r.name):
+        if r.kind == "qdisc" and r.netns:  # inside one of the testbed's own namespaces: any device name
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,15}", r.name):
+                return f"{where}.name", r.name, "not a network device name"
+        elif r.kind in ("netns", "link", "bridge", "qdisc") and not ifname.fullmatch(r.name):
             return f"{where}.name", r.name, f"not a {r.kind} of the testbed ({prefix}*, at most 15 characters)"
         peer = r.info.get("peer")
         if r.kind == "link" and peer is not None and not (isinstance(peer, str) and ifname.fullmatch(peer)):
