@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
     from edgetune.cli.flags import build_spec
     from edgetune.errors import InputError
     from edgetune.fleet.generate import SETUPS
-    from edgetune.io import atomic_write_text
+    from edgetune.io import OutputSet, atomic_write_text, check_output
     from edgetune.reporting.compare import (
         json_safe,
         policy_markdown,
@@ -87,7 +87,9 @@ def _run(args: argparse.Namespace) -> int:
     counts = parse_floats(nodes_text, "--nodes")
     if any(c < 1 or c != int(c) or c > 100_000 for c in counts):
         raise InputError("--nodes", nodes_text, "node counts must be whole numbers >= 1")
-    setups = [s.strip() for s in args.setups.split(",") if s.strip()]
+    setups = list(dict.fromkeys(s.strip() for s in args.setups.split(",") if s.strip()))
+    if not setups:
+        raise InputError("--setups", args.setups, f"name at least one setup ({', '.join(SETUPS)})")
     for s in setups:
         if s not in SETUPS:
             raise InputError("--setups", s, f"unknown setup; choose from {', '.join(SETUPS)}")
@@ -103,32 +105,30 @@ def _run(args: argparse.Namespace) -> int:
     if args.engine == "inprocess":
         doc.update({k: dict(v) for k, v in INPROCESS_DEFAULTS.items()})
     base = build_spec(args, COMPARE_FLAGS, doc)
+    out = check_output(args.out, "--out", folder=True)
     seeds = [base.run.seed + k for k in range(args.seeds)]
     total = len(counts) * len(setups) * len(seeds) * len(policies)
     if total > MAX_RUNS[args.engine]:
         raise InputError("--seeds", args.seeds, f"the sweep would exceed {MAX_RUNS[args.engine]} runs ({total})")
 
-    from pathlib import Path
-
     from edgetune.runs.sweep import run_sweep
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "base_spec.toml", base.to_toml())
-    with (
-        tqdm(total=total, desc="compare", unit="run", disable=args.quiet) as bar,
-        (out / "runs.jsonl").open("w", encoding="utf-8") as stream,
-    ):
+    # Every file of the folder appears together or not at all; runs.jsonl streams into a temporary beside it.
+    with OutputSet() as outs:
+        stream = outs.stream(out / "runs.jsonl")
+        with tqdm(total=total, desc="compare", unit="run", disable=args.quiet) as bar:
 
-        def on_row(row: Any) -> None:
-            from dataclasses import asdict
+            def on_row(row: Any) -> None:
+                from dataclasses import asdict
 
-            stream.write(json.dumps(json_safe(asdict(row))) + "\n")
-            stream.flush()
-            bar.update(1)
+                stream.write(json.dumps(json_safe(asdict(row))) + "\n")
+                stream.flush()
+                bar.update(1)
 
-        rows = run_sweep(base, [int(c) for c in counts], setups, seeds, policies, on_row=on_row)
-    paths = write_report(rows, out)
+            rows = run_sweep(base, [int(c) for c in counts], setups, seeds, policies, on_row=on_row)
+        with outs.capture():
+            atomic_write_text(out / "base_spec.toml", base.to_toml())
+            paths = write_report(rows, out)
     summary = summarize(rows)
     if summary:
         print(summary_markdown(summary))

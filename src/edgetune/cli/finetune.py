@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from edgetune.cli.flags import FLEET, INPROCESS, NETWORK, POLICY, RUN, TASK, Flag, add_flags
@@ -154,7 +153,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from edgetune.cli.flags import build_spec
-    from edgetune.errors import InputError
+    from edgetune.io import check_output
     from edgetune.runs.execute import resolve_fleet
     from edgetune.runs.finetune import run_finetune, summary
     from edgetune.training.model import SIZES
@@ -162,9 +161,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
 
     # Validate everything before any work, so bad input never leaves an output file behind.
     spec = build_spec(args, FINETUNE_FLAGS, {"run": {"engine": "inprocess"}})
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError("--out", args.out, "exists and is not a folder")
+    out = check_output(args.out, "--out", folder=True)
     fleet = resolve_fleet(spec)
     _set_threads(spec.engine.threads)
 

@@ -30,9 +30,11 @@ def register(sub: Any) -> None:
 def _generate(args: argparse.Namespace) -> int:
     from edgetune.cli.flags import build_spec
     from edgetune.fleet.schema import save_fleet
+    from edgetune.io import check_output
     from edgetune.runs.execute import resolve_fleet
 
     spec = build_spec(args, FLEET_FILE)
+    check_output(args.out, "--out")
     fleet = resolve_fleet(spec)
     save_fleet(fleet, args.out)
     print(f"wrote {args.out}: {len(fleet.nodes)} nodes, {len(fleet.gateways)} gateways, setup {fleet.setup}")

@@ -142,6 +142,14 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError("--out", args.out, "with --compare, --out is a folder (this is a file)")
     if not args.compare and args.out and Path(args.out).is_dir():
         raise InputError("--out", args.out, "without --compare, --out is the plan file (this is a folder)")
+    from edgetune.io import check_output
+
+    if args.out:
+        check_output(args.out, "--out", folder=args.compare)
+    if args.inference_out:
+        check_output(args.inference_out, "--inference-out")
+    if args.profile:
+        check_output(args.instance or "runs/profile/instance.yaml", "INSTANCE_OR_SCENARIO")
     from edgetune.planner.methods import METHODS
 
     if not args.compare and args.method not in METHODS:
@@ -149,7 +157,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _compare(args: argparse.Namespace, inst: Any) -> int:
-    from edgetune.io import atomic_write_json, atomic_write_text
+    from edgetune.io import OutputSet, atomic_write_json, atomic_write_text, check_output
     from edgetune.planner.compare import compare_methods, format_table
     from edgetune.planner.inference import plan_inference
     from edgetune.planner.scenarios import SCENARIOS, paper_reference
@@ -158,6 +166,7 @@ def _compare(args: argparse.Namespace, inst: Any) -> int:
     name = args.instance if args.instance in SCENARIOS else None
     default_name = name or inst.name or (Path(args.instance).stem if args.instance else "profile")
     folder = Path(args.out) if args.out else Path("runs/plan") / default_name
+    check_output(folder, "--out", folder=True)
     rows = compare_methods(inst, max_vertices=args.jqodi_max_vertices, max_labels=args.jqodi_max_labels)
     text = format_table(inst, rows, paper_reference(name) if name else None)
     inference: dict[str, Any] = {}
@@ -170,19 +179,19 @@ def _compare(args: argparse.Namespace, inst: Any) -> int:
                 lines += [*_inference_lines(title, inference[r.method]), ""]
         text += "\n".join(lines)
     print(text, end="")
-    folder.mkdir(parents=True, exist_ok=True)
-    written = [atomic_write_text(folder / "table.md", text), plot_time_energy(inst, rows, folder / "fig7c.png")]
-    if args.inference:
-        written.append(plot_inference(inference, args.samples, folder / "fig9.png"))
-        payload = {m: [x.to_json() for x in costs] for m, costs in inference.items()}
-        written.append(atomic_write_json(folder / "inference.json", payload))
+    with OutputSet() as outs, outs.capture():  # table, figures and inference.json together or not at all
+        written = [atomic_write_text(folder / "table.md", text), plot_time_energy(inst, rows, folder / "fig7c.png")]
+        if args.inference:
+            written.append(plot_inference(inference, args.samples, folder / "fig9.png"))
+            payload = {m: [x.to_json() for x in costs] for m, costs in inference.items()}
+            written.append(atomic_write_json(folder / "inference.json", payload))
     print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``edgetune plan``."""
-    from edgetune.io import atomic_write_json
+    from edgetune.io import OutputSet, atomic_write_json
     from edgetune.planner.inference import plan_inference
     from edgetune.planner.methods import make_method
     from edgetune.planner.plan import SearchLimitExceeded
@@ -213,16 +222,15 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         summary = f"{plan.method}: infeasible: {plan.reason}"
-    if args.out:
-        atomic_write_json(args.out, plan.to_json())
-        print(summary)
-    else:
-        print(json.dumps(plan.to_json(), indent=2))
+    with OutputSet() as outs, outs.capture():  # --out and --inference-out together or not at all
+        if args.out:
+            atomic_write_json(args.out, plan.to_json())
+        if args.inference_out:
+            atomic_write_json(args.inference_out, [x.to_json() for x in inference])
+    print(summary if args.out else json.dumps(plan.to_json(), indent=2))
     if args.inference:
         if plan.feasible:
             print("\n".join(_inference_lines(f"Inference of {args.samples} sample(s)", inference)))
         else:
             print("inference: no plan")
-    if args.inference_out:
-        atomic_write_json(args.inference_out, [x.to_json() for x in inference])
     return 0

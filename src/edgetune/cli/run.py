@@ -65,6 +65,9 @@ def _run(args: argparse.Namespace) -> int:
     exp = Path(args.experiment)
     spec, base_dir = load_spec(exp, args.overrides)
     out = Path(args.out) if args.out else _default_out(exp)
+    from edgetune.io import check_output
+
+    check_output(out, "--out", folder=True)
     if out.resolve() == exp.resolve().parent and (out / "record.json").exists():
         raise InputError("--out", str(out), "is the folder of the run being replayed; choose another --out")
     return _finish(

@@ -40,11 +40,13 @@ def _run(args: argparse.Namespace) -> int:
 
     from edgetune.cli.flags import build_spec
     from edgetune.fleet.schema import load_fleet
+    from edgetune.io import check_output
     from edgetune.runs.execute import run
 
     # Validate everything before any work, so bad input never leaves an output file behind.
     spec = build_spec(args, SIMULATION_FLAGS, {"run": {"engine": "simulated"}})
     fleet = load_fleet(args.fleet)
+    check_output(args.out, "--out")
     spec = spec.replace(fleet=type(spec.fleet)(file=args.fleet, nodes=len(fleet.nodes)))
     bar = tqdm(total=spec.run.epochs, desc=f"simulate {spec.run.policy}", unit="epoch", disable=args.quiet, leave=False)
 

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edgetune.io import check_output
+
 
 def _progress(quiet: bool) -> Any:
     if quiet:
@@ -23,8 +25,12 @@ def _progress(quiet: bool) -> Any:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from edgetune.split.instance import instance_from_args, write_instance
+    from edgetune.split.instance import instance_from_args, meta_path, write_instance
+    from edgetune.split.options import profile_config_from_args
 
+    profile_config_from_args(args)  # every flag checked before the outputs and any work
+    check_output(args.out, "--out")
+    check_output(meta_path(args.out), "--out")
     instance, meta = instance_from_args(args, _progress(args.quiet))
     path = write_instance(args.out, instance, meta)
     n_var = sum(len(m["variants"]) for m in instance["models"])
@@ -42,10 +48,8 @@ def _estimate(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     rec = record_config_from_args(args)
-    if not 1 <= args.prefix < rec.epochs:
-        from edgetune.errors import InputError
-
-        raise InputError("prefix", args.prefix, f"must be in [1, {rec.epochs - 1}]")
+    if args.json is not None:
+        check_output(args.json, "--json")
     curves = record_curves(args.models, args.bits, range(args.seeds), rec, args.cache_dir, _progress(args.quiet))
     curves = [c for c in curves if c.bits in args.bits or c.bits == 32]
     rows = estimate_table(curves, prefix=args.prefix, margin=args.margin)
@@ -65,14 +69,21 @@ def _finetune(args: argparse.Namespace) -> int:
 
     import torch
 
+    from edgetune.errors import InputError
     from edgetune.io import atomic_write_json
     from edgetune.split.execute import execute_plan, format_result
+    from edgetune.split.inputs import check_execution
     from edgetune.split.instance import load_mapping, meta_path
 
+    if not 0 <= args.seed < 2**32:
+        raise InputError("--seed", args.seed, "must be in 0..2**32-1")
+    if args.out is not None:
+        check_output(args.out, "--out")
     torch.set_num_threads(1)
-    plan = load_mapping(args.plan, "plan")
-    instance = load_mapping(args.instance, "instance")
-    meta = load_mapping(args.meta or meta_path(args.instance), "meta")
+    plan = load_mapping(args.plan, "--plan")
+    instance = load_mapping(args.instance, "--instance")
+    meta = load_mapping(args.meta or meta_path(args.instance), "--meta")
+    check_execution(plan, instance, meta)
     result = execute_plan(plan, instance, meta, seed=args.seed)
     print(format_result(result))
     if args.out:

@@ -166,6 +166,8 @@ def _down(args: argparse.Namespace) -> int:
 
     path = _state_path(args)
     if not path.exists():
+        if args.state:
+            raise InputError("--state", args.state, "no such state file")
         raise InputError("--name", args.name, f"no testbed state file at {path}")
     done = down(path)
     print(f"testbed et{args.name} down: removed {len(done)} resources")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from edgetune.io import atomic_write_text
+from edgetune.io import OutputSet, atomic_write_text
 from edgetune.orchestrator.record import EpochRecord, RunRecord
 from edgetune.reporting.finetune import format_table, summary_rows
 from edgetune.runs.execute import resolve_fleet, run
@@ -44,14 +44,17 @@ def run_finetune(
         t0 = time.perf_counter()
         rec = run(spec.with_policy(name), out / name, progress=on_epoch, tensorboard=tensorboard, fleet=fleet)
         rec.timings["wall_s"] = time.perf_counter() - t0
-        rec.save(out / f"{name}.json")
         records[name] = rec
     t = spec.task
     title = f"{len(fleet.nodes)} nodes, {fleet.setup} setup, seed {spec.run.seed}, model {t.model}"
-    plot_fig3({n: r.to_json() for n, r in records.items()}, out / "fig3.png", title)
     samples = completions(spec, out, records)
     text = f"# Fine-tuning: NE vs AR ({title})\n\n{summary(records)}\n\n{losses_md(records)}\n"
-    atomic_write_text(out / "summary.md", text + (f"\n{samples}\n" if samples else ""))
+    # The side-by-side outputs (<policy>.json, fig3.png, summary.md) appear together or not at all.
+    with OutputSet() as outs, outs.capture():
+        for name, rec in records.items():
+            rec.save(out / f"{name}.json")
+        plot_fig3({n: r.to_json() for n, r in records.items()}, out / "fig3.png", title)
+        atomic_write_text(out / "summary.md", text + (f"\n{samples}\n" if samples else ""))
     return records
 
 

@@ -27,7 +27,7 @@ import torch
 
 from edgetune.errors import InputError
 from edgetune.split.energy import LinkProfile, NodeProfile, VirtualClock
-from edgetune.split.estimators.curves import RecordConfig, build, device_data, pretrained_state
+from edgetune.split.estimators.curves import build, device_data, pretrained_state
 from edgetune.split.splitrun import SplitTrainer, Topology, Traffic
 
 _LINK = "edge<->device"
@@ -63,24 +63,25 @@ def _node(name: str, entry: dict[str, Any]) -> NodeProfile:
 
 def execute_plan(plan: dict[str, Any], instance: dict[str, Any], meta: dict[str, Any], seed: int = 0) -> dict[str, Any]:
     """Run ``plan`` for real; returns predicted vs measured numbers and per-epoch records."""
-    if not plan.get("feasible", False):
-        raise InputError("plan.feasible", plan.get("feasible"), f"nothing to execute ({plan.get('reason')})")
-    for key in ("model", "bits", "schedule"):
-        if key not in plan:
-            raise InputError(f"plan.{key}", None, "missing")
-    model_name, bits = str(plan["model"]), int(plan["bits"])
-    if model_name not in meta.get("host_mac_per_s", {}):
-        raise InputError("plan.model", model_name, "not profiled in this instance's meta")
-    servers = {s["name"]: s for s in instance["edge_servers"]}
-    rec = RecordConfig(**meta["record"])
-    cache = Path(meta["cache_dir"])
-    host_speed = float(meta["host_mac_per_s"][model_name])
+    from edgetune.split.inputs import check_execution
+
+    checked, inst, checked_meta, rec = check_execution(plan, instance, meta)  # before any work
+    model_name, bits = str(checked.model), int(checked.bits or 0)
+    servers = {s.name: s.model_dump() for s in inst.edge_servers}
+    cache = Path(checked_meta.cache_dir)
+    host_speed = checked_meta.host_mac_per_s[model_name]
     clock = VirtualClock(host_speed)
-    device = _node(str(instance["device"].get("name", "device")), instance["device"])
-    cloud = _node("cloud", instance["cloud"])
+    device = _node(inst.device.name, inst.device.model_dump())
+    cloud = _node("cloud", inst.cloud.model_dump())
+    schedule = sorted((s.model_dump() for s in checked.schedule), key=lambda s: int(s["epoch"]))
 
     torch.manual_seed(seed)
     model = build(model_name, bits, rec)
+    for i, step in enumerate(schedule):
+        if step["partition"] not in model.partitions:
+            raise InputError(
+                f"plan.schedule[{i}].partition", step["partition"], f"{model_name} allows {model.partitions}"
+            )
     model.load_state_dict(pretrained_state(model_name, rec, cache))
     data = device_data(rec)
     # τ_(a,q): the cloud quantizes the weights and calibrates activation ranges on one batch
@@ -90,12 +91,9 @@ def execute_plan(plan: dict[str, Any], instance: dict[str, Any], meta: dict[str,
     clock.compute(cloud, time.perf_counter() - t0)
     trainer = SplitTrainer(model, data, clock, batch_size=rec.batch_size)
     rng = np.random.default_rng(seed)
-    schedule = sorted(plan["schedule"], key=lambda s: int(s["epoch"]))
     uncharged = 0.0
     for step in schedule:
         name = str(step["edge_server"])
-        if name not in servers:
-            raise InputError("plan.schedule.edge_server", name, f"not in the instance ({sorted(servers)})")
         s = servers[name]
         topo = Topology(
             device=device,
@@ -105,24 +103,24 @@ def execute_plan(plan: dict[str, Any], instance: dict[str, Any], meta: dict[str,
             backhaul=LinkProfile(float(s["cloud_rate_bps"]), float(s["cloud_energy_per_bit"])),
         )
         uncharged += run_epoch_fully_charged(trainer, int(step["partition"]), topo, rng)
-    final = trainer.records[-1].val_loss if trainer.records else float("nan")
+    final = trainer.records[-1].val_loss
     t = trainer.traffic
     return {
         "model": model_name,
         "bits": bits,
         "epochs": len(schedule),
         "predicted": {
-            "energy_j": plan.get("energy_j"),
-            "time_s": plan.get("time_s"),
-            "final_loss": plan.get("final_loss"),
+            "energy_j": checked.energy_j,
+            "time_s": checked.time_s,
+            "final_loss": checked.final_loss,
         },
         "measured": {
             "energy_j": clock.total_energy_j,
             "time_s": clock.total_time_s,
             "final_loss": final,
-            "final_accuracy": trainer.records[-1].val_acc if trainer.records else None,
+            "final_accuracy": trainer.records[-1].val_acc,
         },
-        "l_max": instance.get("l_max"),
+        "l_max": inst.l_max,
         "time_s_by_part": clock.time_s,
         "energy_j_by_part": clock.energy_j,
         "traffic_bytes": {

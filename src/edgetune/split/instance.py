@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from edgetune.errors import InputError
-from edgetune.io import atomic_write_json, atomic_write_text
+from edgetune.io import OutputSet, atomic_write_json, atomic_write_text
 from edgetune.split.config import ProfileConfig, RecordConfig
 from edgetune.split.energy import profile
 from edgetune.split.estimators.curves import (
@@ -185,11 +185,12 @@ def write_instance(path: str | Path, instance: dict[str, Any], meta: dict[str, A
     import yaml
 
     p = Path(path)
-    if p.suffix in (".yaml", ".yml"):
-        atomic_write_text(p, yaml.safe_dump(instance, sort_keys=False))
-    else:
-        atomic_write_json(p, instance)
-    atomic_write_json(meta_path(p), meta)
+    with OutputSet() as outs, outs.capture():  # the instance and its meta together or not at all
+        if p.suffix in (".yaml", ".yml"):
+            atomic_write_text(p, yaml.safe_dump(instance, sort_keys=False))
+        else:
+            atomic_write_json(p, instance)
+        atomic_write_json(meta_path(p), meta)
     return p
 
 

@@ -45,18 +45,36 @@ def add_record_arguments(p: argparse.ArgumentParser) -> None:
 
 def record_config_from_args(args: argparse.Namespace) -> RecordConfig:
     """The :class:`RecordConfig` the shared options describe."""
-    if args.epochs < 2:
-        raise InputError("epochs", args.epochs, "must be >= 2")
-    if args.seeds < 1:
-        raise InputError("seeds", args.seeds, "must be >= 1")
-    return RecordConfig(
-        width=args.width,
-        image_size=args.image_size,
-        data=args.data,
-        n_train=args.n_train,
-        n_val=args.n_val,
-        epochs=args.epochs,
-    )
+    import math
+
+    from edgetune.split.inputs import MAX_SEEDS, record_config
+
+    values = {k: getattr(args, k) for k in ("width", "image_size", "data", "n_train", "n_val", "epochs")}
+    try:
+        rec = record_config(values)
+    except InputError as exc:
+        raise InputError("--" + exc.field.replace("_", "-"), exc.value, exc.reason) from None
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        raise InputError("--seeds", args.seeds, f"must be in 1..{MAX_SEEDS}")
+    if not args.models:
+        raise InputError("--models", ",".join(args.models), "name at least one model")
+    from edgetune.split.models import model_names
+
+    for name in args.models:
+        if name not in model_names():
+            raise InputError("--models", name, f"unknown model (known: {', '.join(model_names())})")
+    if not args.bits:
+        raise InputError("--bits", "", "name at least one bit-width")
+    from edgetune.split.quant import SUPPORTED_BITS
+
+    for b in args.bits:
+        if b not in SUPPORTED_BITS:
+            raise InputError("--bits", b, f"must be one of {list(SUPPORTED_BITS)}")
+    if not 1 <= args.prefix < rec.epochs:
+        raise InputError("--prefix", args.prefix, f"must be in 1..{rec.epochs - 1} (below --epochs)")
+    if not math.isfinite(args.margin) or not 0 <= args.margin <= 100:
+        raise InputError("--margin", args.margin, "must be a finite number in [0, 100]")
+    return rec
 
 
 def add_profile_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,10 +91,15 @@ def add_profile_arguments(p: argparse.ArgumentParser) -> None:
 
 def profile_config_from_args(args: argparse.Namespace) -> ProfileConfig:
     """The :class:`ProfileConfig` the options of :func:`add_profile_arguments` describe."""
-    if args.t_max_s <= 0:
-        raise InputError("t_max_s", args.t_max_s, "must be > 0")
-    if args.l_max is not None and args.l_max <= 0:
-        raise InputError("l_max", args.l_max, "must be > 0")
+    import math
+
+    record_config_from_args(args)
+    if not math.isfinite(args.t_max_s) or not 0 < args.t_max_s <= 1e9:
+        raise InputError("--t-max-s", args.t_max_s, "must be a finite number in (0, 1e9]")
+    if args.l_max is not None and (not math.isfinite(args.l_max) or args.l_max <= 0):
+        raise InputError("--l-max", args.l_max, "must be a finite number > 0")
+    if not args.servers:
+        raise InputError("--servers", "", "name at least one edge server")
     return ProfileConfig(
         models=tuple(args.models),
         bits=tuple(args.bits),

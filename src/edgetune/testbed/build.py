@@ -68,7 +68,8 @@ def start_process(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ, **(env or {})},
+            # STATE_ENV marks every process as this testbed's: `down` signals only processes carrying it
+            env={**os.environ, STATE_ENV: str(state.path), **(env or {})},
         )
     state.add(
         Resource(
@@ -82,13 +83,46 @@ def start_process(
     return proc
 
 
-def stop_process(res: Resource, timeout_s: float = 5.0) -> bool:
-    """SIGTERM (then SIGKILL) the recorded process, only if its PID still names the same process."""
+#: What the command line of a process a testbed starts contains: edgetune's own modules, the os-ken
+#: controller, Flower's SuperLink / SuperNode (``edgetune testbed run`` with Flower).
+TESTBED_PROGRAMS = ("edgetune", "os_ken", "flwr", "flower-")
+
+
+def _proc_strings(pid: int, what: str) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/{what}").read_bytes()
+    except OSError:
+        return []
+    return [x.decode("utf-8", "replace") for x in raw.split(b"\0") if x]
+
+
+def proven_ours(res: Resource, state_path: Path | None = None) -> bool:
+    """Whether the live process at ``res.pid`` is the one the state recorded: same start time (field 22 of
+    /proc/PID/stat), a command line running one of :data:`TESTBED_PROGRAMS`, and (given ``state_path``)
+    this testbed's state file in its environment (``STATE_ENV``; :func:`start_process` sets it, and any
+    other code that records a process in the state must start it with ``STATE_ENV`` too)."""
+    if res.pid is None or res.start_ticks is None:
+        return False
+    if process_start_ticks(res.pid) != res.start_ticks:
+        return False
+    cmdline = _proc_strings(res.pid, "cmdline")
+    if not any(mark in a for a in cmdline for mark in TESTBED_PROGRAMS):
+        return False
+    if state_path is None:
+        return True
+    marks = {
+        os.path.abspath(e.split("=", 1)[1]) for e in _proc_strings(res.pid, "environ") if e.startswith(f"{STATE_ENV}=")
+    }
+    return os.path.abspath(state_path) in marks
+
+
+def stop_process(res: Resource, timeout_s: float = 5.0, state_path: Path | None = None) -> bool:
+    """SIGTERM (then SIGKILL) the recorded process, only if it is proven the same process (:func:`proven_ours`)."""
     pid = res.pid
     if pid is None:
         return True
     ticks = process_start_ticks(pid)
-    if ticks is None or (res.start_ticks is not None and ticks != res.start_ticks):
+    if ticks is None or not proven_ours(res, state_path):
         return True  # gone, or the PID now belongs to someone else: not ours to signal
     for sig, wait in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 2.0)):
         try:
@@ -233,7 +267,7 @@ def down(state_path: Path) -> list[str]:
     errors: list[str] = []
     for res in reversed(state.created):
         try:
-            _remove(res)
+            _remove(res, state.path)
             done.append(
                 f"{res.kind} {res.name}"
                 + (f" (pid {res.pid})" if res.pid else "")
@@ -248,9 +282,9 @@ def down(state_path: Path) -> list[str]:
     return done
 
 
-def _remove(res: Resource) -> None:
+def _remove(res: Resource, state_path: Path | None = None) -> None:
     if res.kind == "process":
-        if not stop_process(res):
+        if not stop_process(res, state_path=state_path):
             raise TestbedError(f"process {res.pid} did not stop")
     elif res.kind == "nft":
         if res.netns in list_netns():
@@ -268,7 +302,9 @@ def _remove(res: Resource) -> None:
     elif res.kind == "netns":
         netns.del_netns(res.name)
     elif res.kind == "file":
-        Path(res.name).unlink(missing_ok=True)
+        p = Path(res.name)
+        if p.is_symlink() or p.is_file():  # the state schema keeps it to et<tag>-*.log beside the state file
+            p.unlink()
     else:
         raise TestbedError(f"unknown resource kind {res.kind!r}")
 
@@ -287,7 +323,11 @@ def leftovers(state_data: dict[str, Any]) -> list[str]:
             out.append(f"{kind} {name}")
         elif kind == "link" and r.get("info", {}).get("peer") in have_links:
             out.append(f"link {r['info']['peer']}")
-        elif kind == "process" and r.get("pid") and process_start_ticks(r["pid"]) == r.get("start_ticks"):
+        elif (
+            kind == "process"
+            and r.get("pid")
+            and proven_ours(Resource("process", name, pid=r["pid"], start_ticks=r.get("start_ticks")))
+        ):
             out.append(f"process {name} (pid {r['pid']})")
         elif kind in ("nft", "qdisc") and r.get("netns") and r["netns"] in have_ns:
             out.append(f"{kind} {name} in {r['netns']}")

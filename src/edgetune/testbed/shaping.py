@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from edgetune.testbed.state import Resource, TestbedState
+from edgetune.testbed.state import NFT_TABLE, Resource, TestbedState
 from edgetune.testbed.system import run
 from edgetune.testbed.topology import LossRule, Shaper
 
-NFT_TABLE = "edgetune_loss"
 LOSS_SCALE = 1_000_000
 FRAME_BYTES = 1514
 

@@ -134,6 +134,13 @@ def _pydoc_html_root(cache_dir: Path, deb_dir: Path | None) -> Path:
     return unpacked / PYDOC_HTML
 
 
+def _check_text(path: Path) -> bool:
+    """A cached text must be non-empty UTF-8 (a truncated or garbage file is rebuilt)."""
+    if not path.read_text(encoding="utf-8").strip():
+        raise ValueError("empty")
+    return True
+
+
 def pretrain_text(cache_dir: Path | None = None, deb_dir: Path | None = None) -> Path:
     """Path of the cached plain-text Python 3.11 documentation (built on first use).
 
@@ -141,7 +148,9 @@ def pretrain_text(cache_dir: Path | None = None, deb_dir: Path | None = None) ->
     """
     cache = cache_dir or default_cache_dir()
     out = cache / "pydoc.txt"
-    if out.is_file():
+    from edgetune.io import read_cache
+
+    if read_cache(out, lambda: _check_text(out)) is not None:
         return out
     root = _pydoc_html_root(cache, deb_dir)
     texts = []

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from edgetune.errors import InputError
-from edgetune.io import atomic_write_bytes, atomic_write_json
+from edgetune.io import atomic_write_bytes, atomic_write_json, read_cache
 from edgetune.training.corpus import default_cache_dir, pretrain_text
 from edgetune.training.model import SIZES, SMOLLM2, build_gpt2, check_model_name, torch_seed
 from edgetune.training.tokenizer import BPETokenizer, TextTokenizer, load_or_train_bpe
@@ -138,11 +138,26 @@ def pretrain(cfg: PretrainConfig, cache_dir: Path | None = None, progress: Progr
     meta_path = path.with_suffix(".json")
     rng = np.random.default_rng(cfg.seed)
     model = build_gpt2(cfg.model, tok.vocab_size, rng, tok.eos_id)
-    if path.is_file() and meta_path.is_file():
+
+    def load_meta() -> dict[str, Any]:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+        return meta
+
+    def load_weights() -> bool:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        info = json.loads(meta_path.read_text(encoding="utf-8"))
+        return True
+
+    had_entry = path.exists() or meta_path.exists()
+    info = read_cache(meta_path, load_meta) if path.exists() else None
+    if info is not None and read_cache(path, load_weights):
         info["cached"] = True
         return Pretrained(model, tok, info)
+    meta_path.unlink(missing_ok=True)  # an entry is the weights and their meta: rebuilt together
+    if had_entry:  # a corrupt entry (now removed) may have half-loaded: start again from the seeded model
+        rng = np.random.default_rng(cfg.seed)
+        model = build_gpt2(cfg.model, tok.vocab_size, rng, tok.eos_id)
 
     ids = [x for para in tok.encode_batch([p for p in text.split("\n\n") if p.strip()]) for x in (*para, tok.eos_id)]
     n_blocks = len(ids) // cfg.block_len

@@ -149,9 +149,11 @@ def load_gguf(path: Path, cache_dir: Path | None = None) -> tuple[Any, Any, dict
     key = digest[:16] if digest else f"{path.stat().st_size}-{path.stat().st_mtime_ns}"
     cached = (cache_dir or default_cache_dir()) / f"gguf-{key}"
     info: dict[str, Any] = {"kind": "gguf", "path": str(path.resolve()), "sha256": digest, "cache": str(cached)}
-    if (cached / "model.safetensors").is_file():
-        model, tok = load_hf_folder(cached)
-        return model, tok, {**info, "cached": True}
+    from edgetune.io import read_cache
+
+    hit = read_cache(cached, lambda: load_hf_folder(cached)) if (cached / "model.safetensors").is_file() else None
+    if hit is not None:
+        return hit[0], hit[1], {**info, "cached": True}
     try:
         with quiet_transformers():
             tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True)

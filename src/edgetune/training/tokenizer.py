@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from edgetune.io import atomic_write_text
+from edgetune.io import atomic_write_text, read_cache
 
 EOS = "<|endoftext|>"
 
@@ -100,6 +100,13 @@ def train_bpe(texts: Iterable[str], vocab_size: int) -> BPETokenizer:
     return BPETokenizer(tok)
 
 
+def _checked(tok: BPETokenizer, vocab_size: int) -> BPETokenizer:
+    """A cached tokenizer must have the vocabulary it was keyed by (else the file is not ours)."""
+    if tok.vocab_size != vocab_size:
+        raise ValueError(f"vocabulary of {tok.vocab_size} ids, expected {vocab_size}")
+    return tok
+
+
 def load_or_train_bpe(
     corpus_path: Path, vocab_size: int, cache_dir: Path, max_chars: int | None = None
 ) -> BPETokenizer:
@@ -119,8 +126,9 @@ def load_or_train_bpe(
         text = text[:max_chars]
     key = hashlib.sha256(f"{vocab_size}\0".encode() + text.encode("utf-8")).hexdigest()[:16]
     path = cache_dir / f"bpe-{vocab_size}-{key}.json"
-    if path.is_file():
-        return BPETokenizer.from_file(path)
+    cached = read_cache(path, lambda: _checked(BPETokenizer.from_file(path), vocab_size))
+    if cached is not None:
+        return cached
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     tok = train_bpe(paragraphs, vocab_size)
     atomic_write_text(path, tok.to_str())

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgetune.io import atomic_write_bytes, atomic_write_json
+from edgetune.io import atomic_write_bytes, atomic_write_json, read_cache
 from edgetune.split.config import RecordConfig
 from edgetune.split.data import Split, cloud_split, device_split
 from edgetune.split.models import SplitModel, make_model
@@ -80,8 +80,8 @@ def device_data(cfg: RecordConfig) -> Split:
 def pretrained_state(model: str, cfg: RecordConfig, cache_dir: Path) -> dict[str, torch.Tensor]:
     """The cloud's full-precision pre-trained weights of ``model`` (Fashion-MNIST), cached."""
     path = cache_dir / f"pretrain-{model}-{cfg.key()}.pt"
-    if path.is_file():
-        state: dict[str, torch.Tensor] = torch.load(path, weights_only=True)
+    state: dict[str, torch.Tensor] | None = read_cache(path, lambda: torch.load(path, weights_only=True))
+    if state is not None:
         return state
     rng = np.random.default_rng(cfg.data_seed)
     torch.manual_seed(cfg.data_seed)
@@ -99,8 +99,9 @@ def record_curve(
 ) -> Curve:
     """Quantize the pre-trained ``model`` to ``bits`` and fine-tune it on the device data (cached)."""
     path = cache_dir / f"curve-{model}-{bits}-{seed}-{cfg.key()}.json"
-    if path.is_file():
-        return Curve(**json.loads(path.read_text()))
+    curve = read_cache(path, lambda: Curve(**json.loads(path.read_text())))
+    if curve is not None:
+        return curve
     state = pretrained_state(model, cfg, cache_dir)
     data = data if data is not None else device_data(cfg)
     torch.manual_seed(seed)
