@@ -36,6 +36,7 @@ from edgetune.runs.execute import Wiring, drive, run
 from edgetune.runs.folder import RunFolder
 from edgetune.runs.spec import RunSpec
 from edgetune.selection.base import make_policy
+from edgetune.testbed.build import STATE_ENV
 from edgetune.testbed.engine import TestbedEngine, TestbedEngineConfig, compute_slowdowns
 from edgetune.testbed.forward import Forwarder
 from edgetune.testbed.runs import state_fleet
@@ -145,6 +146,8 @@ def run_flower_on_testbed(
         host=orch.ip,
         port=SUPERLINK_PORT,
         netns={"superlink": orch.netns, "cli": orch.netns, **{names[i]: hosts[i].netns for i in names}},
+        # marks every Flower process as this testbed's: `testbed down` signals only processes carrying it
+        env={STATE_ENV: str(state.path)},
     )
     forwarder = Forwarder(orch.netns, port)
     recorded: list[Resource] = []
