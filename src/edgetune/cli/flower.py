@@ -291,10 +291,17 @@ def _serve(args: argparse.Namespace) -> int:
         )
     out = Path(args.out).resolve()
     _check_out(out)
+    if exposed and tls.insecure:
+        print(
+            f"edgetune: warning: --insecure: the Fleet API on {args.host}:{args.port} is plain HTTP without "
+            "authentication: anyone who reaches it can join as a SuperNode, read the model and send updates "
+            "(run submission stays on 127.0.0.1)",
+            file=sys.stderr,
+        )
     if args.print_commands:
         env = " ".join(f"{k}={v}" for k, v in flower_env(args.task_poll_s).items())
         link = ("127.0.0.1", free_port()) if exposed else (args.host, args.port)
-        print(env, _show(superlink_command(*link, tls, args.enable_supernode_auth)))
+        print(env, _show(superlink_command(link[0], link[1], tls, args.enable_supernode_auth)))
         if exposed:
             print(_show(gateway_command(f"{args.host}:{args.port}", f"{link[0]}:{link[1]}", tls)), " # Fleet API only")
         for k, node in enumerate(fleet.nodes):
@@ -305,13 +312,6 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 0
     _check_northbound(spec.northbound.url)
-    if exposed and tls.insecure:
-        print(
-            f"edgetune: warning: --insecure: the Fleet API on {args.host}:{args.port} is plain HTTP without "
-            "authentication: anyone who reaches it can join as a SuperNode, read the model and send updates "
-            "(run submission stays on 127.0.0.1)",
-            file=sys.stderr,
-        )
     from edgetune.runs.flower import launch, wait_for_run
 
     dep = Deployment(

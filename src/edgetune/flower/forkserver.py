@@ -34,6 +34,7 @@ import stat
 import struct
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 SOCKET = "clientapp.sock"
@@ -106,7 +107,16 @@ def server_command(folder: str | Path, parent_pid: int | None = None) -> list[st
     return cmd + (["--parent-pid", str(parent_pid)] if parent_pid else [])
 
 
-def _read_request(conn: socket.socket) -> tuple[dict[str, object], list[int]] | None:
+@dataclass(frozen=True)
+class Request:
+    """What the ``flwr-clientapp`` script asks for: its arguments, environment and working folder."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+
+
+def _read_request(conn: socket.socket) -> tuple[Request, list[int]] | None:
     """Length-prefixed JSON + the caller's three standard streams; ``None`` for an empty or bad request."""
     conn.settimeout(5.0)
     first, fds, _, _ = socket.recv_fds(conn, 65536, 3)
@@ -141,10 +151,10 @@ def _read_request(conn: socket.socket) -> tuple[dict[str, object], list[int]] | 
         for fd in fds:
             os.close(fd)
         return None
-    return req, fds  # type: ignore[return-value]
+    return Request(list(req["argv"]), dict(req["env"]), str(req["cwd"])), fds
 
 
-def _child(req: dict[str, object], fds: list[int], listener: socket.socket) -> None:
+def _child(req: Request, fds: list[int], listener: socket.socket) -> None:
     """In the forked child: become the caller's ``flwr-clientapp`` and run Flower's entry point."""
     from flwr.supernode.cli.flwr_clientapp import flwr_clientapp
 
@@ -155,10 +165,10 @@ def _child(req: dict[str, object], fds: list[int], listener: socket.socket) -> N
             os.dup2(fd, target)
             os.close(fd)
         os.environ.clear()
-        os.environ.update(req["env"])  # type: ignore[arg-type]
-        os.chdir(str(req["cwd"]))
+        os.environ.update(req.env)
+        os.chdir(req.cwd)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        sys.argv = [SHIM, *req["argv"]]  # type: ignore[misc]
+        sys.argv = [SHIM, *req.argv]
         flwr_clientapp()
         code = 0
     except SystemExit as exc:
@@ -226,8 +236,8 @@ def serve(folder: str | Path, parent_pid: int | None = None) -> None:
                 break
             if pid == 0:
                 break
-            conn = waiting.pop(pid, None)
-            if conn is not None:
+            if pid in waiting:
+                conn = waiting.pop(pid)
                 with contextlib.suppress(OSError):
                     conn.sendall(str(os.waitstatus_to_exitcode(status)).encode())
                 conn.close()
