@@ -5,11 +5,15 @@ session of its own, so that stopping one stops its ``flower-superexec`` / ``flwr
 children and nothing else), submits the edgetune app with ``flwr run`` and stops exactly the
 processes it started. Every process runs with telemetry and update checks off
 (``FLWR_TELEMETRY_ENABLED=0``, ``FLWR_DISABLE_UPDATE_CHECK=1``), without runtime dependency
-installation, and -- unless TLS files are given -- ``--insecure`` on 127.0.0.1 only.
+installation. The SuperLink always binds 127.0.0.1 (Flower 1.41 serves run submission on the same
+port as the Fleet API); a non-loopback ``host`` is served by the Fleet-API-only gateway
+(:mod:`edgetune.flower.gateway`) and needs TLS files or ``insecure_exposure``.
 
 Beside every SuperNode it starts the device's warm trainer (:mod:`edgetune.flower.trainer`, a
 private folder with a socket and a token, named in the node config as ``trainer-dir``), so the
-per-message ``flwr-clientapp`` process stays thin. Flower's polling, as far as 1.41 lets it be set:
+per-message ``flwr-clientapp`` process stays thin, and the ``flwr-clientapp`` fork server
+(:mod:`edgetune.flower.forkserver`, first on the SuperNode's ``PATH``), so that process starts without
+importing Flower again. Flower's polling, as far as 1.41 lets it be set:
 ``FLWR_SUPEREXEC_TASK_POLL_INTERVAL`` (how often the SuperNode's ``flower-superexec`` asks for a
 ClientApp to launch; Flower's default 1 s, edgetune's :data:`TASK_POLL_S`). Not settable: an idle
 SuperNode asks the SuperLink for messages every 3 s (``start_client_internal``: ``time.sleep(3)``
