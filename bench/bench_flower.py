@@ -158,6 +158,56 @@ def run_sim(fleet_path: Path, args: argparse.Namespace, url: str, work: Path) ->
     return {**_rounds(doc), "total_s": time.perf_counter() - t0}
 
 
+def clientapp_start_cpu_s(work: Path, repeats: int) -> dict[str, list[float]]:
+    """CPU-seconds (user + sys) of starting one ``flwr-clientapp`` process, Flower's vs the fork server's.
+
+    Each start runs ``flwr-clientapp --help`` (Flower imports its whole client stack before parsing
+    arguments), so this is the per-message start cost a SuperNode pays, measured with
+    ``RUSAGE_CHILDREN``: independent of how loaded the host is, unlike wall time.
+    """
+    import os
+    import resource
+    import subprocess
+
+    from edgetune.flower.forkserver import SHIM, prepare_dir, real_clientapp, server_command, wait_ready
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    def one(cmd: list[str]) -> float:
+        t0 = cpu()
+        subprocess.run([*cmd, "--help"], capture_output=True, check=True, timeout=600)
+        return cpu() - t0
+
+    folder = work / "forkserver"
+    bindir = prepare_dir(folder)
+    server = subprocess.Popen(server_command(folder, os.getpid()))
+    try:
+        if not wait_ready(folder, 600):
+            raise SystemExit("fork server did not start")
+        flower = [one([str(real_clientapp())]) for _ in range(repeats)]
+        # the forked child's CPU is the server's child's: read it from /proc before and after
+        forked = []
+        for _ in range(repeats):
+            before = _tree_cpu_s(server.pid)
+            shim = one([str(bindir / SHIM)])
+            forked.append(shim + _tree_cpu_s(server.pid) - before)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"flower": flower, "fork server": forked}
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """utime + stime + reaped children's cutime + cstime of ``pid`` (Linux ``/proc``), seconds."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both engines and print the per-round comparison."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -169,11 +219,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default="", help="keep run folders and Flower logs here (default: a temp dir)")
     ap.add_argument("--task-poll-s", type=float, default=0.1, help="FLWR_SUPEREXEC_TASK_POLL_INTERVAL")
     ap.add_argument("--sim-cpus", type=int, default=2, help="CPUs the simulation runtime's Ray may use")
+    ap.add_argument(
+        "--start-repeats", type=int, default=5, help="flwr-clientapp starts to time, Flower's and forked (0: skip)"
+    )
     ap.add_argument("--engines", default="inprocess,warm,sim", help="any of inprocess,warm,warm-nofork,cold,sim")
     ap.add_argument(
         "--lora", action="store_true", help="LoRA: only adapters travel (separates transport from the rest)"
     )
     args = ap.parse_args(argv)
+    import signal
+
+    # SIGTERM (e.g. `timeout`) unwinds through the Deployment context managers: nothing is left running
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     engines = args.engines.split(",")
     fleet = generate_fleet(args.nodes, "normal", np.random.default_rng(args.seed).spawn(3)[0], seed=args.seed)
     with (
@@ -184,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         fleet_path = save_fleet(fleet, work / "fleet.yaml")
         results: dict[str, dict[str, Any]] = {}
+        starts = clientapp_start_cpu_s(work, args.start_repeats) if args.start_repeats else {}
         for name in engines:
             if name == "inprocess":
                 results["in-process"] = run_inprocess(fleet, fleet_path, args, nb.url)
@@ -230,8 +288,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"first/last reply {med['first_reply_s']:.2f}/{med['last_reply_s']:.2f} s after the push, "
                 f"longest ClientApp handler {med['message_s']:.2f} s"
             )
+    for name, cpus in starts.items():
+        print(
+            f"flwr-clientapp start, {name}: {statistics.median(cpus):.3f} CPU-s median, {min(cpus):.3f} min "
+            f"({len(cpus)} starts; per message a SuperNode receives)"
+        )
     if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        Path(args.out).write_text(json.dumps({**results, "clientapp_start_cpu_s": starts}, indent=2) + "\n")
     return 0
 
 
