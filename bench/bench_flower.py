@@ -123,16 +123,22 @@ def _rounds(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_flower(
-    fleet: Fleet, fleet_path: Path, args: argparse.Namespace, url: str, work: Path, warm: bool
+    fleet: Fleet, fleet_path: Path, args: argparse.Namespace, url: str, work: Path, name: str
 ) -> dict[str, Any]:
-    """Wall and compute seconds per round of the Flower engine on a loopback deployment."""
+    """Wall and compute seconds per round of the Flower engine on a loopback deployment.
+
+    ``name``: ``cold`` (Flower's plain per-message ClientApp), ``warm-nofork`` (warm trainers, every
+    message pays the full ``flwr-clientapp`` start: the state before the fork server) or ``warm``
+    (warm trainers + the ``flwr-clientapp`` fork server: edgetune's default).
+    """
     from edgetune.flower.deploy import Deployment
     from edgetune.runs.flower import launch, wait_for_run
 
-    out = work / ("run-warm" if warm else "run-cold")
+    out = work / f"run-{name}"
     spec = job_spec(fleet_path, args, url, "flower")
     t0 = time.perf_counter()
-    with Deployment(work / ("deploy-warm" if warm else "deploy-cold"), warm=warm, task_poll_s=args.task_poll_s) as dep:
+    warm, fork = name != "cold", name == "warm"
+    with Deployment(work / f"deploy-{name}", warm=warm, task_poll_s=args.task_poll_s, fork_clientapp=fork) as dep:
         launch(dep, spec, out, fleet, len(fleet.nodes))
         status = wait_for_run(out, 3600)
     total = time.perf_counter() - t0
@@ -152,6 +158,56 @@ def run_sim(fleet_path: Path, args: argparse.Namespace, url: str, work: Path) ->
     return {**_rounds(doc), "total_s": time.perf_counter() - t0}
 
 
+def clientapp_start_cpu_s(work: Path, repeats: int) -> dict[str, list[float]]:
+    """CPU-seconds (user + sys) of starting one ``flwr-clientapp`` process, Flower's vs the fork server's.
+
+    Each start runs ``flwr-clientapp --help`` (Flower imports its whole client stack before parsing
+    arguments), so this is the per-message start cost a SuperNode pays, measured with
+    ``RUSAGE_CHILDREN``: independent of how loaded the host is, unlike wall time.
+    """
+    import os
+    import resource
+    import subprocess
+
+    from edgetune.flower.forkserver import SHIM, prepare_dir, real_clientapp, server_command, wait_ready
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    def one(cmd: list[str]) -> float:
+        t0 = cpu()
+        subprocess.run([*cmd, "--help"], capture_output=True, check=True, timeout=600)
+        return cpu() - t0
+
+    folder = work / "forkserver"
+    bindir = prepare_dir(folder)
+    server = subprocess.Popen(server_command(folder, os.getpid()))
+    try:
+        if not wait_ready(folder, 600):
+            raise SystemExit("fork server did not start")
+        flower = [one([str(real_clientapp())]) for _ in range(repeats)]
+        # the forked child's CPU is the server's child's: read it from /proc before and after
+        forked = []
+        for _ in range(repeats):
+            before = _tree_cpu_s(server.pid)
+            shim = one([str(bindir / SHIM)])
+            forked.append(shim + _tree_cpu_s(server.pid) - before)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"flower": flower, "fork server": forked}
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """utime + stime + reaped children's cutime + cstime of ``pid`` (Linux ``/proc``), seconds."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both engines and print the per-round comparison."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -160,27 +216,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-tokens", type=int, default=2048)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="")
+    ap.add_argument("--workdir", default="", help="keep run folders and Flower logs here (default: a temp dir)")
     ap.add_argument("--task-poll-s", type=float, default=0.1, help="FLWR_SUPEREXEC_TASK_POLL_INTERVAL")
     ap.add_argument("--sim-cpus", type=int, default=2, help="CPUs the simulation runtime's Ray may use")
-    ap.add_argument("--engines", default="inprocess,warm,sim", help="any of inprocess,warm,cold,sim")
+    ap.add_argument(
+        "--start-repeats", type=int, default=5, help="flwr-clientapp starts to time, Flower's and forked (0: skip)"
+    )
+    ap.add_argument("--engines", default="inprocess,warm,sim", help="any of inprocess,warm,warm-nofork,cold,sim")
     ap.add_argument(
         "--lora", action="store_true", help="LoRA: only adapters travel (separates transport from the rest)"
     )
     args = ap.parse_args(argv)
+    import signal
+
+    # SIGTERM (e.g. `timeout`) unwinds through the Deployment context managers: nothing is left running
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     engines = args.engines.split(",")
     fleet = generate_fleet(args.nodes, "normal", np.random.default_rng(args.seed).spawn(3)[0], seed=args.seed)
     with (
-        tempfile.TemporaryDirectory(prefix="bench-flower-") as tmp,
+        tempfile.TemporaryDirectory(prefix="bench-flower-") as tmp_dir,
         NorthboundServer(FixedMetrics(fleet.node_ids)) as nb,
     ):
-        work = Path(tmp)
+        work = Path(args.workdir or tmp_dir)
+        work.mkdir(parents=True, exist_ok=True)
         fleet_path = save_fleet(fleet, work / "fleet.yaml")
         results: dict[str, dict[str, Any]] = {}
+        starts = clientapp_start_cpu_s(work, args.start_repeats) if args.start_repeats else {}
         for name in engines:
             if name == "inprocess":
                 results["in-process"] = run_inprocess(fleet, fleet_path, args, nb.url)
-            elif name in ("warm", "cold"):
-                results[f"flower-{name}"] = run_flower(fleet, fleet_path, args, nb.url, work, warm=name == "warm")
+            elif name in ("warm", "warm-nofork", "cold"):
+                results[f"flower-{name}"] = run_flower(fleet, fleet_path, args, nb.url, work, name)
             elif name == "sim":
                 results["flower-sim"] = run_sim(fleet_path, args, nb.url, work)
             else:
@@ -193,12 +259,12 @@ def main(argv: list[str] | None = None) -> int:
         f"task poll {args.task_poll_s} s; Flower's fixed polls {FLOWER_FIXED_POLLS_S}"
     )
     print(
-        f"{'engine':<12} {'round wall s':>13} {'compute s':>10} {'overhead s':>11} {'min overhead':>13}"
+        f"{'engine':<18} {'round wall s':>13} {'compute s':>10} {'overhead s':>11} {'min overhead':>13}"
         "   (median over rounds; compute: sum of nodes in-process, slowest node otherwise)"
     )
     for name, r in results.items():
         print(
-            f"{name:<12} {statistics.median(r['wall_s']):>13.2f} {statistics.median(r['compute_s']):>10.2f} "
+            f"{name:<18} {statistics.median(r['wall_s']):>13.2f} {statistics.median(r['compute_s']):>10.2f} "
             f"{statistics.median(r['overhead_s']):>11.2f} {min(r['overhead_s']):>13.2f}"
         )
     aims = {4: 5.0, 24: 8.0}
@@ -222,8 +288,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"first/last reply {med['first_reply_s']:.2f}/{med['last_reply_s']:.2f} s after the push, "
                 f"longest ClientApp handler {med['message_s']:.2f} s"
             )
+    for name, cpus in starts.items():
+        print(
+            f"flwr-clientapp start, {name}: {statistics.median(cpus):.3f} CPU-s median, {min(cpus):.3f} min "
+            f"({len(cpus)} starts; per message a SuperNode receives)"
+        )
     if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        Path(args.out).write_text(json.dumps({**results, "clientapp_start_cpu_s": starts}, indent=2) + "\n")
     return 0
 
 

@@ -20,14 +20,17 @@ Exit codes: 0 complete, 1 failed, 2 bad input, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from edgetune.cli.flags import FLEET, POLICY, RUN, SELECT, TASK, Flag, add_flags
+from edgetune.errors import InputError
 
 FLOWER = (
     Flag("--connect-timeout-s", "flower.connect_timeout_s", "longest wait for the SuperNodes to identify themselves"),
@@ -51,6 +54,44 @@ FLEET_FILE = Flag("--fleet", "fleet.file", "a fleet YAML instead of a generated 
 #: Every flag that spells a run-spec key.
 SPEC_FLAGS: tuple[Flag, ...] = (*SELECT, *RUN, *POLICY, *FLEET, FLEET_FILE, *TASK, *FLOWER, *NORTHBOUND)
 MAX_RUN_S = 7 * 86_400.0
+#: Largest node id / partition ``join`` accepts (the run spec's bound on a fleet's size).
+MAX_NODE_ID = 100_000
+#: Largest declared compute power ``join`` accepts (paper units; the generated fleets use 1-100).
+MAX_COMPUTE = 1e6
+
+
+def _check_port(flag: str, port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise InputError(flag, port, "must be a TCP port in 1..65535")
+
+
+def _check_file(flag: str, path: str | None) -> None:
+    """A TLS / key file: it must exist and be a readable regular file."""
+    if path is None:
+        return
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(flag, path, "no such regular file")
+    if not os.access(p, os.R_OK):
+        raise InputError(flag, path, "not readable")
+
+
+def _check_superlink(address: str) -> None:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isascii() or not port.isdigit():
+        raise InputError("--superlink", address, "must be HOST:PORT")
+    _check_port("--superlink", int(port))
+
+
+def _check_northbound(url: str) -> None:
+    """One request to the SDN controller's northbound API before anything starts."""
+    from edgetune.network.northbound import HttpNorthboundClient
+
+    try:
+        HttpNorthboundClient(url, timeout_s=5.0, grace_s=0.0).path_metrics()
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError("--northbound-url", url, f"not answering: {reason[:200]}") from None
 
 
 def _spec_options(p: argparse.ArgumentParser, out_default: str) -> None:
@@ -94,8 +135,18 @@ def register(sub: Any) -> None:
         "engine) and write the run record. Network metrics come from the SDN controller's northbound API.",
     )
     _spec_options(s, "runs/flower")
-    s.add_argument("--host", default="127.0.0.1", help="SuperLink bind address (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=9093, help="SuperLink HTTP port (default 9093)")
+    s.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address devices dial (default 127.0.0.1). Off loopback only the Fleet API is exposed, through "
+        "edgetune's gateway; the SuperLink (run submission included) stays on 127.0.0.1. Needs TLS or --insecure",
+    )
+    s.add_argument("--port", type=int, default=9093, help="port devices dial, 1..65535 (default 9093)")
+    s.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow --host off loopback without TLS: anyone reaching it can join as a SuperNode (not submit runs)",
+    )
     s.add_argument("--local-nodes", type=int, default=0, help="also start this many SuperNodes here (loopback)")
     s.add_argument("--ssl-ca-certfile", help="CA certificate (TLS)")
     s.add_argument("--ssl-certfile", help="SuperLink certificate (TLS)")
@@ -112,7 +163,7 @@ def register(sub: Any) -> None:
         "--timeout-s", type=float, default=3600.0, help="give up on the whole run after this long (default 3600)"
     )
     s.add_argument("--print-commands", action="store_true", help="print the Flower command lines and exit")
-    s.set_defaults(func=_serve)
+    s.set_defaults(func=_needs_flower(_serve))
 
     m = sub.add_parser(
         "sim",
@@ -141,8 +192,29 @@ def register(sub: Any) -> None:
     j.add_argument("--trainer-dir", default="", help="private folder of the warm trainer (default: a new temp dir)")
     j.add_argument("--cold", action="store_true", help="no warm trainer: train in Flower's per-message process")
     j.add_argument("--task-poll-s", type=float, default=0.1, help="FLWR_SUPEREXEC_TASK_POLL_INTERVAL (default 0.1)")
+    j.add_argument(
+        "--max-wait-s",
+        type=float,
+        default=600.0,
+        help="give up after the SuperLink was unreachable this long (Flower's --max-wait-time; default 600)",
+    )
     j.add_argument("--print-command", action="store_true", help="print the flower-supernode line and exit")
-    j.set_defaults(func=_join)
+    j.set_defaults(func=_needs_flower(_join))
+
+
+def _needs_flower(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``command``, with a missing Flower console script reported in one line (exit 1), never a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        from edgetune.flower.deploy import FlowerMissing
+
+        try:
+            return command(args)
+        except FlowerMissing as exc:
+            print(f"edgetune: error: {exc}", file=sys.stderr)
+            return 1
+
+    return run
 
 
 def _show(cmd: list[str]) -> str:
@@ -186,6 +258,9 @@ def _serve(args: argparse.Namespace) -> int:
         TLSFiles,
         flower_env,
         flwr_run_command,
+        free_port,
+        gateway_command,
+        is_loopback,
         superlink_command,
         supernode_command,
     )
@@ -199,16 +274,36 @@ def _serve(args: argparse.Namespace) -> int:
         raise InputError("--task-poll-s", args.task_poll_s, "must be in [0.01, 60] (Flower's bounds)")
     if not 0 < args.timeout_s <= MAX_RUN_S:
         raise InputError("--timeout-s", args.timeout_s, f"must be positive and at most {MAX_RUN_S:g}")
-    if not 0 <= args.port <= 65535:
-        raise InputError("--port", args.port, "must be a TCP port")
+    _check_port("--port", args.port)
     if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
         raise InputError("--ssl-certfile/--ssl-keyfile", args.ssl_certfile or args.ssl_keyfile, "give both or neither")
+    for flag in ("--ssl-ca-certfile", "--ssl-certfile", "--ssl-keyfile"):
+        _check_file(flag, getattr(args, flag[2:].replace("-", "_")))
+    tls = TLSFiles(args.ssl_ca_certfile, args.ssl_certfile, args.ssl_keyfile)
+    if args.enable_supernode_auth and tls.insecure:
+        raise InputError("--enable-supernode-auth", True, "needs TLS (--ssl-certfile/--ssl-keyfile): Flower's rule")
+    exposed = not is_loopback(args.host)
+    if exposed and tls.insecure and not args.insecure:
+        raise InputError(
+            "--host",
+            args.host,
+            "exposing the Fleet API off loopback needs TLS (--ssl-certfile/--ssl-keyfile) or --insecure",
+        )
     out = Path(args.out).resolve()
     _check_out(out)
-    tls = TLSFiles(args.ssl_ca_certfile, args.ssl_certfile, args.ssl_keyfile)
+    if exposed and tls.insecure:
+        print(
+            f"edgetune: warning: --insecure: the Fleet API on {args.host}:{args.port} is plain HTTP without "
+            "authentication: anyone who reaches it can join as a SuperNode, read the model and send updates "
+            "(run submission stays on 127.0.0.1)",
+            file=sys.stderr,
+        )
     if args.print_commands:
         env = " ".join(f"{k}={v}" for k, v in flower_env(args.task_poll_s).items())
-        print(env, _show(superlink_command(args.host, args.port, tls, args.enable_supernode_auth)))
+        link = ("127.0.0.1", free_port()) if exposed else (args.host, args.port)
+        print(env, _show(superlink_command(link[0], link[1], tls, args.enable_supernode_auth)))
+        if exposed:
+            print(_show(gateway_command(f"{args.host}:{args.port}", f"{link[0]}:{link[1]}", tls)), " # Fleet API only")
         for k, node in enumerate(fleet.nodes):
             cfg = {"partition-id": k, "node-id": node.id, "compute": node.compute}
             print(env, _show(supernode_command(f"{args.host}:{args.port}", cfg, 9094 + k, tls)))
@@ -216,9 +311,17 @@ def _serve(args: argparse.Namespace) -> int:
             env, _show(flwr_run_command("APP_DIR", "run-config.toml")), "  # APP_DIR, run-config.toml: docs/flower.md"
         )
         return 0
+    _check_northbound(spec.northbound.url)
     from edgetune.runs.flower import launch, wait_for_run
 
-    dep = Deployment(Path(args.workdir), host=args.host, port=args.port, tls=tls, task_poll_s=args.task_poll_s)
+    dep = Deployment(
+        Path(args.workdir),
+        host=args.host,
+        port=args.port,
+        tls=tls,
+        task_poll_s=args.task_poll_s,
+        insecure_exposure=args.insecure,
+    )
     status: str | None = None
     try:
         try:
@@ -272,6 +375,7 @@ def _sim(args: argparse.Namespace) -> int:
     resolve_fleet(spec, base_dir)
     out = Path(args.out).resolve()
     _check_out(out)
+    _check_northbound(spec.northbound.url)
     from edgetune.runs.flower import simulate
 
     try:
@@ -298,14 +402,29 @@ def _join(args: argparse.Namespace) -> int:
     pid = args.node_id if args.partition_id is None else args.partition_id
     if pid < 0:
         raise InputError("--partition-id", pid, "must be non-negative")
+    if args.node_id > MAX_NODE_ID:
+        raise InputError("--node-id", args.node_id, f"must be at most {MAX_NODE_ID}")
+    if pid > MAX_NODE_ID:
+        raise InputError("--partition-id", pid, f"must be at most {MAX_NODE_ID}")
     if not 0.01 <= args.task_poll_s <= 60:
         raise InputError("--task-poll-s", args.task_poll_s, "must be in [0.01, 60] (Flower's bounds)")
+    if not math.isfinite(args.compute) or not 0 <= args.compute <= MAX_COMPUTE:
+        raise InputError("--compute", args.compute, f"must be a finite number in [0, {MAX_COMPUTE:g}] (0: undeclared)")
+    if not 1 <= args.max_wait_s <= MAX_RUN_S:  # NaN fails too
+        raise InputError("--max-wait-s", args.max_wait_s, f"must be in [1, {MAX_RUN_S:g}] s")
+    port = args.port or 9094 + pid
+    _check_port("--port", port)
+    _check_superlink(args.superlink)
+    _check_file("--root-certificates", args.root_certificates)
+    _check_file("--auth-key", args.auth_key)
+    if args.auth_key and not args.root_certificates:
+        raise InputError("--auth-key", args.auth_key, "node authentication needs TLS (--root-certificates)")
     cfg: dict[str, Any] = {"partition-id": pid, "node-id": args.node_id, "compute": args.compute}
     folder = Path(args.trainer_dir or tempfile.mkdtemp(prefix="edgetune-trainer-"))
     if not args.cold:
         cfg["trainer-dir"] = str(folder.resolve())
     tls = TLSFiles(ca_certfile=args.root_certificates)
-    cmd = supernode_command(args.superlink, cfg, args.port or 9094 + pid, tls, args.auth_key)
+    cmd = [*supernode_command(args.superlink, cfg, port, tls, args.auth_key), "--max-wait-time", repr(args.max_wait_s)]
     env = flower_env(args.task_poll_s)
     if args.print_command:
         trainer = "" if args.cold else f"{_show(trainer_command(folder))} &  # warm trainer (token in DIR)\n"

@@ -5,11 +5,15 @@ session of its own, so that stopping one stops its ``flower-superexec`` / ``flwr
 children and nothing else), submits the edgetune app with ``flwr run`` and stops exactly the
 processes it started. Every process runs with telemetry and update checks off
 (``FLWR_TELEMETRY_ENABLED=0``, ``FLWR_DISABLE_UPDATE_CHECK=1``), without runtime dependency
-installation, and -- unless TLS files are given -- ``--insecure`` on 127.0.0.1 only.
+installation. The SuperLink always binds 127.0.0.1 (Flower 1.41 serves run submission on the same
+port as the Fleet API); a non-loopback ``host`` is served by the Fleet-API-only gateway
+(:mod:`edgetune.flower.gateway`) and needs TLS files or ``insecure_exposure``.
 
 Beside every SuperNode it starts the device's warm trainer (:mod:`edgetune.flower.trainer`, a
 private folder with a socket and a token, named in the node config as ``trainer-dir``), so the
-per-message ``flwr-clientapp`` process stays thin. Flower's polling, as far as 1.41 lets it be set:
+per-message ``flwr-clientapp`` process stays thin, and the ``flwr-clientapp`` fork server
+(:mod:`edgetune.flower.forkserver`, first on the SuperNode's ``PATH``), so that process starts without
+importing Flower again. Flower's polling, as far as 1.41 lets it be set:
 ``FLWR_SUPEREXEC_TASK_POLL_INTERVAL`` (how often the SuperNode's ``flower-superexec`` asks for a
 ClientApp to launch; Flower's default 1 s, edgetune's :data:`TASK_POLL_S`). Not settable: an idle
 SuperNode asks the SuperLink for messages every 3 s (``start_client_internal``: ``time.sleep(3)``
@@ -24,6 +28,7 @@ docs/flower.md).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import signal
 import socket
@@ -37,6 +42,7 @@ from typing import Any, TextIO
 
 APP_NAME = "edgetune-flower"
 CONNECTION = "edgetune"
+LOOPBACK = "127.0.0.1"
 
 FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
 #: Seconds between a SuperNode's ``flower-superexec`` polls for a ClientApp to launch (Flower: 1 s).
@@ -132,9 +138,36 @@ class TLSFiles:
 
 
 def _bin(name: str) -> str:
-    """A Flower console script next to this Python (falls back to ``PATH``)."""
+    """A Flower console script next to this Python -- never another interpreter's (its ``flwr`` would
+    run without edgetune and hide the real error)."""
     cand = Path(sys.executable).with_name(name)
-    return str(cand) if cand.exists() else name
+    if not cand.is_file():
+        raise FlowerMissing(f"{name} is not installed beside {sys.executable} (install edgetune's flower extra)")
+    return str(cand)
+
+
+class FlowerMissing(RuntimeError):
+    """A Flower console script is missing from this interpreter's environment."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def gateway_command(listen: str, upstream: str, tls: TLSFiles) -> list[str]:
+    """The Fleet API gateway (:mod:`edgetune.flower.gateway`) for a SuperLink exposed off loopback."""
+    cmd = [sys.executable, "-m", "edgetune.flower.gateway", "--listen", listen, "--upstream", upstream]
+    if not tls.insecure:
+        cmd += ["--certfile", str(tls.server_certfile), "--keyfile", str(tls.server_keyfile), "--upstream-tls"]
+        if tls.ca_certfile:
+            cmd += ["--upstream-ca", tls.ca_certfile]
+    return cmd
 
 
 def superlink_command(
@@ -241,6 +274,15 @@ class Deployment:
     netns : mapping
         Network namespace per process home (``"superlink"``, ``"cli"``, a SuperNode's name, which its
         trainer shares): those processes run under ``ip netns exec NS`` (the SDN testbed).
+    fork_clientapp : bool
+        Start a fork server beside every SuperNode (:mod:`edgetune.flower.forkserver`) and put its
+        ``flwr-clientapp`` script first on the SuperNode's ``PATH`` (default); ``False``: every
+        message pays Flower's full ``flwr-clientapp`` start (for the benchmark's "before").
+    insecure_exposure : bool
+        Allow a non-loopback :attr:`host` without TLS (the CLI's ``--insecure``). Whatever
+        :attr:`host` is, the SuperLink itself binds 127.0.0.1 and only the Fleet API is exposed,
+        through :mod:`edgetune.flower.gateway` (Flower 1.41 serves the Control API, i.e. run
+        submission, on the same port).
     """
 
     workdir: Path
@@ -250,19 +292,30 @@ class Deployment:
     env: Mapping[str, str] = field(default_factory=dict)
     warm: bool = True
     task_poll_s: float = TASK_POLL_S
+    fork_clientapp: bool = True
+    insecure_exposure: bool = False
     procs: dict[str, _Proc] = field(default_factory=dict)
     netns: Mapping[str, str] = field(default_factory=dict)
+    link_port: int = 0
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if not is_loopback(self.host) and self.tls.insecure and not self.insecure_exposure:
+            raise ValueError(f"exposing the Fleet API on {self.host} needs TLS files or insecure_exposure=True")
         if self.port == 0:
             self.port = free_port(self.host)
+        self.link_port = self.port if is_loopback(self.host) else free_port(LOOPBACK)
 
     @property
     def address(self) -> str:
-        """``host:port`` of the SuperLink."""
+        """``host:port`` devices dial (the SuperLink on loopback, else its Fleet API gateway)."""
         return f"{self.host}:{self.port}"
+
+    @property
+    def link_address(self) -> str:
+        """``host:port`` of the SuperLink itself (all of its APIs): loopback unless :attr:`host` is."""
+        return self.address if is_loopback(self.host) else f"{LOOPBACK}:{self.link_port}"
 
     def _env(self, home: str) -> dict[str, str]:
         env = {**os.environ, **flower_env(self.task_poll_s), **self.env, "FLWR_HOME": str(self.workdir / home)}
@@ -274,7 +327,7 @@ class Deployment:
         ns = self.netns.get(home, "")
         return ["ip", "netns", "exec", ns] if ns else []
 
-    def _start(self, name: str, cmd: Sequence[str], home: str) -> _Proc:
+    def _start(self, name: str, cmd: Sequence[str], home: str, extra_env: Mapping[str, str] | None = None) -> _Proc:
         if name in self.procs and self.procs[name].popen.poll() is None:
             raise RuntimeError(f"{name} is already running")
         log_path = self.workdir / f"{name}.log"
@@ -283,7 +336,7 @@ class Deployment:
             self._netns_prefix(home) + list(cmd),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=self._env(home),
+            env={**self._env(home), **(extra_env or {})},
             cwd=self.workdir,
             start_new_session=True,
         )
@@ -293,10 +346,17 @@ class Deployment:
 
     def start_superlink(self, timeout_s: float = 60.0, node_auth: bool = False) -> None:
         """Start the SuperLink and wait until its port answers."""
-        self._start("superlink", superlink_command(self.host, self.port, self.tls, node_auth), "superlink")
-        if not wait_for_port(self.host, self.port, timeout_s, self.netns.get("superlink", "")):
+        host = self.host if is_loopback(self.host) else LOOPBACK
+        ns = self.netns.get("superlink", "")
+        self._start("superlink", superlink_command(host, self.link_port, self.tls, node_auth), "superlink")
+        if not wait_for_port(host, self.link_port, timeout_s, ns):
             self.stop()
-            raise RuntimeError(f"SuperLink did not open {self.address} within {timeout_s:.0f} s")
+            raise RuntimeError(f"SuperLink did not open {self.link_address} within {timeout_s:.0f} s")
+        if not is_loopback(self.host):
+            self._start("gateway", gateway_command(self.address, self.link_address, self.tls), "superlink")
+            if not wait_for_port(self.host, self.port, timeout_s, ns):
+                self.stop()
+                raise RuntimeError(f"Fleet API gateway did not open {self.address} within {timeout_s:.0f} s")
 
     def start_trainer(self, name: str, timeout_s: float = 60.0) -> Path:
         """Start the warm trainer of SuperNode ``name``; returns its private folder once it answers."""
@@ -308,19 +368,35 @@ class Deployment:
             raise RuntimeError(f"trainer of {name} did not answer within {timeout_s:.0f} s: {self.tail(proc.name)}")
         return folder
 
+    def start_forkserver(self, name: str, timeout_s: float = 60.0) -> Path:
+        """Start the ``flwr-clientapp`` fork server of SuperNode ``name``; returns the ``bin`` folder for ``PATH``."""
+        from edgetune.flower.forkserver import prepare_dir, server_command, wait_ready
+
+        folder = self.workdir / f"{name}-clientapp"
+        bindir = prepare_dir(folder)
+        proc = self._start(f"{name}-clientapp", server_command(folder, os.getpid()), name)
+        if not wait_ready(folder, timeout_s):
+            raise RuntimeError(f"fork server of {name} did not answer within {timeout_s:.0f} s: {self.tail(proc.name)}")
+        return bindir
+
     def start_supernode(self, name: str, node_config: Mapping[str, Any], auth_private_key: str | None = None) -> int:
         """Start one SuperNode (and, if :attr:`warm`, its trainer first); returns the SuperNode's PID."""
+        from edgetune.flower.forkserver import path_with
+
         cfg = dict(node_config)
         if self.warm and "trainer-dir" not in cfg:
             cfg["trainer-dir"] = str(self.start_trainer(name))
-        cmd = supernode_command(self.address, cfg, free_port(), self.tls, auth_private_key)
-        return self._start(name, cmd, name).popen.pid
+        extra: dict[str, str] = {}
+        if self.fork_clientapp:
+            extra["PATH"] = path_with(self.start_forkserver(name), self._env(name).get("PATH"))
+        cmd = supernode_command(self.link_address, cfg, free_port(), self.tls, auth_private_key)
+        return self._start(name, cmd, name, extra).popen.pid
 
     def submit(self, run_config: Mapping[str, Any], timeout_s: float = 120.0) -> str:
         """Write the app, point ``flwr`` at this SuperLink and start a run; returns ``flwr``'s output."""
         app = write_app(self.workdir / "app", run_config)
         rc = write_run_config(self.workdir / "run-config.toml", run_config)
-        write_connection(self.workdir / "cli", self.address, self.tls.insecure, self.tls.ca_certfile)
+        write_connection(self.workdir / "cli", self.link_address, self.tls.insecure, self.tls.ca_certfile)
         out = subprocess.run(
             self._netns_prefix("cli") + flwr_run_command(app, rc),
             env=self._env("cli"),

@@ -148,6 +148,9 @@ def run_flower_on_testbed(
         netns={"superlink": orch.netns, "cli": orch.netns, **{names[i]: hosts[i].netns for i in names}},
         # marks every Flower process as this testbed's: `testbed down` signals only processes carrying it
         env={STATE_ENV: str(state.path)},
+        # the Fleet API is exposed on the orchestrator's testbed address, inside namespaces this testbed
+        # created and nothing else can reach; the SuperLink itself stays on that namespace's loopback
+        insecure_exposure=True,
     )
     forwarder = Forwarder(orch.netns, port)
     recorded: list[Resource] = []
@@ -160,12 +163,13 @@ def run_flower_on_testbed(
         forwarder.start()
         fspec = flower_spec(spec, fleet_file, forwarder.url)
         dep.start_superlink()
-        recorded.append(_recorded(state, "superlink", dep.procs["superlink"].popen.pid))
         for k, node in enumerate(fleet.nodes):
             cfg = {"partition-id": k, "node-id": node.id, "compute": node.compute, "slowdown": slowdowns[node.id]}
             dep.start_supernode(names[node.id], cfg)
-            for proc in (f"{names[node.id]}-trainer", names[node.id]):
-                recorded.append(_recorded(state, proc, dep.procs[proc].popen.pid))
+        # every process the deployment started (SuperLink, Fleet API gateway, trainers, fork servers,
+        # SuperNodes) goes into the state file, so that `testbed down` can stop it by PID
+        for proc_name, proc in dep.procs.items():
+            recorded.append(_recorded(state, proc_name, proc.popen.pid))
         dep.submit(run_config(fspec, folder))
         seen = 0
         while time.monotonic() - t0 < bound_s:
