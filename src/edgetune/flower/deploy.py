@@ -389,7 +389,11 @@ class Deployment:
         extra: dict[str, str] = {}
         if self.fork_clientapp:
             extra["PATH"] = path_with(self.start_forkserver(name), self._env(name).get("PATH"))
-        cmd = supernode_command(self.link_address, cfg, free_port(), self.tls, auth_private_key)
+        # beside the SuperLink (same network namespace): straight to its loopback port; from another
+        # namespace (the SDN testbed's nodes): through the Fleet API address, i.e. the gateway
+        same_ns = self.netns.get(name, "") == self.netns.get("superlink", "")
+        superlink = self.link_address if same_ns else self.address
+        cmd = supernode_command(superlink, cfg, free_port(), self.tls, auth_private_key)
         return self._start(name, cmd, name, extra).popen.pid
 
     def submit(self, run_config: Mapping[str, Any], timeout_s: float = 120.0) -> str:
