@@ -15,11 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edgetune.errors import InputError, from_pydantic
-from edgetune.io import atomic_write_text
 
 
 class _Frozen(BaseModel):
@@ -133,20 +131,15 @@ def fleet_from_dict(data: Any, source: str = "fleet") -> Fleet:
 
 
 def load_fleet(path: str | Path) -> Fleet:
-    """Read and validate a fleet YAML (or JSON) file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError("--fleet", str(path), f"cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(str(path), "<yaml>", f"malformed YAML: {str(exc).splitlines()[0]}") from None
-    return fleet_from_dict(data, source=p.name)
+    """Read and validate a fleet file: YAML, JSON or columnar ``.npz``, by suffix
+    (:mod:`edgetune.fleet.formats`)."""
+    from edgetune.fleet.formats import read_document
+
+    return fleet_from_dict(read_document(path), source=Path(path).name)
 
 
 def save_fleet(fleet: Fleet, path: str | Path) -> Path:
-    """Write a fleet as YAML atomically."""
-    data = fleet.model_dump(mode="json", exclude_none=True)
-    return atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
+    """Write a fleet atomically in the format its suffix names (``.yaml``, ``.json`` or ``.npz``)."""
+    from edgetune.fleet.formats import write_fleet
+
+    return write_fleet(fleet, path)

@@ -54,7 +54,7 @@ ENGINE_MODULES: dict[str, str] = {
 LIMITS: dict[str, tuple[float, float]] = {
     "run.epochs": (1, 10_000),
     "run.seed": (0, 2**63 - 1),
-    "fleet.nodes": (1, 100_000),
+    "fleet.nodes": (1, 1_000_000),
     "fleet.seed": (0, 2**63 - 1),
     "fleet.nodes_per_gateway": (1, 100_000),
     "task.train_tokens": (1, 100_000_000),
