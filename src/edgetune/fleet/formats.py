@@ -25,16 +25,13 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import yaml
 
 from edgetune.errors import InputError
 from edgetune.io import atomic_write_bytes, atomic_write_text
-
-if TYPE_CHECKING:
-    from edgetune.fleet.schema import Fleet
 
 #: Suffixes and their format.
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".npz": "npz"}
@@ -84,8 +81,9 @@ def read_document(path: str | Path) -> Any:
         raise InputError(str(path), "<yaml>", f"malformed YAML: {str(exc).splitlines()[0]}") from None
 
 
-def write_fleet(fleet: Fleet, path: str | Path) -> Path:
-    """Write ``fleet`` atomically in the format its suffix names."""
+def write_fleet(fleet: Any, path: str | Path) -> Path:
+    """Write ``fleet`` (a :class:`~edgetune.fleet.schema.Fleet`; this module does not import the schema,
+    which imports it) atomically in the format its suffix names."""
     fmt = fleet_format(path)
     if fmt == "npz":
         return atomic_write_bytes(path, _npz_bytes(fleet))
@@ -96,7 +94,7 @@ def write_fleet(fleet: Fleet, path: str | Path) -> Path:
 
 
 # -- npz ---------------------------------------------------------------------------------------------
-def _npz_bytes(fleet: Fleet) -> bytes:
+def _npz_bytes(fleet: Any) -> bytes:
     nodes, switches = fleet.nodes, fleet.switches
     row = {s.id: k for k, s in enumerate(switches)}
     cols: dict[str, np.ndarray] = {
@@ -161,10 +159,10 @@ def _npz_document(raw: bytes, source: str) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise InputError(source, "meta", "must be a JSON object")
     n_nodes, n_switches = cols["node_id"].shape[0], cols["switch_id"].shape[0]
-    for k in need[1:]:
-        want = n_nodes if k.startswith("node_") else n_switches
-        if cols[k].ndim != 1 or cols[k].shape[0] != want:
-            raise InputError(source, k, f"must be a 1-D array of {want} entries")
+    for key in need[1:]:
+        want = n_nodes if key.startswith("node_") else n_switches
+        if cols[key].ndim != 1 or cols[key].shape[0] != want:
+            raise InputError(source, key, f"must be a 1-D array of {want} entries")
     gw_row = cols["node_gateway"]
     if gw_row.size and (gw_row.dtype.kind not in "iu" or gw_row.min() < 0 or gw_row.max() >= n_switches):
         raise InputError(source, "node_gateway", f"must be rows of the switch arrays (0..{n_switches - 1})")
