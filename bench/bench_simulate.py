@@ -14,8 +14,9 @@ Aims (issue 17, idle 2-core machine): CLI at 10k < 3 s, 100k < 20 s, 1M < 120 s 
 API within 3x the floor at 100k. Times are the minimum over ``--repeat`` runs (the machine is shared).
 
 Run: ``python bench/bench_simulate.py`` (all sizes), ``--sizes 10000,100000``, ``--quick`` (1,000
-nodes, 3 epochs, one repeat: a smoke test), ``--fleet-format yaml|json|npz`` (default: npz from 100k
-nodes, yaml below), ``--skip-cli`` / ``--skip-api``.
+nodes, 3 epochs, one repeat: a smoke test), ``--fleet-format yaml|json|npz`` (default npz, the columnar
+form meant for large fleets), ``--skip-cli`` / ``--skip-api``, ``--load-formats``: also time loading
+the same fleet from YAML (libyaml), JSON and npz (YAML only up to 100k nodes).
 """
 
 from __future__ import annotations
@@ -75,6 +76,27 @@ def _run_peak(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str, f
         return wall, usage.ru_maxrss / 1e6, out.read(), usage.ru_utime + usage.ru_stime
 
 
+_CHILD_LOAD = r"""
+import sys, time
+from edgetune.fleet.schema import load_fleet, save_fleet
+src, dst = sys.argv[1], sys.argv[2]
+save_fleet(load_fleet(src), dst)
+c0, t0 = time.process_time(), time.perf_counter()
+load_fleet(dst)
+print(time.perf_counter() - t0, time.process_time() - c0)
+"""
+
+
+def _time_loads(fleet: Path, n: int, work: Path, env: dict[str, str], py: str) -> None:
+    """``load_fleet`` of the same fleet written as YAML, JSON and npz (wall and CPU seconds)."""
+    for suffix in ("yaml", "json", "npz"):
+        if suffix == "yaml" and n > 100_000:
+            continue
+        _, _, text, _ = _run_peak([py, "-c", _CHILD_LOAD, str(fleet), str(work / f"load{n}.{suffix}")], env)
+        wall, cpu = (float(x) for x in text.split())
+        print(f"load_fleet {n} nodes from .{suffix}: {wall:.2f} s wall, {cpu:.2f} s CPU")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000,1000000")
@@ -82,7 +104,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--quick", action="store_true", help="smoke test: 1,000 nodes, 3 epochs, one repeat")
-    ap.add_argument("--fleet-format", choices=("auto", "yaml", "json", "npz"), default="auto")
+    ap.add_argument("--fleet-format", choices=("yaml", "json", "npz"), default="npz")
+    ap.add_argument("--load-formats", action="store_true", help="time load_fleet for each format")
     ap.add_argument("--skip-cli", action="store_true")
     ap.add_argument("--skip-api", action="store_true")
     ap.add_argument("--workdir", default="", help="where fleets and records go (default: a temporary folder)")
@@ -110,7 +133,7 @@ def main() -> None:
     rows: list[str] = []
     verdicts: list[str] = []
     for n in sizes:
-        fmt = args.fleet_format if args.fleet_format != "auto" else ("npz" if n >= 100_000 else "yaml")
+        fmt = args.fleet_format
         fleet = work / f"fleet{n}.{fmt}"
         if not fleet.exists():
             gen_s, gen_gb, _, gen_cpu = _run_peak(
@@ -120,6 +143,8 @@ def main() -> None:
                 f"fleet generate {n} -> {fleet.name}: {gen_s:.2f} s wall, {gen_cpu:.2f} s CPU, peak {gen_gb:.2f} GB, "
                 f"{fleet.stat().st_size / 1e6:.1f} MB"
             )
+        if args.load_formats:
+            _time_loads(fleet, n, work, env, py)
         for pol in policies:
             cli_s = cli_cpu = cli_gb = api_s = api_cpu = load_s = floor_s = floor_cpu = math.inf
             for _ in range(args.repeat):
