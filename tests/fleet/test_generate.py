@@ -48,3 +48,58 @@ def test_bad_arguments_name_the_flag() -> None:
         generate_fleet(10, "huge", np.random.default_rng(0))
     with pytest.raises(InputError, match="--nodes"):
         generate_fleet(0, "normal", np.random.default_rng(0))
+
+
+def _generate_by_node(n_nodes: int, setup: str, rng: np.random.Generator, npg: int) -> dict[str, object]:
+    """The generator as it was before issue 17 (one model per node, one mask per gateway)."""
+    from edgetune.fleet.generate import GeneratorConfig
+    from edgetune.fleet.schema import Fleet, LinkSpec, NodeSpec, OrchestratorSpec, SwitchSpec
+
+    cfg = GeneratorConfig(nodes_per_gateway=npg)
+    row = SETUPS[setup]
+    compute = rng.normal(cfg.compute_mean, cfg.compute_std, n_nodes)
+    while (low := compute < cfg.min_compute).any():
+        compute[low] = rng.normal(cfg.compute_mean, cfg.compute_std, int(low.sum()))
+    bandwidth = np.maximum(rng.exponential(row.bandwidth_mbps, n_nodes), cfg.min_bandwidth_mbps)
+    delay = rng.exponential(row.delay_ms, n_nodes)
+    loss = np.minimum(rng.exponential(row.loss_pct, n_nodes), cfg.max_loss_pct)
+    n_gateways = -(-n_nodes // npg)
+    order = rng.permutation(n_nodes)
+    gateway_of = np.empty(n_nodes, dtype=np.int64)
+    gateway_of[order] = np.arange(n_nodes) % n_gateways
+    access_delay = np.maximum(delay - cfg.gateway_delay_ms - cfg.core_delay_ms, 0.0)
+    nodes = [
+        NodeSpec(
+            id=i,
+            name=f"edge-{i}",
+            compute=round(float(compute[i]), 4),
+            idle_power_w=cfg.idle_power_w,
+            busy_power_w=round(cfg.busy_power_base_w + cfg.busy_power_per_compute_w * float(compute[i]), 4),
+            radio_j_per_mb=cfg.radio_j_per_mb,
+            gateway=f"gw{gateway_of[i]}",
+            link=LinkSpec(
+                bandwidth_mbps=round(float(bandwidth[i]), 4),
+                delay_ms=round(float(access_delay[i]), 4),
+                loss_pct=round(float(loss[i]), 5),
+            ),
+        )
+        for i in range(n_nodes)
+    ]
+    switches = [SwitchSpec(id="agg0", kind="aggregation")]
+    for g in range(n_gateways):
+        members = bandwidth[gateway_of == g]
+        uplink = max(float(members.sum()) / cfg.oversubscription, float(members.max()))
+        link = LinkSpec(bandwidth_mbps=round(uplink, 4), delay_ms=cfg.gateway_delay_ms, loss_pct=0.0)
+        switches.append(SwitchSpec(id=f"gw{g}", kind="gateway", parent="agg0", uplink=link))
+    orch = OrchestratorSpec(switch="agg0", link=LinkSpec(bandwidth_mbps=1000.0, delay_ms=0.5, loss_pct=0.0))
+    fleet = Fleet(setup=setup, seed=3, orchestrator=orch, switches=switches, nodes=nodes)
+    return fleet.model_dump()
+
+
+@pytest.mark.parametrize(("n", "npg", "setup"), [(1, 4, "normal"), (37, 4, "limited"), (500, 7, "prolific")])
+def test_vectorised_generator_draws_the_fleet_it_drew_before(n: int, npg: int, setup: str) -> None:
+    from edgetune.fleet.generate import GeneratorConfig
+
+    want = _generate_by_node(n, setup, np.random.default_rng(n), npg)
+    got = generate_fleet(n, setup, np.random.default_rng(n), GeneratorConfig(nodes_per_gateway=npg), seed=3)
+    assert got.model_dump() == want

@@ -11,7 +11,7 @@ import pytest
 from edgetune.fleet.schema import Fleet
 from edgetune.network.dynamics import VariationConfig
 from edgetune.network.model import Topology
-from edgetune.network.monitor import MonitorConfig, SimulatedMonitor
+from edgetune.network.monitor import MonitorConfig, SimulatedMonitor, ewma_fold
 from edgetune.network.northbound import HttpNorthboundClient, NorthboundServer
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
 from tests.conftest import StubNorthbound
@@ -100,3 +100,48 @@ def test_client_reports_unreachable_controller() -> None:
     client = HttpNorthboundClient("http://127.0.0.1:9", timeout_s=0.5, grace_s=0.2, backoff_s=0.05)
     with pytest.raises(ConnectionError):
         client.path_metrics()
+
+
+def _fold_by_loop(state: float, fresh: bool, xs: list[float], alpha: float) -> float:
+    """The per-poll EWMA: the first sample initialises a fresh state."""
+    for x in xs:
+        state = x if fresh else alpha * x + (1 - alpha) * state
+        fresh = False
+    return state
+
+
+def test_ewma_fold_by_hand() -> None:
+    # alpha = 0.5; path 0 holds 8 and folds its last two rows (4, 2): 8 -> 6 -> 4
+    # path 1 is fresh and folds all three rows (10, 20, 40): 10 -> 15 -> 27.5
+    x = np.array([[0.0, 10.0], [4.0, 20.0], [2.0, 40.0]])
+    got = ewma_fold(np.array([8.0, np.nan]), np.array([False, True]), x, np.array([2, 3]), 0.5)
+    assert got.tolist() == [4.0, 27.5]
+
+
+def test_ewma_fold_equals_the_per_poll_loop() -> None:
+    rng = np.random.default_rng(5)
+    for alpha in (0.3, 0.9, 1.0):
+        x = rng.uniform(0.0, 100.0, (26, 40))
+        x[:3, :5] = np.inf  # rows a path does not fold must not leak in (even inf)
+        n_new = rng.integers(1, 27, 40)
+        n_new[:5] = np.minimum(n_new[:5], 23)
+        state = rng.uniform(0.0, 100.0, 40)
+        fresh = rng.random(40) < 0.3
+        got = ewma_fold(state, fresh, x, n_new, alpha)
+        want = [
+            _fold_by_loop(float(state[s]), bool(fresh[s]), x[26 - int(n_new[s]) :, s].tolist(), alpha)
+            for s in range(40)
+        ]
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_read_measures_only_the_paths_it_reads(fleet12: Fleet) -> None:
+    net = SimulatedNetwork(fleet12, np.random.default_rng(0), QUIET)
+    mon = SimulatedMonitor(net, np.random.default_rng(1), EXACT)
+    mon.clock = lambda: 100.0
+    ids, arr = mon.path_arrays([3, 5])
+    assert ids == [3, 5] and arr.shape == (2, 3)
+    assert int(mon._samples.sum()) == 2 * 21  # ticks 0, 5, ..., 100 on two paths only
+    assert set(mon.path_metrics([3, 5, 7])) == {3, 5, 7}  # a later read brings path 7 up to date
+    assert mon.path_metrics([7])[7].samples == 21
+    assert mon.path_arrays([99])[0] == []  # unknown ids are left out

@@ -10,7 +10,11 @@ from edgetune.cli.flags import FLEET_FILE, add_flags
 
 def register(sub: Any) -> None:
     """Add ``fleet generate`` and ``fleet show``."""
-    p = sub.add_parser("fleet", help="generate or inspect fleet files", description="Fleet files (YAML).")
+    p = sub.add_parser(
+        "fleet",
+        help="generate or inspect fleet files",
+        description="Fleet files (YAML, JSON or columnar .npz, by suffix).",
+    )
     fsub = p.add_subparsers(dest="fleet_command", metavar="ACTION")
     fsub.required = True
     g = fsub.add_parser(
@@ -19,11 +23,16 @@ def register(sub: Any) -> None:
         description="Draw compute power ~ N(30, 15) (kept positive) and exponential end-to-end bandwidth, "
         "delay and loss with the means of Table I for the chosen setup.",
     )
-    g.add_argument("--out", default="fleet.yaml", help="output file: the fleet YAML (default fleet.yaml)")
+    g.add_argument(
+        "--out",
+        default="fleet.yaml",
+        help="output file, format by suffix: .yaml (default fleet.yaml), .json or .npz (columnar: fastest for "
+        "large fleets)",
+    )
     add_flags(g, FLEET_FILE, "fleet (the [fleet] section of a run spec; the same values draw the same fleet)")
     g.set_defaults(func=_generate)
     s = fsub.add_parser("show", help="validate a fleet file and print a summary")
-    s.add_argument("fleet", help="fleet YAML")
+    s.add_argument("fleet", help="fleet file (.yaml, .json or .npz)")
     s.set_defaults(func=_show)
 
 

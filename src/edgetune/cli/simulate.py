@@ -27,9 +27,16 @@ def register(sub: Any) -> None:
         description="Run Algorithm 1 on the simulation engine (modelled traffic, virtual clock) and write the "
         "run record (one JSON file). For a run folder with streamed epochs and resume, use `edgetune run`.",
     )
-    p.add_argument("--fleet", required=True, help="fleet YAML (edgetune fleet generate)")
+    p.add_argument("--fleet", required=True, help="fleet file: .yaml, .json or columnar .npz (edgetune fleet generate)")
     add_flags(p, SELECT, "selection policy")
     p.add_argument("--out", default="run.json", help="output file: the run record JSON (default run.json)")
+    p.add_argument(
+        "--record-format",
+        choices=("auto", "json", "compact"),
+        default="auto",
+        help="json: one JSON document; compact: a JSON header + OUT-stem.arrays.npz with the per-node parts; "
+        "auto (default): compact from 10,000 nodes",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     add_simulation_args(p)
     p.set_defaults(func=_run)
@@ -41,6 +48,7 @@ def _run(args: argparse.Namespace) -> int:
     from edgetune.cli.flags import build_spec
     from edgetune.fleet.schema import load_fleet
     from edgetune.io import check_output
+    from edgetune.orchestrator.record import arrays_path, writes_compact
     from edgetune.runs.execute import run
 
     # Validate everything before any work, so bad input never leaves an output file behind.
@@ -55,11 +63,12 @@ def _run(args: argparse.Namespace) -> int:
 
     record = run(spec, fleet=fleet, progress=tick)
     bar.close()
-    record.save(args.out)
+    written = record.save(args.out, args.record_format)
     if not args.quiet:
         print(
             f"{spec.run.policy}: {len(fleet.nodes)} nodes, completion {record.completion_time_s:,.1f} virtual s, "
             f"energy {record.energy['total_j']:,.0f} J, active per epoch {[len(e.active) for e in record.epochs]}"
         )
-        print(f"wrote {args.out}")
+        compact = writes_compact(args.record_format, len(fleet.nodes))
+        print(f"wrote {written}" + (f" (+ {arrays_path(written).name})" if compact else ""))
     return 0

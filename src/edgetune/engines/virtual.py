@@ -6,7 +6,8 @@ engines built on it checkpoint and resume their timeline.
 It keeps, per node, when the node holds the current model, how long it has computed and what it has
 moved, and turns compute durations and payload sizes into arrival times through the
 :class:`~edgetune.network.simulated.SimulatedNetwork`; the simulated SDN monitor is advanced along
-the same clock, so it measures the run's own traffic.
+the same clock, so it measures the run's own traffic. Transfers run with one BLAS thread
+(:func:`~edgetune.network.model.one_blas_thread`), as do the monitor's reads.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from edgetune.network.model import one_blas_thread
 from edgetune.network.monitor import SimulatedMonitor
 from edgetune.network.simulated import SimulatedNetwork
 from edgetune.orchestrator.engine import NodeUsage
@@ -50,7 +52,8 @@ class VirtualCluster:
     def send_down(self, node_ids: Sequence[int], size_bytes: NDArray[np.float64] | float) -> NDArray[np.float64]:
         """Start a download to ``node_ids`` at the current clock; a node holds it at the returned time."""
         idx = self._idx(node_ids)
-        ends = self.network.transfer(idx, size_bytes, self.clock_s, "down")
+        with one_blas_thread():
+            ends = self.network.transfer(idx, size_bytes, self.clock_s, "down")
         self.ready_s[idx] = ends
         return ends
 
@@ -71,7 +74,8 @@ class VirtualCluster:
         idx = self._idx(node_ids)
         done = self.ready_s[idx] + compute_s
         self.busy_s[idx] += compute_s
-        arrivals = self.network.transfer(idx, upload_bytes, done, "up")
+        with one_blas_thread():
+            arrivals = self.network.transfer(idx, upload_bytes, done, "up")
         if arrivals.size:
             self.clock_s = max(self.clock_s, float(arrivals.max()))
         return arrivals

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgetune.errors import InputError
-from edgetune.fleet.schema import Fleet, LinkSpec, NodeSpec, OrchestratorSpec, SwitchSpec
+from edgetune.fleet.schema import Fleet, fleet_from_dict
 
 
 @dataclass(frozen=True)
@@ -109,40 +109,50 @@ def generate_fleet(
     gateway_of[order] = np.arange(n_nodes) % n_gateways
 
     access_delay = np.maximum(delay - cfg.gateway_delay_ms - cfg.core_delay_ms, 0.0)
+    # Built as one document and validated once (issue 17: a million nodes in seconds). Python's
+    # round() on each value, as before, so the same seed gives the same fleet file.
+    comp = compute.tolist()
+    busy = (cfg.busy_power_base_w + cfg.busy_power_per_compute_w * compute).tolist()
+    bw_l, delay_l, loss_l = bandwidth.tolist(), access_delay.tolist(), loss.tolist()
+    gw_l = gateway_of.tolist()
     nodes = [
-        NodeSpec(
-            id=i,
-            name=f"edge-{i}",
-            compute=round(float(compute[i]), 4),
-            idle_power_w=cfg.idle_power_w,
-            busy_power_w=round(cfg.busy_power_base_w + cfg.busy_power_per_compute_w * float(compute[i]), 4),
-            radio_j_per_mb=cfg.radio_j_per_mb,
-            gateway=f"gw{gateway_of[i]}",
-            link=LinkSpec(
-                bandwidth_mbps=round(float(bandwidth[i]), 4),
-                delay_ms=round(float(access_delay[i]), 4),
-                loss_pct=round(float(loss[i]), 5),
-            ),
-        )
+        {
+            "id": i,
+            "name": f"edge-{i}",
+            "compute": round(comp[i], 4),
+            "idle_power_w": cfg.idle_power_w,
+            "busy_power_w": round(busy[i], 4),
+            "radio_j_per_mb": cfg.radio_j_per_mb,
+            "gateway": f"gw{gw_l[i]}",
+            "link": {
+                "bandwidth_mbps": round(bw_l[i], 4),
+                "delay_ms": round(delay_l[i], 4),
+                "loss_pct": round(loss_l[i], 5),
+            },
+        }
         for i in range(n_nodes)
     ]
-    switches = [SwitchSpec(id="agg0", kind="aggregation")]
-    for g in range(n_gateways):
-        members = bandwidth[gateway_of == g]
-        uplink = max(float(members.sum()) / cfg.oversubscription, float(members.max()))
-        switches.append(
-            SwitchSpec(
-                id=f"gw{g}",
-                kind="gateway",
-                parent="agg0",
-                uplink=LinkSpec(bandwidth_mbps=round(uplink, 4), delay_ms=cfg.gateway_delay_ms, loss_pct=0.0),
-            )
-        )
-    orchestrator = OrchestratorSpec(
-        switch="agg0",
-        link=LinkSpec(bandwidth_mbps=cfg.core_bandwidth_mbps, delay_ms=cfg.core_delay_ms, loss_pct=0.0),
-    )
-    return Fleet(setup=setup, seed=seed, orchestrator=orchestrator, switches=switches, nodes=nodes)
+    # Gateway uplink: the sum of its members' access bandwidths / oversubscription, at least its fastest.
+    member_sum = np.bincount(gateway_of, weights=bandwidth, minlength=n_gateways)
+    member_max = np.zeros(n_gateways)
+    np.maximum.at(member_max, gateway_of, bandwidth)
+    uplink = np.maximum(member_sum / cfg.oversubscription, member_max).tolist()
+    switches: list[dict[str, object]] = [{"id": "agg0", "kind": "aggregation"}]
+    switches += [
+        {
+            "id": f"gw{g}",
+            "kind": "gateway",
+            "parent": "agg0",
+            "uplink": {"bandwidth_mbps": round(uplink[g], 4), "delay_ms": cfg.gateway_delay_ms, "loss_pct": 0.0},
+        }
+        for g in range(n_gateways)
+    ]
+    orchestrator = {
+        "switch": "agg0",
+        "link": {"bandwidth_mbps": cfg.core_bandwidth_mbps, "delay_ms": cfg.core_delay_ms, "loss_pct": 0.0},
+    }
+    doc = {"setup": setup, "seed": seed, "orchestrator": orchestrator, "switches": switches, "nodes": nodes}
+    return fleet_from_dict(doc, source="generated fleet")
 
 
 def fleet_rng(seed: int, nodes: int, setup: str) -> np.random.Generator:

@@ -15,12 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edgetune.errors import InputError, from_pydantic
-from edgetune.inputs import parse_yaml, read_text
-from edgetune.io import atomic_write_text
 
 #: Bounds of every number of a fleet file, declared once: ``name -> (low, high)``. Numbers are finite,
 #: booleans are not numbers, and a physical quantity that must be positive has a positive floor (so a
@@ -161,20 +158,15 @@ def fleet_from_dict(data: Any, source: str = "fleet") -> Fleet:
 
 
 def load_fleet(path: str | Path) -> Fleet:
-    """Read and validate a fleet YAML (or JSON) file."""
-    p = Path(path)
-    try:
-        text = read_text(p, "--fleet")
-    except OSError as exc:
-        raise InputError("--fleet", str(path), f"cannot read: {exc.strerror}") from None
-    try:
-        data = parse_yaml(text, "--fleet", str(path))
-    except yaml.YAMLError as exc:
-        raise InputError(str(path), "<yaml>", f"malformed YAML: {str(exc).splitlines()[0]}") from None
-    return fleet_from_dict(data, source=p.name)
+    """Read and validate a fleet file: YAML, JSON or columnar ``.npz``, by suffix
+    (:mod:`edgetune.fleet.formats`; every format through the bounded reader of :mod:`edgetune.inputs`)."""
+    from edgetune.fleet.formats import read_document
+
+    return fleet_from_dict(read_document(path), source=Path(path).name)
 
 
 def save_fleet(fleet: Fleet, path: str | Path) -> Path:
-    """Write a fleet as YAML atomically."""
-    data = fleet.model_dump(mode="json", exclude_none=True)
-    return atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
+    """Write a fleet atomically in the format its suffix names (``.yaml``, ``.json`` or ``.npz``)."""
+    from edgetune.fleet.formats import write_fleet
+
+    return write_fleet(fleet, path)

@@ -84,11 +84,12 @@ class BackgroundVariation:
     ) -> NDArray[np.float64]:
         a_cos, a_sin = coef
         t = np.asarray(t_s, dtype=np.float64)
-        if idx is None and (t.ndim == 0 or t.shape[-1] == 1):
-            # every link at one time (scalar -> (L,)) or at P times given as (P, 1) -> (P, L):
-            # one (P, 2M) @ (2M, L) product with the coefficients stacked once per process
+        if (idx is None and (t.ndim == 0 or t.shape[-1] == 1)) or (idx is not None and t.ndim == 2 and t.shape[1] == 1):
+            # every link (or the links ``idx``) at one time (scalar -> (L,)) or at P times given as
+            # (P, 1) -> (P, L): one (P, 2M) @ (2M, L) product with the coefficients stacked once
             flat = t.reshape(-1, 1) * self._omega  # (P, M)
-            x = np.hstack([np.sin(flat), np.cos(flat)]) @ self._stacked(coef)  # (P, L)
+            stacked = self._stacked(coef)
+            x = np.hstack([np.sin(flat), np.cos(flat)]) @ (stacked if idx is None else stacked[:, idx])  # (P, L)
             return np.asarray(np.exp(x[0] if t.ndim == 0 else x), dtype=np.float64)
         # one time per selected link: t has the shape of idx (or of all links)
         if idx is not None:
@@ -100,8 +101,8 @@ class BackgroundVariation:
     def bandwidth_factor(
         self, t_s: NDArray[np.float64] | float, idx: NDArray[np.int64] | None = None
     ) -> NDArray[np.float64]:
-        """Multiplier of each link's capacity: at one time (scalar), at P times (``(P, 1)`` -> ``(P, L)``),
-        or at one time per link selected by ``idx``."""
+        """Multiplier of each link's capacity: at one time (scalar), at P times (``(P, 1)`` -> ``(P, L)``,
+        or ``(P, S)`` for the S links ``idx``), or at one time per link selected by ``idx``."""
         return self._factor(self._bw, t_s, idx)
 
     def mean_bandwidth_factor(

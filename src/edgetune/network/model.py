@@ -22,7 +22,10 @@ O(N log N) (one sort per shared tier).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +34,32 @@ from edgetune.fleet.schema import Fleet
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+
+_BLAS: list[Any] = []  # the threadpoolctl controller, made once (None when threadpoolctl is missing)
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the simulator's numpy with one BLAS thread (issue 17).
+
+    Its matrix products are small ((P, 8) @ (8, N)); with OpenBLAS's default threads they cost about
+    twice the CPU of one thread on a 2-core machine. Uses ``threadpoolctl`` (a scikit-learn
+    dependency); without it this does nothing. Nested uses are cheap.
+    """
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS.append(ThreadpoolController())
+        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+            _BLAS.append(None)
+    controller = _BLAS[0]
+    if controller is None:  # pragma: no cover
+        yield
+        return
+    with controller.limit(limits=1, user_api="blas"):
+        yield
+
 
 #: sqrt(3/2), the constant of the Mathis model for periodic loss.
 MATHIS_C = math.sqrt(1.5)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgetune.errors import InputError
+from edgetune.network.model import one_blas_thread
 from edgetune.network.simulated import SimulatedNetwork
 
 #: Combined EWMA weight below which old polls are skipped by lazy monitors (see SimulatedMonitor).
@@ -105,6 +106,9 @@ class NetworkMonitor(NorthboundAPI):
         self.config = config or MonitorConfig()
         self._ids = [int(i) for i in node_ids]
         self._pos = {nid: k for k, nid in enumerate(self._ids)}
+        ids_arr = np.asarray(self._ids, dtype=np.int64)
+        self._order = np.argsort(ids_arr, kind="stable")  # _positions: binary search over sorted ids
+        self._sorted_ids = ids_arr[self._order]
         n = len(self._ids)
         self._bw = np.full(n, np.nan)
         self._delay = np.full(n, np.nan)
@@ -147,24 +151,37 @@ class NetworkMonitor(NorthboundAPI):
         """Time of the latest poll."""
         return self._now
 
+    def _positions(self, node_ids: Sequence[int]) -> np.ndarray:
+        """Positions of ``node_ids`` in the state arrays (-1 = unknown path)."""
+        ids = np.asarray(node_ids, dtype=np.int64).reshape(-1)
+        if self._sorted_ids.size == 0:
+            return np.full(ids.shape[0], -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._sorted_ids, ids), self._sorted_ids.shape[0] - 1)
+        return np.where(self._sorted_ids[at] == ids, self._order[at], -1).astype(np.int64)
+
     def path_arrays(self, node_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
-        """Bulk read straight from the EWMA state."""
-        self._sync()
+        """Bulk read straight from the EWMA state (only the paths read are brought up to date)."""
+        pos = self._positions(node_ids)
+        self._sync(pos[pos >= 0])
         with self._lock:
-            pos = np.fromiter((self._pos.get(int(i), -1) for i in node_ids), dtype=np.int64, count=len(node_ids))
             ok = pos >= 0
             ok[ok] = self._samples[pos[ok]] > 0
             sel = pos[ok]
             ids = [int(i) for i, k in zip(node_ids, ok.tolist(), strict=True) if k]
             return ids, np.stack([self._bw[sel], self._delay[sel], self._loss[sel]], axis=1)
 
-    def _sync(self) -> None:
-        """Hook: bring measurements up to date before a read (lazy monitors poll here)."""
+    def _sync(self, pos: np.ndarray | None = None) -> None:
+        """Hook: bring the paths at positions ``pos`` (all when ``None``) up to date before a read
+        (lazy monitors poll here)."""
 
     def path_metrics(self, node_ids: Sequence[int] | None = None) -> dict[int, PathMetrics]:
         """Latest smoothed metrics (paths never measured are left out)."""
-        self._sync()
         ids = self._ids if node_ids is None else [int(i) for i in node_ids]
+        if node_ids is None:
+            self._sync()
+        else:
+            pos = self._positions(ids)
+            self._sync(pos[pos >= 0])
         out: dict[int, PathMetrics] = {}
         with self._lock:
             for nid in ids:
@@ -184,15 +201,16 @@ class NetworkMonitor(NorthboundAPI):
 class SimulatedMonitor(NetworkMonitor):
     """Measures a :class:`SimulatedNetwork` with noise; advanced along the virtual clock.
 
-    Polling is lazy: when :attr:`clock` is set, every read first polls up to ``clock()``, which gives
-    the same values as polling all along (the network's state is a pure function of time and the
-    traffic log) without paying for polls nobody reads.
+    Polling is lazy and per path: when :attr:`clock` is set, a read first polls *the paths it reads*
+    up to ``clock()``. The network's state is a pure function of time and the traffic log, so the
+    noise-free part is exactly what polling all along would have measured; the noise is drawn only
+    for the polls folded in, path by path (docs/network.md, "What the monitor costs").
 
-    :meth:`advance_to` polls at every multiple of ``poll_interval_s`` up to ``t_s``. Polls older than
-    the EWMA horizon ``h`` (where the combined weight ``(1 - alpha)^h`` of everything older falls
-    below :data:`HORIZON_WEIGHT` = 1e-4) are skipped: they cannot move the served values by more than
-    that fraction, and skipping them keeps a long virtual epoch O(N) instead of
-    O(N x epoch length / interval).
+    :meth:`advance_to` folds every ``poll_interval_s`` tick up to ``t_s`` into each path's EWMA.
+    Polls older than the EWMA horizon ``h`` (where the combined weight ``(1 - alpha)^h`` of
+    everything older falls below :data:`HORIZON_WEIGHT` = 1e-4) are skipped: they cannot move the
+    served values by more than that fraction. The at most ``h`` polls of a read are folded in one
+    vectorised pass (:func:`ewma_fold`), so a read costs O(h x paths read).
     """
 
     source = "simulated"
@@ -203,26 +221,31 @@ class SimulatedMonitor(NetworkMonitor):
         super().__init__([int(i) for i in network.topology.node_ids], config)
         self.network = network
         self._rng = rng
-        self._next_poll = 0.0
+        #: Per path: the first poll tick not yet folded into its EWMA.
+        self._next_tick = np.zeros(len(self._ids), dtype=np.int64)
         a = self.config.ewma_alpha
         self._horizon = 1 if a >= 1 else max(1, math.ceil(math.log(HORIZON_WEIGHT) / math.log(1 - a)))
         #: Where "now" is on the virtual clock; reads advance the monitor to it first (lazy polling).
         self.clock: Callable[[], float] | None = None
 
-    def _sync(self) -> None:
-        """Poll up to the clock's present before serving."""
+    def _sync(self, pos: np.ndarray | None = None) -> None:
+        """Poll the paths at ``pos`` up to the clock's present before serving."""
         if self.clock is not None:
-            self.advance_to(self.clock())
+            with one_blas_thread():
+                self.advance_to(self.clock(), pos)
 
     def measure(self, t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One noisy measurement of every path."""
         bw, delay, loss = self.measure_many(np.asarray([t_s]))
         return bw[0], delay[0], loss[0]
 
-    def measure_many(self, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Noisy measurements of every path at each of ``times_s``: three (P, N) arrays."""
+    def measure_many(
+        self, times_s: np.ndarray, pos: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Noisy measurements of the paths at ``pos`` (all when ``None``) at each of the sorted
+        ``times_s``: three (P, S) arrays. Draws bandwidth, then delay, then loss noise, each (P, S)."""
         cfg = self.config
-        state = self.network.path_state(times_s)
+        state = self.network.path_state(times_s, pos)
         shape = state.available_mbps.shape
         bw = state.available_mbps * self._rng.lognormal(0.0, cfg.bandwidth_noise, shape)
         delay = state.delay_ms + np.abs(self._rng.normal(0.0, cfg.delay_noise_ms, shape))
@@ -230,16 +253,68 @@ class SimulatedMonitor(NetworkMonitor):
         lost = self._rng.binomial(cfg.loss_probes, p)
         return bw, delay, 100.0 * lost / cfg.loss_probes
 
-    def advance_to(self, t_s: float) -> None:
-        """Poll at every ``poll_interval_s`` tick up to and including ``t_s``."""
+    def advance_to(self, t_s: float, pos: np.ndarray | None = None) -> None:
+        """Fold every ``poll_interval_s`` tick up to and including ``t_s`` into the paths at ``pos``
+        (all paths when ``None``); at most the last ``h`` ticks of each path are measured."""
         dt = self.config.poll_interval_s
-        if self._next_poll > t_s:
-            return
         last_tick = math.floor(t_s / dt)
-        first_tick = max(math.ceil(self._next_poll / dt), last_tick - self._horizon + 1)
-        times = np.arange(first_tick, last_tick + 1, dtype=np.float64) * dt
-        bw, delay, loss = self.measure_many(times)  # all polls of the window at once
-        for k, t in enumerate(times.tolist()):
-            self.record(t, bw[k], delay[k], loss[k])
-        self._next_poll = (last_tick + 1) * dt
-        self.network.forget_before(last_tick * dt)
+        if last_tick < 0:
+            return
+        sel = np.arange(len(self._ids)) if pos is None else np.unique(np.asarray(pos, dtype=np.int64))
+        sel = sel[self._next_tick[sel] <= last_tick]
+        if sel.size == 0:
+            return
+        first = np.maximum(self._next_tick[sel], last_tick - self._horizon + 1)  # per path, within the horizon
+        lo = int(first.min())
+        times = np.arange(lo, last_tick + 1, dtype=np.float64) * dt  # the union window, (W,)
+        bw, delay, loss = self.measure_many(times, sel)  # all polls of the window at once, (W, S)
+        n_new = last_tick + 1 - first  # polls folded per path
+        a = self.config.ewma_alpha
+        with self._lock:
+            fresh = self._samples[sel] == 0
+            for state, x in ((self._bw, bw), (self._delay, delay), (self._loss, loss)):
+                state[sel] = ewma_fold(state[sel], fresh, x, n_new, a)
+            self._samples[sel] += n_new
+            self._updated[sel] = last_tick * dt
+            self._next_tick[sel] = last_tick + 1
+            self._now = max(self._now, last_tick * dt)
+        # no later read folds a poll older than the horizon before this tick
+        self.network.forget_before((last_tick - self._horizon + 1) * dt)
+
+
+def ewma_fold(state: np.ndarray, fresh: np.ndarray, x: np.ndarray, n_new: np.ndarray, alpha: float) -> np.ndarray:
+    """Fold the last ``n_new[s]`` rows of ``x[:, s]`` into each EWMA ``state[s]`` in one pass.
+
+    Equal to ``state <- alpha * x_k + (1 - alpha) * state`` for each of those rows in order (the first
+    row initialises a ``fresh`` state): the closed form
+
+        m = (1 - alpha)^n * m_0 + sum_k alpha (1 - alpha)^(n - 1 - k) x_k,
+
+    where a fresh state has no ``m_0`` and its oldest row weighs ``(1 - alpha)^(n - 1)``.
+
+    Parameters
+    ----------
+    state : (S,) float
+        Current EWMA values (ignored where ``fresh``).
+    fresh : (S,) bool
+        Paths never measured before.
+    x : (W, S) float
+        Measurements, oldest row first; only the last ``n_new[s]`` rows of column ``s`` are used.
+    n_new : (S,) int
+        Rows folded per path, 1 <= n_new <= W.
+    alpha : float
+        EWMA weight of a new sample.
+
+    Returns
+    -------
+    (S,) float
+    """
+    w_rows = x.shape[0]
+    lag = (w_rows - 1 - np.arange(w_rows))[:, None]  # 0 for the newest row
+    keep = 1.0 - alpha
+    used = lag < n_new[None, :]
+    weight = np.where(used, alpha * keep**lag, 0.0)
+    oldest = (lag == n_new[None, :] - 1) & fresh[None, :]
+    weight = np.where(oldest, keep**lag, weight)
+    old = np.where(fresh, 0.0, keep ** n_new.astype(np.float64) * np.where(fresh, 0.0, state))
+    return np.asarray(old + (weight * np.where(used, x, 0.0)).sum(axis=0), dtype=np.float64)

@@ -75,18 +75,25 @@ class SimulatedNetwork:
         self.config = config or NetworkConfig()
         self.topology = Topology.from_fleet(fleet)
         top = self.topology
-        self._index = {int(nid): k for k, nid in enumerate(top.node_ids)}
+        self._order = np.argsort(top.node_ids, kind="stable")  # index_of: binary search over sorted ids
+        self._sorted_ids = top.node_ids[self._order]
         # One variation process per access link and per gateway uplink (the core link is provisioned).
         self._access_var = BackgroundVariation(top.n_nodes, rng, self.config.variation)
         self._gw_var = BackgroundVariation(top.n_gateways, rng, self.config.variation)
         self._phases: list[_Phase] = []
         self._busy_until = {"up": np.zeros(top.n_nodes), "down": np.zeros(top.n_nodes)}
         self.bytes_moved = np.zeros(top.n_nodes)
+        self._loss_pct = top.path_loss_pct()  # static: computed once
 
     # ---------------------------------------------------------------------------------------------
     def index_of(self, node_ids: list[int] | IntArray) -> IntArray:
-        """Positions of ``node_ids`` in the topology arrays."""
-        return np.fromiter((self._index[int(i)] for i in node_ids), dtype=np.int64, count=len(node_ids))
+        """Positions of ``node_ids`` in the topology arrays (``KeyError`` for an unknown id)."""
+        ids = np.asarray(node_ids, dtype=np.int64).reshape(-1)
+        at = np.minimum(np.searchsorted(self._sorted_ids, ids), max(self._sorted_ids.shape[0] - 1, 0))
+        bad = self._sorted_ids[at] != ids
+        if bad.any():
+            raise KeyError(int(ids[np.flatnonzero(bad)[0]]))
+        return np.asarray(self._order[at], dtype=np.int64)
 
     def _path_delay_ms(self, idx: IntArray, t_s: FloatArray | float) -> FloatArray:
         top = self.topology
@@ -115,7 +122,7 @@ class SimulatedNetwork:
         if n == 0:
             return start.copy()
         delay = self._path_delay_ms(idx, start)
-        loss = top.path_loss_pct()[idx]
+        loss = self._loss_pct[idx]
         gw = top.gateway[idx]
         t_phase = float(start.min())
         core = np.zeros(n, dtype=np.int64)
@@ -155,58 +162,85 @@ class SimulatedNetwork:
         """Drop finished phases that can no longer affect a measurement at or after ``t_s``."""
         self._phases = [p for p in self._phases if p.end_s.size and float(p.end_s.max()) > t_s]
 
-    def _load(self, t_s: FloatArray, direction: Direction) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Load (Mbps) on access links, gateway uplinks and the core link at each time: (P, N), (P, G), (P,)."""
+    def _load(self, t_s: FloatArray, direction: Direction, idx: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Load (Mbps) at each of the sorted times ``t_s``: on the access links of ``idx``, on every gateway
+        uplink and on the core link: (P, S), (P, G), (P,).
+
+        A flow loads its links while ``start <= t < end``. Gateway and core loads are sums over all flows
+        of a phase, taken as +rate / -rate events on the time grid and a cumulative sum (O(F log P + P G),
+        not O(P F)); access loads are gathered only for the paths read.
+        """
         top = self.topology
-        p_times = t_s.shape[0]
-        node_load = np.zeros((p_times, top.n_nodes))
+        p_times, n_gw = t_s.shape[0], top.n_gateways
+        node_load = np.zeros((p_times, idx.shape[0]))
+        gw_diff = np.zeros((p_times + 1) * n_gw)
+        core_diff = np.zeros(p_times + 1)
+        where = np.empty(top.n_nodes, dtype=np.int64)
         for p in self._phases:
-            if p.direction != direction:
+            if p.direction != direction or p.idx.size == 0:
                 continue
-            on = (p.start_s[None, :] <= t_s[:, None]) & (t_s[:, None] < p.end_s[None, :])  # (P, F)
-            if on.any():
-                node_load[:, p.idx] += on * p.rate_mbps[None, :]
-        flat = (np.arange(p_times)[:, None] * top.n_gateways + top.gateway[None, :]).ravel()
-        counts = np.bincount(flat, weights=node_load.ravel(), minlength=p_times * top.n_gateways)
-        gw_load: FloatArray = np.asarray(counts, dtype=np.float64).reshape(p_times, top.n_gateways)
-        return node_load, gw_load, node_load.sum(axis=1)
+            on_from = np.searchsorted(t_s, p.start_s, side="left")  # first time with t >= start
+            on_to = np.searchsorted(t_s, p.end_s, side="left")  # first time with t >= end
+            live = on_to > on_from
+            if not live.any():
+                continue
+            rate, gw = p.rate_mbps[live], top.gateway[p.idx[live]]
+            gw_diff += np.bincount(on_from[live] * n_gw + gw, weights=rate, minlength=gw_diff.shape[0])
+            gw_diff -= np.bincount(on_to[live] * n_gw + gw, weights=rate, minlength=gw_diff.shape[0])
+            core_diff += np.bincount(on_from[live], weights=rate, minlength=p_times + 1)
+            core_diff -= np.bincount(on_to[live], weights=rate, minlength=p_times + 1)
+            where.fill(-1)
+            where[p.idx] = np.arange(p.idx.shape[0])
+            f = where[idx]
+            has = np.flatnonzero(f >= 0)
+            if has.size:
+                fh = f[has]
+                on = (p.start_s[fh][None, :] <= t_s[:, None]) & (t_s[:, None] < p.end_s[fh][None, :])
+                node_load[:, has] += on * p.rate_mbps[fh][None, :]
+        gw_load = np.maximum(np.cumsum(gw_diff.reshape(p_times + 1, n_gw), axis=0)[:p_times], 0.0)
+        core_load = np.maximum(np.cumsum(core_diff)[:p_times], 0.0)
+        return node_load, gw_load, core_load
 
-    def path_state(self, t_s: FloatArray | float) -> PathState:
-        """True available bandwidth, delay (with queueing) and loss of every path at ``t_s``.
+    def path_state(self, t_s: FloatArray | float, idx: IntArray | None = None) -> PathState:
+        """True available bandwidth, delay (with queueing) and loss of the paths ``idx`` (all when
+        ``None``) at ``t_s``.
 
-        ``t_s`` may be a scalar (arrays of shape (N,)) or P times (arrays of shape (P, N)). Available
-        bandwidth is the bottleneck of capacity minus load over the three links, taken in the more
-        loaded direction; queueing delay grows linearly with each link's utilisation up to
-        ``queue_delay_ms_at_full``.
+        ``t_s`` may be a scalar (arrays of shape (S,)) or P sorted times (arrays of shape (P, S)).
+        Available bandwidth is the bottleneck of capacity minus load over the three links, taken in the
+        more loaded direction; queueing delay grows linearly with each link's utilisation up to
+        ``queue_delay_ms_at_full``. Only the read paths' access links are evaluated: the cost is
+        O(P (S + G)) plus the phases' flows, not O(P N).
         """
         top = self.topology
         scalar = np.ndim(t_s) == 0
         times = np.atleast_1d(np.asarray(t_s, dtype=np.float64))
-        acc_cap = top.access_bw_mbps * self._access_var.bandwidth_factor(times[:, None])  # (P, N)
-        gw_cap = top.gateway_bw_mbps * self._gw_var.bandwidth_factor(times[:, None])  # (P, G)
+        sel = np.arange(top.n_nodes) if idx is None else np.asarray(idx, dtype=np.int64)
+        gw = top.gateway[sel]
+        col = times[:, None]
+        acc_cap = top.access_bw_mbps[sel] * self._access_var.bandwidth_factor(col, sel)  # (P, S)
+        gw_cap = top.gateway_bw_mbps * self._gw_var.bandwidth_factor(col)  # (P, G)
         avail = np.full(acc_cap.shape, np.inf)
         queue = np.zeros(acc_cap.shape)
         q = self.config.queue_delay_ms_at_full
         for direction in ("up", "down"):
-            node_load, gw_load, core_load = self._load(times, direction)
-            gw_left = (gw_cap - gw_load)[:, top.gateway]
+            node_load, gw_load, core_load = self._load(times, direction, sel)
+            gw_left = (gw_cap - gw_load)[:, gw]
             a = np.minimum(np.minimum(acc_cap - node_load, gw_left), (top.core_bw_mbps - core_load)[:, None])
             avail = np.minimum(avail, a)
             util = (
                 np.minimum(node_load / acc_cap, 1.0)
-                + np.minimum(gw_load / gw_cap, 1.0)[:, top.gateway]
+                + np.minimum(gw_load / gw_cap, 1.0)[:, gw]
                 + np.minimum(core_load / top.core_bw_mbps, 1.0)[:, None]
             )
             queue = np.maximum(queue, q * util)
         avail = np.maximum(avail, 0.01 * acc_cap)  # probes always get a trickle through
-        gw = top.gateway
         delay = (
-            top.access_delay_ms * self._access_var.delay_factor(times[:, None])
-            + (top.gateway_delay_ms * self._gw_var.delay_factor(times[:, None]))[:, gw]
+            top.access_delay_ms[sel] * self._access_var.delay_factor(col, sel)
+            + (top.gateway_delay_ms * self._gw_var.delay_factor(col))[:, gw]
             + top.core_delay_ms
             + queue
         )
-        loss = np.broadcast_to(top.path_loss_pct(), avail.shape)
+        loss = np.broadcast_to(self._loss_pct[sel], avail.shape)
         if scalar:
             return PathState(available_mbps=avail[0], delay_ms=delay[0], loss_pct=loss[0])
         return PathState(available_mbps=avail, delay_ms=delay, loss_pct=loss)

@@ -106,6 +106,10 @@ class MetricsView(Mapping[int, dict[str, float]]):
     def __len__(self) -> int:
         return len(self._ids)
 
+    def arrays(self) -> tuple[list[int], NDArray[np.float64]]:
+        """The node ids and their (n, 5) metric rows, without building per-node dicts (compact records)."""
+        return self._ids, self._values
+
 
 @dataclass(frozen=True)
 class PolicyConfig:
