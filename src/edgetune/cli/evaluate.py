@@ -16,7 +16,7 @@ from typing import Any
 
 def register(sub: Any) -> None:
     """Add ``evaluate``."""
-    from edgetune.training.textgen import MAX_EVAL_TOKENS
+    from edgetune.training.spec import MAX_EVAL_TOKENS
 
     p = sub.add_parser(
         "evaluate",
@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from edgetune.cli.flags import check_limit
     from edgetune.errors import InputError
-    from edgetune.training.textgen import MAX_EVAL_TOKENS
+    from edgetune.training.spec import MAX_EVAL_TOKENS
     from edgetune.training.userdata import load_documents
 
     if not 2 <= args.max_tokens <= MAX_EVAL_TOKENS:

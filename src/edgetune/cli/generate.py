@@ -14,7 +14,7 @@ from typing import Any
 
 def register(sub: Any) -> None:
     """Add ``generate``."""
-    from edgetune.training.textgen import MAX_NEW_TOKENS
+    from edgetune.training.spec import MAX_NEW_TOKENS
 
     p = sub.add_parser(
         "generate",

@@ -33,16 +33,15 @@ import hashlib
 import pickle
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from edgetune.engines.base import BuildContext, RegisteredEngine, register_engine
+from edgetune.engines.base import BuildContext, RegisteredEngine
+from edgetune.engines.inprocess_config import InProcessConfig
 from edgetune.engines.virtual import VirtualCluster
-from edgetune.errors import InputError
 from edgetune.fleet.faults import FaultSpec, InjectedCrash, split_round
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig, NorthboundAPI, SimulatedMonitor
@@ -63,35 +62,6 @@ from edgetune.training.partition import (
 from edgetune.training.spec import TrainingSpec
 
 
-@dataclass(frozen=True)
-class InProcessConfig:
-    """The ``[inprocess]`` section of a run spec: how host time maps to fleet time.
-
-    Attributes
-    ----------
-    host_compute : float
-        Compute power (fleet units) of one host CPU core; 30 = the fleet's mean node.
-    host_seconds_per_token : float
-        If positive, every training token costs this many host seconds (forward+backward; evaluation a
-        third of it) instead of the measured CPU time, and orchestrator time is not measured: a
-        deterministic clock for tests and reproducible records. 0 = measure.
-    threads : int
-        torch threads of the host process.
-    """
-
-    host_compute: float = 30.0
-    host_seconds_per_token: float = 0.0
-    threads: int = 2
-
-    def __post_init__(self) -> None:
-        if not (np.isfinite(self.host_compute) and self.host_compute > 0):
-            raise InputError("host_compute", self.host_compute, "must be positive")
-        if not (np.isfinite(self.host_seconds_per_token) and self.host_seconds_per_token >= 0):
-            raise InputError("host_seconds_per_token", self.host_seconds_per_token, "must be non-negative")
-        if not 1 <= self.threads <= 256:
-            raise InputError("threads", self.threads, "must be in [1, 256]")
-
-
 def _digest(tensors: Sequence[torch.Tensor]) -> str:
     h = hashlib.sha256()
     for t in tensors:
@@ -103,7 +73,6 @@ def _block_dtype(vocab_size: int) -> torch.dtype:
     return torch.int16 if vocab_size <= 32_767 else torch.int32
 
 
-@register_engine
 class InProcessEngine(RegisteredEngine):
     """Real fine-tuning on a :class:`VirtualCluster`.
 

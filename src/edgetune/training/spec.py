@@ -15,6 +15,11 @@ from typing import Any
 from edgetune.errors import InputError
 from edgetune.training.partition import PARTITIONERS, DataConfig, partition_kwargs
 
+#: Most tokens ``edgetune generate`` may produce (read by the CLI without importing torch).
+MAX_NEW_TOKENS = 1024
+#: Most tokens ``edgetune evaluate`` may score.
+MAX_EVAL_TOKENS = 1_000_000
+
 #: Optimisers by name (``training.aggregate.OPTIMIZERS`` builds them): ``sgd`` is Algorithm 1 line 13.
 OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "adam")
 

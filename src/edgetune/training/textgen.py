@@ -23,10 +23,9 @@ import torch
 from edgetune.errors import InputError
 from edgetune.training.corpus import Document
 from edgetune.training.local import compute_precision
+from edgetune.training.spec import MAX_EVAL_TOKENS, MAX_NEW_TOKENS
 from edgetune.training.tokenizer import DecodingTokenizer
 
-MAX_NEW_TOKENS = 1024
-MAX_EVAL_TOKENS = 1_000_000
 MAX_PROMPT_CHARS = 100_000
 
 
