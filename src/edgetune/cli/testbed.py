@@ -227,9 +227,9 @@ def _run(args: argparse.Namespace) -> int:
     if not 0 < args.payload_scale <= 1:
         raise InputError("--payload-scale", args.payload_scale, "must be in (0, 1]")
     positive("--compute-s-per-mb", args.compute_s_per_mb, allow_zero=True)
-    out = Path(args.out)
-    if out.is_dir():
-        raise InputError("--out", args.out, "is a folder; give the run record's file name")
+    from edgetune.io import check_output
+
+    out = check_output(args.out, "--out")  # before any work: a regular file's place, never a folder or device
     path = _state_path(args)
     fleet = load_fleet(args.fleet)
     _up_options(args)
@@ -294,10 +294,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _measure(args: argparse.Namespace) -> int:
     from edgetune.fleet.schema import load_fleet
-    from edgetune.io import atomic_write_json
+    from edgetune.io import atomic_write_json, check_output
     from edgetune.testbed.build import down
     from edgetune.testbed.runs import accuracy_fleet, measure_accuracy
 
+    if args.out:
+        check_output(args.out, "--out")  # before the testbed comes up
     path = _state_path(args)
     fleet = load_fleet(args.fleet) if args.fleet else accuracy_fleet()
     positive("--idle-s", args.idle_s)
