@@ -53,7 +53,12 @@ def _run(
 
 
 def test_registered() -> None:
-    assert ENGINES["inprocess"] is InProcessEngine
+    # the registry holds a torch-free entry (engines/inprocess_entry.py); its build makes the engine
+    from edgetune.engines.inprocess_entry import InProcessEntry
+
+    assert ENGINES["inprocess"] is InProcessEntry
+    assert InProcessEntry.config_cls is InProcessConfig
+    assert InProcessEntry.time_base == InProcessEngine.time_base == "virtual"
 
 
 def test_eliminated_nodes_hold_the_global_model_after_every_epoch() -> None:

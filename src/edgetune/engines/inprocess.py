@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from edgetune.engines.base import BuildContext, RegisteredEngine
-from edgetune.engines.inprocess_config import InProcessConfig
+from edgetune.engines.inprocess_settings import InProcessConfig
 from edgetune.engines.virtual import VirtualCluster
 from edgetune.fleet.faults import FaultSpec, InjectedCrash, split_round
 from edgetune.fleet.schema import Fleet

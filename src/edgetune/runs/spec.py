@@ -47,7 +47,7 @@ from edgetune.training.spec import TrainingSpec
 #: Engines by name and the module that registers each (imported only when that engine is chosen).
 ENGINE_MODULES: dict[str, str] = {
     "simulated": "edgetune.engines.simulated",
-    "inprocess": "edgetune.engines.inprocess_config",
+    "inprocess": "edgetune.engines.inprocess_entry",
     "flower": "edgetune.flower.config",
     "testbed": "edgetune.testbed.engine",
 }

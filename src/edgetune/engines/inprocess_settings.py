@@ -1,10 +1,4 @@
-"""The in-process engine's registry entry and its ``[inprocess]`` settings, without torch.
-
-The run spec, the CLI's flags and ``edgetune simulate`` read the ``[inprocess]`` section's dataclass;
-importing it must not import torch (about 2-3 s, issue 17). So the registry entry lives here, like
-Flower's (:mod:`edgetune.flower.config`), and :meth:`InProcessEntry.build` imports the engine
-(:mod:`edgetune.engines.inprocess`) only when a run is built.
-"""
+"""The ``[inprocess]`` section of a run spec, without torch (read by the run spec and the CLI's flags)."""
 
 from __future__ import annotations
 
@@ -12,9 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgetune.engines.base import BuildContext, RegisteredEngine, register_engine
 from edgetune.errors import InputError
-from edgetune.orchestrator.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -44,19 +36,3 @@ class InProcessConfig:
             raise InputError("host_seconds_per_token", self.host_seconds_per_token, "must be non-negative")
         if not 1 <= self.threads <= 256:
             raise InputError("threads", self.threads, "must be in [1, 256]")
-
-
-@register_engine
-class InProcessEntry(RegisteredEngine):
-    """The registry entry of ``run.engine = "inprocess"``: its config class; never instantiated."""
-
-    name = "inprocess"
-    time_base = "virtual"
-    config_cls = InProcessConfig
-
-    @classmethod
-    def build(cls, ctx: BuildContext) -> Engine:
-        """Build :class:`~edgetune.engines.inprocess.InProcessEngine` (imports torch)."""
-        from edgetune.engines.inprocess import InProcessEngine
-
-        return InProcessEngine.build(ctx)
