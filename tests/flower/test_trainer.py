@@ -74,3 +74,33 @@ def test_a_peer_without_the_token_is_refused(served: Path) -> None:
     with pytest.raises(AuthenticationError):
         Client(str(served / SOCKET), family="AF_UNIX", authkey=b"0" * 64)
     assert stat.S_IMODE(os.stat(served / SOCKET).st_mode) == 0o600
+
+
+class _StubTask:
+    """A task whose local step takes a known time (0.05 s) and reports it as its compute time."""
+
+    backend = "stub"
+
+    def initial_state(self) -> dict[str, np.ndarray]:
+        return {"w": np.zeros(2, dtype=np.float32)}
+
+    def local(self, held, partition_id, learning_rate, rng_state):  # noqa: ANN001, ANN201
+        import time
+        from types import SimpleNamespace
+
+        time.sleep(0.05)
+        return SimpleNamespace(update={"w": np.ones(2, dtype=np.float32)}, n_tokens=8, loss=1.0, compute_s=0.05)
+
+
+@pytest.mark.parametrize("slowdown", [1.0, 3.0])
+def test_declared_compute_paces_the_step(slowdown: float) -> None:
+    # a node of power C computes at C/C_max of the host: every step is stretched to slowdown x its time
+    from edgetune.flower.trainer import NodeWork
+
+    spec = NodeTask(TrainingSpec(model="tiny", train_tokens=1024, val_tokens=512), num_partitions=2, backend="synthetic")
+    work = NodeWork()
+    work.tasks[spec] = _StubTask()  # type: ignore[assignment]
+    reply = work.train(TrainJob(spec, 0, 0.1, slowdown=slowdown), {"w": np.zeros(2, dtype=np.float32)})
+    assert reply.compute_s == pytest.approx(0.05 * slowdown)  # the paced compute time, exactly
+    assert reply.train_s >= 0.05 * slowdown  # and the step really took that long (sleep after the step)
+    assert reply.train_s < 0.05 * slowdown + 1.0

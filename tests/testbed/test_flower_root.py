@@ -161,4 +161,7 @@ def test_flower_over_the_testbed_with_real_training(state_dir, tmp_path):
 
     # compute is paced by compute power: C_max / C
     assert doc["testbed"]["slowdown"] == {"0": 1.0, "1": 2.0, "2": 1.5, "3": 3.0}
-    assert first["3"]["train_time_s"] > first["0"]["train_time_s"]
+    # every node's scored train time is its trainer's wall time (paced); one step of four trainers on
+    # two cores is too noisy to order nodes by it (CI: 0.27 s paced x3 against 0.32 s unpaced), so the
+    # pacing itself is checked exactly in tests/flower/test_trainer.py::test_declared_compute_paces_the_step
+    assert all(first[str(i)]["train_time_s"] > 0 for i in range(4)), first
