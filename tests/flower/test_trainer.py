@@ -84,7 +84,7 @@ class _StubTask:
     def initial_state(self) -> dict[str, np.ndarray]:
         return {"w": np.zeros(2, dtype=np.float32)}
 
-    def local(self, held, partition_id, learning_rate, rng_state):  # noqa: ANN001, ANN201
+    def local(self, held, partition_id, learning_rate, rng_state):
         import time
         from types import SimpleNamespace
 
@@ -97,7 +97,9 @@ def test_declared_compute_paces_the_step(slowdown: float) -> None:
     # a node of power C computes at C/C_max of the host: every step is stretched to slowdown x its time
     from edgetune.flower.trainer import NodeWork
 
-    spec = NodeTask(TrainingSpec(model="tiny", train_tokens=1024, val_tokens=512), num_partitions=2, backend="synthetic")
+    spec = NodeTask(
+        TrainingSpec(model="tiny", train_tokens=1024, val_tokens=512), num_partitions=2, backend="synthetic"
+    )
     work = NodeWork()
     work.tasks[spec] = _StubTask()  # type: ignore[assignment]
     reply = work.train(TrainJob(spec, 0, 0.1, slowdown=slowdown), {"w": np.zeros(2, dtype=np.float32)})
