@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +20,7 @@ from edgetune.runs.spec import RunSpec, spec_from_dict
 from edgetune.selection.base import make_policy
 from edgetune.training.spec import TrainingSpec
 from tests.engines.test_simulated import QUIET, WORK, tiny_fleet
+from tests.fuzz.conftest import deadline
 from tests.training.helpers import synthetic_data, tiny_model
 
 
@@ -28,16 +28,8 @@ from tests.training.helpers import synthetic_data, tiny_model
 def _deadline() -> Iterator[None]:
     """No fault may hang a run: every test here ends within 120 s or fails."""
 
-    def fire(signum: int, frame: Any) -> None:
-        raise TimeoutError("fault test ran past its 120 s deadline")
-
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(120)
-    try:
+    with deadline(120):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _sim(policy: str, epochs: int, faults: str, n: int = 3) -> RunRecord:

@@ -8,10 +8,8 @@ and no hang (a SIGALRM deadline fails the test instead of hanging it).
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -30,22 +28,17 @@ from edgetune.selection import make_policy
 from edgetune.training.spec import TrainingSpec
 from tests.conftest import StubNorthbound
 from tests.flower.fakegrid import FakeClock, FakeGrid
+from tests.fuzz.conftest import deadline
 
 FIDS = {0: 9001, 1: 9002, 2: 9003, 3: 9004}
 
 
 @pytest.fixture(autouse=True)
 def _deadline() -> Iterator[None]:
-    def fire(signum: int, frame: Any) -> None:
-        raise TimeoutError("a fault hung the run (deadline passed)")
+    """No test here may hang: each ends within 400 s or fails (tests.fuzz.conftest.deadline)."""
 
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(400)
-    try:
+    with deadline(400):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import threading
 import time
@@ -19,20 +18,15 @@ from hypothesis import strategies as st
 
 from edgetune.network.northbound import TOKEN_ENV, HttpNorthboundClient, NorthboundServer, is_loopback
 from tests.conftest import StubNorthbound
+from tests.fuzz.conftest import deadline
 
 
 @pytest.fixture(autouse=True)
 def _deadline() -> Iterator[None]:
-    def fire(signum: int, frame: Any) -> None:
-        raise TimeoutError("the northbound server test hung")
+    """No test here may hang: each ends within 60 s or fails (tests.fuzz.conftest.deadline)."""
 
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(60)
-    try:
+    with deadline(60):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="module")
