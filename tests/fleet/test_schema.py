@@ -57,3 +57,17 @@ def test_unknown_gateway_and_malformed_yaml(tmp_path: Path) -> None:
         load_fleet(tmp_path / "b.yaml")
     with pytest.raises(InputError, match="--fleet"):
         load_fleet(tmp_path / "missing.yaml")
+
+
+def test_arrays_are_the_node_columns_in_file_order() -> None:
+    fleet = generate_fleet(5, "normal", np.random.default_rng(3))
+    cols = fleet.arrays()
+    assert cols is fleet.arrays()  # cached
+    assert cols.ids.tolist() == [n.id for n in fleet.nodes]
+    assert cols.compute.tolist() == [n.compute for n in fleet.nodes]
+    assert cols.busy_power_w.tolist() == [n.busy_power_w for n in fleet.nodes]
+    assert cols.positions([fleet.nodes[3].id, fleet.nodes[0].id]).tolist() == [3, 0]
+    with pytest.raises(KeyError):
+        cols.positions([10**9])
+    with pytest.raises(ValueError):
+        cols.compute[0] = 1.0  # read-only: shared by every reader

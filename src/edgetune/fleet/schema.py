@@ -12,9 +12,12 @@ without fine-tuning traffic; the network model adds load and background variatio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edgetune.errors import InputError, from_pydantic
@@ -89,6 +92,33 @@ class NodeSpec(_Frozen):
     link: LinkSpec
 
 
+@dataclass(frozen=True)
+class FleetArrays:
+    """Per-node columns of a fleet in file order (one numpy array per field), built once per fleet.
+
+    Code that touches every node (the simulator, the orchestrator's metrics, the energy model) reads
+    these rather than ``fleet.nodes``, so a million-node fleet costs array operations, not a Python
+    loop per node and epoch.
+    """
+
+    ids: NDArray[np.int64]
+    compute: NDArray[np.float64]
+    idle_power_w: NDArray[np.float64]
+    busy_power_w: NDArray[np.float64]
+    radio_j_per_mb: NDArray[np.float64]
+
+    def positions(self, node_ids: Any) -> NDArray[np.int64]:
+        """Positions of ``node_ids`` in these columns (``KeyError`` for an unknown id)."""
+        ids = np.asarray(node_ids, dtype=np.int64).reshape(-1)
+        order = np.argsort(self.ids, kind="stable")
+        sorted_ids = self.ids[order]
+        at = np.minimum(np.searchsorted(sorted_ids, ids), max(sorted_ids.shape[0] - 1, 0))
+        bad = sorted_ids[at] != ids if sorted_ids.size else np.ones(ids.shape, dtype=bool)
+        if bad.any():
+            raise KeyError(int(ids[np.flatnonzero(bad)[0]]))
+        return np.asarray(order[at], dtype=np.int64)
+
+
 class Fleet(_Frozen):
     """A whole fleet file."""
 
@@ -129,6 +159,27 @@ class Fleet(_Frozen):
     def node_ids(self) -> list[int]:
         """Node ids in file order."""
         return [n.id for n in self.nodes]
+
+    def arrays(self) -> FleetArrays:
+        """The per-node columns (:class:`FleetArrays`), computed on first use and cached."""
+        cache: FleetArrays | None = self.__dict__.get("_arrays_cache")
+        if cache is None:
+            nodes = self.nodes
+
+            def col(name: str) -> NDArray[np.float64]:
+                return np.fromiter((getattr(n, name) for n in nodes), dtype=np.float64, count=len(nodes))
+
+            cache = FleetArrays(
+                ids=np.fromiter((n.id for n in nodes), dtype=np.int64, count=len(nodes)),
+                compute=col("compute"),
+                idle_power_w=col("idle_power_w"),
+                busy_power_w=col("busy_power_w"),
+                radio_j_per_mb=col("radio_j_per_mb"),
+            )
+            for arr in (cache.ids, cache.compute, cache.idle_power_w, cache.busy_power_w, cache.radio_j_per_mb):
+                arr.setflags(write=False)
+            object.__setattr__(self, "_arrays_cache", cache)  # frozen model: cache outside the fields
+        return cache
 
     def node(self, node_id: int) -> NodeSpec:
         """The node with this id."""
