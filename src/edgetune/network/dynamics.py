@@ -94,9 +94,10 @@ class BackgroundVariation:
         # one time per selected link: t has the shape of idx (or of all links)
         if idx is not None:
             a_cos, a_sin = a_cos[idx], a_sin[idx]
-        wt = t[..., None] * self._omega  # (..., M)
-        x = (a_cos * np.sin(wt) + a_sin * np.cos(wt)).sum(axis=-1)
-        return np.asarray(np.exp(x), dtype=np.float64)
+        sin_wt, cos_wt = _point_trig(self._omega, t)  # (..., M), shared by the factors at the same times
+        x = a_cos * sin_wt
+        x += a_sin * cos_wt
+        return np.asarray(np.exp(x.sum(axis=-1)), dtype=np.float64)
 
     def bandwidth_factor(
         self, t_s: NDArray[np.float64] | float, idx: NDArray[np.int64] | None = None
@@ -164,10 +165,37 @@ def _window_trig(
     t0 = t0_s[..., None]
     t1 = t1_s[..., None]
     span = np.maximum(t1 - t0, 1e-9)
-    short = (span * omega) < 1e-6
-    s0, c0 = np.sin(omega * t0), np.cos(omega * t0)
+    w_span = span * omega
+    short = w_span < 1e-6
+    s0, c0 = _point_trig(omega, t0_s)  # the factors at the window's start usually came first
     s1, c1 = np.sin(omega * t1), np.cos(omega * t1)
-    sin_avg = np.where(short, s0, (c0 - c1) / (omega * span))
-    cos_avg = np.where(short, c0, (s1 - s0) / (omega * span))
+    sin_avg = c0 - c1
+    sin_avg /= w_span
+    cos_avg = s1 - s0
+    cos_avg /= w_span
+    if short.any():
+        sin_avg = np.where(short, s0, sin_avg)
+        cos_avg = np.where(short, c0, cos_avg)
     _TRIG_MEMO["last"] = (key, sin_avg, cos_avg)
     return sin_avg, cos_avg
+
+
+_POINT_MEMO: dict[str, tuple[bytes, NDArray[np.float64], NDArray[np.float64]]] = {}
+
+
+def _point_trig(
+    omega: NDArray[np.float64], t_s: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``sin(w t)`` and ``cos(w t)``, shape ``t.shape + (M,)``; the last result is kept (keyed by the exact
+    inputs): a transfer asks for the bandwidth and delay factors of access and gateway links at the
+    same start times, and its window averages start there too. Read-only results."""
+    key = omega.tobytes() + t_s.tobytes() + bytes(str(t_s.shape), "ascii")
+    got = _POINT_MEMO.get("last")
+    if got is not None and got[0] == key:
+        return got[1], got[2]
+    wt = t_s[..., None] * omega
+    sin_wt, cos_wt = np.sin(wt), np.cos(wt)
+    sin_wt.flags.writeable = False
+    cos_wt.flags.writeable = False
+    _POINT_MEMO["last"] = (key, sin_wt, cos_wt)
+    return sin_wt, cos_wt

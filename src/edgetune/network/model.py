@@ -108,7 +108,16 @@ def max_min_share(demand: FloatArray, group: IntArray, capacity: FloatArray) -> 
     n = demand.shape[0]
     if n == 0:
         return demand.copy()
-    order = np.lexsort((demand, group))  # by group, then by demand ascending
+    if capacity.shape[0] == 1:
+        return _max_min_one_link(demand, float(capacity[0]))
+    # Sort by group, then by demand ascending (as np.lexsort((demand, group)), at a third of its cost):
+    # rank the demands with one float argsort, then sort the unique int keys group * n + rank. Flows
+    # of one group with equal demands may come in another order; their values, and so every sum
+    # below, are the same.
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(demand)] = np.arange(n)
+    rank += group * n
+    order = np.argsort(rank)
     d = demand[order]
     g = group[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
@@ -133,6 +142,21 @@ def max_min_share(demand: FloatArray, group: IntArray, capacity: FloatArray) -> 
     out = np.empty(n, dtype=np.float64)
     out[order] = alloc_sorted
     return out
+
+
+def _max_min_one_link(demand: FloatArray, capacity: float) -> FloatArray:
+    """:func:`max_min_share` for flows that all cross one link (the core): a sort of the demands, no
+    permutation; the same arithmetic as the general case, so the same numbers."""
+    n = demand.shape[0]
+    d = np.sort(demand)
+    finite_d = np.where(np.isfinite(d), d, 0.0)
+    before = np.cumsum(finite_d)
+    before -= finite_d  # demand of the smaller flows
+    level = (capacity - before) / (n - np.arange(n))
+    unsat = np.flatnonzero(d > level)
+    if unsat.size == 0:
+        return demand.copy()
+    return np.minimum(demand, level[unsat[0]])
 
 
 @dataclass(frozen=True)

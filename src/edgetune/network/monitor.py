@@ -27,7 +27,7 @@ import numpy as np
 
 from edgetune.errors import InputError
 from edgetune.network.model import one_blas_thread
-from edgetune.network.simulated import SimulatedNetwork
+from edgetune.network.simulated import PathState, SimulatedNetwork
 
 #: Combined EWMA weight below which old polls are skipped by lazy monitors (see SimulatedMonitor).
 HORIZON_WEIGHT = 1e-4
@@ -253,6 +253,49 @@ class SimulatedMonitor(NetworkMonitor):
         lost = self._rng.binomial(cfg.loss_probes, p)
         return bw, delay, 100.0 * lost / cfg.loss_probes
 
+    def _fold_noisy(self, state: PathState, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The EWMA terms ``sum_k w_k x_k`` of the polls' noisy measurements ``x_k``, one draw per path.
+
+        The noise-free sums are exact (``A = sum w s`` of the true bandwidth ``s_k``, ``D = sum w d``
+        of the true delay, ``sum w`` times the static loss); the noise of the folded polls is drawn
+        once per path from a distribution with the exact mean and variance of the weighted sum of
+        the per-poll noises (docs/network.md, "One noise draw per read"), and is exactly the per-poll
+        distribution when one poll is folded:
+
+        * bandwidth ``A * LogN(mu*, sigma*)``, ``exp(sigma*^2) - 1 = (exp(sigma^2) - 1) B / A^2``
+          with ``B = sum w^2 s^2`` and ``mu* = (sigma^2 - sigma*^2) / 2``;
+        * delay ``D + |N(theta s, s)|`` (folded normal) matching mean ``sigma_d sqrt(2/pi) sum w``
+          and variance ``sigma_d^2 (1 - 2/pi) sum w^2`` of ``sum w |N(0, sigma_d)|``;
+        * loss ``100 (p sum w + r (X / n - p))``, ``X ~ Bin(n, p)``, ``r = sqrt(sum w^2)``.
+
+        Draws bandwidth, then delay, then loss noise, each one value per path, in path order.
+        """
+        cfg = self.config
+        avail, delay_ms = state.available_mbps, state.delay_ms
+        n_paths = avail.shape[1]
+        if weight.shape[1] == 1:  # every path folds the same polls: matrix-vector products
+            w = weight[:, 0]
+            sum_w = np.full(n_paths, w.sum())
+            r = np.full(n_paths, math.sqrt(float((w * w).sum())))
+            a_sum, b_sum, d_sum = w @ avail, (w * w) @ (avail * avail), w @ delay_ms
+        else:
+            sum_w = weight.sum(axis=0)
+            r = np.sqrt((weight * weight).sum(axis=0))
+            wa = weight * avail
+            a_sum, b_sum, d_sum = wa.sum(axis=0), (wa * wa).sum(axis=0), (weight * delay_ms).sum(axis=0)
+        sig2 = cfg.bandwidth_noise**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(a_sum > 0, b_sum / (a_sum * a_sum), 1.0)
+        s2 = np.log1p(math.expm1(sig2) * ratio)
+        bw = a_sum * self._rng.lognormal((sig2 - s2) / 2.0, np.sqrt(s2), n_paths)
+        theta, scale = _folded_normal_fit(sum_w, r)
+        scale = scale * cfg.delay_noise_ms
+        delay = d_sum + np.abs(self._rng.normal(theta * scale, scale, n_paths))
+        p = np.clip(state.loss_pct[-1] / 100.0, 0.0, 1.0)  # loss is static per path in SimulatedNetwork
+        lost = self._rng.binomial(cfg.loss_probes, p)
+        loss = 100.0 * (sum_w * p + r * (lost / cfg.loss_probes - p))
+        return bw, delay, loss
+
     def advance_to(self, t_s: float, pos: np.ndarray | None = None) -> None:
         """Fold every ``poll_interval_s`` tick up to and including ``t_s`` into the paths at ``pos``
         (all paths when ``None``); at most the last ``h`` ticks of each path are measured."""
@@ -267,13 +310,17 @@ class SimulatedMonitor(NetworkMonitor):
         first = np.maximum(self._next_tick[sel], last_tick - self._horizon + 1)  # per path, within the horizon
         lo = int(first.min())
         times = np.arange(lo, last_tick + 1, dtype=np.float64) * dt  # the union window, (W,)
-        bw, delay, loss = self.measure_many(times, sel)  # all polls of the window at once, (W, S)
         n_new = last_tick + 1 - first  # polls folded per path
         a = self.config.ewma_alpha
         with self._lock:
             fresh = self._samples[sel] == 0
-            for state, x in ((self._bw, bw), (self._delay, delay), (self._loss, loss)):
-                state[sel] = ewma_fold(state[sel], fresh, x, n_new, a)
+        weight = ewma_weights(times.shape[0], fresh, n_new, a)  # (W, S), or (W, 1) when all paths share it
+        state = self.network.path_state(times, sel)  # noise-free polls of the window, (W, S)
+        bw, delay, loss = self._fold_noisy(state, weight)
+        keep_old = np.where(fresh, 0.0, (1.0 - a) ** n_new.astype(np.float64))
+        with self._lock:
+            for store, new in ((self._bw, bw), (self._delay, delay), (self._loss, loss)):
+                store[sel] = keep_old * np.where(fresh, 0.0, store[sel]) + new
             self._samples[sel] += n_new
             self._updated[sel] = last_tick * dt
             self._next_tick[sel] = last_tick + 1
@@ -309,12 +356,58 @@ def ewma_fold(state: np.ndarray, fresh: np.ndarray, x: np.ndarray, n_new: np.nda
     -------
     (S,) float
     """
-    w_rows = x.shape[0]
+    weight = ewma_weights(x.shape[0], fresh, n_new, alpha)
+    old = np.where(fresh, 0.0, (1.0 - alpha) ** n_new.astype(np.float64) * np.where(fresh, 0.0, state))
+    return np.asarray(old + (weight * np.where(weight > 0, x, 0.0)).sum(axis=0), dtype=np.float64)
+
+
+def ewma_weights(w_rows: int, fresh: np.ndarray, n_new: np.ndarray, alpha: float) -> np.ndarray:
+    """Weight of each of the last ``w_rows`` polls in each path's EWMA after folding ``n_new`` of them.
+
+    Row ``k`` (oldest first, lag ``w_rows - 1 - k``) weighs ``alpha (1 - alpha)^lag`` if it is one of
+    the path's ``n_new`` newest polls, else 0; a ``fresh`` path's oldest folded poll initialises the
+    EWMA and weighs ``(1 - alpha)^lag``. Returns ``(w_rows, 1)`` when every path has the same
+    ``n_new`` and freshness (the common case), else ``(w_rows, S)``.
+    """
     lag = (w_rows - 1 - np.arange(w_rows))[:, None]  # 0 for the newest row
     keep = 1.0 - alpha
+    if n_new.size and (n_new == n_new[0]).all() and (fresh == fresh[0]).all():
+        n_new, fresh = n_new[:1], fresh[:1]
     used = lag < n_new[None, :]
     weight = np.where(used, alpha * keep**lag, 0.0)
     oldest = (lag == n_new[None, :] - 1) & fresh[None, :]
-    weight = np.where(oldest, keep**lag, weight)
-    old = np.where(fresh, 0.0, keep ** n_new.astype(np.float64) * np.where(fresh, 0.0, state))
-    return np.asarray(old + (weight * np.where(used, x, 0.0)).sum(axis=0), dtype=np.float64)
+    return np.asarray(np.where(oldest, keep**lag, weight), dtype=np.float64)
+
+
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+
+
+def _folded_moments(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of ``|N(theta, 1)|``."""
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    mean = _SQRT_2_PI * np.exp(-theta * theta / 2.0) + theta * erf(theta / math.sqrt(2.0))
+    return mean, theta * theta + 1.0 - mean * mean
+
+
+def _folded_normal_fit(sum_w: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(theta, s)`` per path such that ``|N(theta s, s)|`` has the mean ``sqrt(2/pi) sum_w`` and the
+    variance ``(1 - 2/pi) r^2`` of ``sum_k w_k |N_k(0, 1)|`` (``r^2 = sum w^2``).
+
+    The ratio mean / sd of ``|N(theta, 1)|`` grows from that of the half-normal (``theta = 0``, one
+    poll) with ``theta``; it is solved by bisection once per distinct ratio (few: one per
+    ``(n_new, fresh)``).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.where(r > 0, _SQRT_2_PI * sum_w / (math.sqrt(1.0 - 2.0 / math.pi) * r), 0.0)
+    uniq, inverse = np.unique(want, return_inverse=True)
+    lo, hi = np.zeros_like(uniq), np.full_like(uniq, 64.0)
+    half_normal = _SQRT_2_PI / math.sqrt(1.0 - 2.0 / math.pi)
+    for _ in range(60):
+        mid = (lo + hi) / 2.0
+        mean, var = _folded_moments(mid)
+        low = mean / np.sqrt(var) < uniq
+        lo, hi = np.where(low, mid, lo), np.where(low, hi, mid)
+    theta = np.where(uniq <= half_normal * (1 + 1e-12), 0.0, (lo + hi) / 2.0)
+    _, var = _folded_moments(theta)
+    scale = np.sqrt((1.0 - 2.0 / math.pi) / var)  # sd of |N(theta s, s)| = s sqrt(var) = sqrt(1 - 2/pi) r
+    return theta[inverse.reshape(-1)], scale[inverse.reshape(-1)] * r

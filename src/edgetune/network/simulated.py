@@ -162,41 +162,52 @@ class SimulatedNetwork:
         """Drop finished phases that can no longer affect a measurement at or after ``t_s``."""
         self._phases = [p for p in self._phases if p.end_s.size and float(p.end_s.max()) > t_s]
 
-    def _load(self, t_s: FloatArray, direction: Direction, idx: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def _load(
+        self, t_s: FloatArray, direction: Direction, idx: IntArray
+    ) -> tuple[FloatArray | None, FloatArray, FloatArray] | None:
         """Load (Mbps) at each of the sorted times ``t_s``: on the access links of ``idx``, on every gateway
-        uplink and on the core link: (P, S), (P, G), (P,).
+        uplink and on the core link: (P, S), (P, G), (P,); ``None`` when no flow of ``direction`` is
+        live at any of the times, and ``None`` for the access loads when no flow of ``idx`` is.
 
         A flow loads its links while ``start <= t < end``. Gateway and core loads are sums over all flows
         of a phase, taken as +rate / -rate events on the time grid and a cumulative sum (O(F log P + P G),
-        not O(P F)); access loads are gathered only for the paths read.
+        not O(P F)); access loads are gathered only for the live flows of the paths read.
         """
         top = self.topology
         p_times, n_gw = t_s.shape[0], top.n_gateways
-        node_load = np.zeros((p_times, idx.shape[0]))
-        gw_diff = np.zeros((p_times + 1) * n_gw)
+        node_load: FloatArray | None = None
+        gw_diff: FloatArray | None = None
         core_diff = np.zeros(p_times + 1)
-        where = np.empty(top.n_nodes, dtype=np.int64)
+        where: IntArray | None = None
         for p in self._phases:
             if p.direction != direction or p.idx.size == 0:
                 continue
             on_from = np.searchsorted(t_s, p.start_s, side="left")  # first time with t >= start
             on_to = np.searchsorted(t_s, p.end_s, side="left")  # first time with t >= end
-            live = on_to > on_from
-            if not live.any():
+            live = np.flatnonzero(on_to > on_from)
+            if not live.size:
                 continue
-            rate, gw = p.rate_mbps[live], top.gateway[p.idx[live]]
-            gw_diff += np.bincount(on_from[live] * n_gw + gw, weights=rate, minlength=gw_diff.shape[0])
-            gw_diff -= np.bincount(on_to[live] * n_gw + gw, weights=rate, minlength=gw_diff.shape[0])
-            core_diff += np.bincount(on_from[live], weights=rate, minlength=p_times + 1)
-            core_diff -= np.bincount(on_to[live], weights=rate, minlength=p_times + 1)
-            where.fill(-1)
-            where[p.idx] = np.arange(p.idx.shape[0])
+            if gw_diff is None:
+                gw_diff = np.zeros((p_times + 1) * n_gw)
+            rate, gw, f_on, f_off = p.rate_mbps[live], top.gateway[p.idx[live]], on_from[live], on_to[live]
+            gw_diff += np.bincount(f_on * n_gw + gw, weights=rate, minlength=gw_diff.shape[0])
+            gw_diff -= np.bincount(f_off * n_gw + gw, weights=rate, minlength=gw_diff.shape[0])
+            core_diff += np.bincount(f_on, weights=rate, minlength=p_times + 1)
+            core_diff -= np.bincount(f_off, weights=rate, minlength=p_times + 1)
+            if where is None:
+                where = np.full(top.n_nodes, -1, dtype=np.int64)
+            where[p.idx[live]] = live
             f = where[idx]
+            where[p.idx[live]] = -1
             has = np.flatnonzero(f >= 0)
             if has.size:
                 fh = f[has]
                 on = (p.start_s[fh][None, :] <= t_s[:, None]) & (t_s[:, None] < p.end_s[fh][None, :])
+                if node_load is None:
+                    node_load = np.zeros((p_times, idx.shape[0]))
                 node_load[:, has] += on * p.rate_mbps[fh][None, :]
+        if gw_diff is None:
+            return None
         gw_load = np.maximum(np.cumsum(gw_diff.reshape(p_times + 1, n_gw), axis=0)[:p_times], 0.0)
         core_load = np.maximum(np.cumsum(core_diff)[:p_times], 0.0)
         return node_load, gw_load, core_load
@@ -209,7 +220,9 @@ class SimulatedNetwork:
         Available bandwidth is the bottleneck of capacity minus load over the three links, taken in the
         more loaded direction; queueing delay grows linearly with each link's utilisation up to
         ``queue_delay_ms_at_full``. Only the read paths' access links are evaluated: the cost is
-        O(P (S + G)) plus the phases' flows, not O(P N).
+        O(P (S + G)) plus the phases' flows, not O(P N). Gateway and core terms are combined per
+        gateway (P, G) before they are gathered to the paths; a direction with no live flow is skipped
+        (its links are idle, so the other direction is the more loaded one).
         """
         top = self.topology
         scalar = np.ndim(t_s) == 0
@@ -217,29 +230,42 @@ class SimulatedNetwork:
         sel = np.arange(top.n_nodes) if idx is None else np.asarray(idx, dtype=np.int64)
         gw = top.gateway[sel]
         col = times[:, None]
-        acc_cap = top.access_bw_mbps[sel] * self._access_var.bandwidth_factor(col, sel)  # (P, S)
+        acc_cap = self._access_var.bandwidth_factor(col, sel)  # (P, S)
+        acc_cap *= top.access_bw_mbps[sel]
         gw_cap = top.gateway_bw_mbps * self._gw_var.bandwidth_factor(col)  # (P, G)
-        avail = np.full(acc_cap.shape, np.inf)
-        queue = np.zeros(acc_cap.shape)
         q = self.config.queue_delay_ms_at_full
-        for direction in ("up", "down"):
-            node_load, gw_load, core_load = self._load(times, direction, sel)
-            gw_left = (gw_cap - gw_load)[:, gw]
-            a = np.minimum(np.minimum(acc_cap - node_load, gw_left), (top.core_bw_mbps - core_load)[:, None])
-            avail = np.minimum(avail, a)
-            util = (
-                np.minimum(node_load / acc_cap, 1.0)
-                + np.minimum(gw_load / gw_cap, 1.0)[:, gw]
-                + np.minimum(core_load / top.core_bw_mbps, 1.0)[:, None]
-            )
-            queue = np.maximum(queue, q * util)
-        avail = np.maximum(avail, 0.01 * acc_cap)  # probes always get a trickle through
-        delay = (
-            top.access_delay_ms[sel] * self._access_var.delay_factor(col, sel)
-            + (top.gateway_delay_ms * self._gw_var.delay_factor(col))[:, gw]
-            + top.core_delay_ms
-            + queue
-        )
+        core_bw = top.core_bw_mbps
+        loads = [got for got in (self._load(times, d, sel) for d in ("up", "down")) if got is not None]
+        if not loads:
+            loads = [(None, np.zeros_like(gw_cap), np.zeros(times.shape[0]))]
+        avail: FloatArray | None = None
+        queue: FloatArray | None = None
+        for node_load, gw_load, core_load in loads:
+            # min over the three links; the gateway and core terms first, per gateway
+            shared_left = np.minimum(gw_cap - gw_load, (core_bw - core_load)[:, None])  # (P, G)
+            a = np.take(shared_left, gw, axis=1)
+            if node_load is None:
+                np.minimum(a, acc_cap, out=a)
+            else:
+                np.minimum(a, acc_cap - node_load, out=a)
+            avail = a if avail is None else np.minimum(avail, a, out=avail)
+            shared_util = np.minimum(gw_load / gw_cap, 1.0)
+            shared_util += np.minimum(core_load / core_bw, 1.0)[:, None]
+            shared_util *= q
+            u = np.take(shared_util, gw, axis=1)  # q x (gateway + core utilisation), (P, S)
+            if node_load is not None:
+                node_u = node_load / acc_cap
+                np.minimum(node_u, 1.0, out=node_u)
+                node_u *= q
+                u += node_u
+            queue = u if queue is None else np.maximum(queue, u, out=queue)
+        assert avail is not None and queue is not None
+        acc_cap *= 0.01
+        np.maximum(avail, acc_cap, out=avail)  # probes always get a trickle through
+        delay = self._access_var.delay_factor(col, sel)
+        delay *= top.access_delay_ms[sel]
+        delay += np.take(top.gateway_delay_ms * self._gw_var.delay_factor(col) + top.core_delay_ms, gw, axis=1)
+        delay += queue
         loss = np.broadcast_to(self._loss_pct[sel], avail.shape)
         if scalar:
             return PathState(available_mbps=avail[0], delay_ms=delay[0], loss_pct=loss[0])
