@@ -58,3 +58,48 @@ def test_max_min_matches_progressive_filling(demand: list[float], cap: float) ->
     got = max_min_share(np.array(demand), np.zeros(len(demand), dtype=np.int64), np.array([cap]))
     np.testing.assert_allclose(got, _progressive_filling(demand, cap), rtol=1e-9, atol=1e-9)
     assert got.sum() <= cap + 1e-9
+
+
+def _max_min_lexsort(demand: np.ndarray, group: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """The implementation before issue 17 (one np.lexsort), kept as the reference."""
+    n = demand.shape[0]
+    order = np.lexsort((demand, group))
+    d, g = demand[order], group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    counts = np.diff(np.r_[starts, n])
+    rank = np.arange(n) - np.repeat(starts, counts)
+    remaining = np.repeat(counts, counts) - rank
+    finite_d = np.where(np.isfinite(d), d, 0.0)
+    csum = np.cumsum(finite_d)
+    before = csum - finite_d - np.repeat(csum[starts] - finite_d[starts], counts)
+    level = (capacity[g] - before) / remaining
+    unsat_pos = np.where(~(d <= level), np.arange(n), n)
+    first_unsat = np.minimum.reduceat(unsat_pos, starts)
+    has_unsat = first_unsat < n
+    group_level = np.full(starts.shape[0], np.inf)
+    group_level[has_unsat] = level[first_unsat[has_unsat]]
+    out = np.empty(n)
+    out[order] = np.minimum(d, np.repeat(group_level, counts))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.floats(0.0, 1e4), st.sampled_from([0.0, 1.0, 2.5, np.inf])),  # ties and inf demands
+            st.integers(0, 4),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.lists(st.floats(0.0, 1e4), min_size=5, max_size=5),
+)
+def test_max_min_share_equals_the_lexsort_implementation(flows: list[tuple[float, int]], caps: list[float]) -> None:
+    demand = np.array([d for d, _ in flows])
+    group = np.array([g for _, g in flows], dtype=np.int64)
+    capacity = np.array(caps)
+    # the same numbers, bit for bit: the sort order of equal demands does not change any sum
+    assert max_min_share(demand, group, capacity).tolist() == _max_min_lexsort(demand, group, capacity).tolist()
+    one = np.zeros_like(group)  # one shared link (the core): the sort-only path
+    assert max_min_share(demand, one, capacity[:1]).tolist() == _max_min_lexsort(demand, one, capacity[:1]).tolist()

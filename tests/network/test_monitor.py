@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import urllib.request
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from edgetune.fleet.schema import Fleet
 from edgetune.network.dynamics import VariationConfig
 from edgetune.network.model import Topology
-from edgetune.network.monitor import MonitorConfig, SimulatedMonitor, ewma_fold
+from edgetune.network.monitor import MonitorConfig, SimulatedMonitor, _folded_normal_fit, ewma_fold, ewma_weights
 from edgetune.network.northbound import HttpNorthboundClient, NorthboundServer
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
 from tests.conftest import StubNorthbound
@@ -145,3 +146,44 @@ def test_a_read_measures_only_the_paths_it_reads(fleet12: Fleet) -> None:
     assert set(mon.path_metrics([3, 5, 7])) == {3, 5, 7}  # a later read brings path 7 up to date
     assert mon.path_metrics([7])[7].samples == 21
     assert mon.path_arrays([99])[0] == []  # unknown ids are left out
+
+
+def test_ewma_weights_by_hand() -> None:
+    # alpha = 0.5, 3 rows: a settled path folding 2 polls weighs (0, 1/4, 1/2); a fresh one folding 3
+    # weighs (1/4, 1/4, 1/2) (its oldest poll initialises); paths sharing both get one column
+    w = ewma_weights(3, np.array([False, True]), np.array([2, 3]), 0.5)
+    assert w.tolist() == [[0.0, 0.25], [0.25, 0.25], [0.5, 0.5]]
+    assert ewma_weights(3, np.array([False, False]), np.array([2, 2]), 0.5).tolist() == [[0.0], [0.25], [0.5]]
+
+
+def test_folded_normal_fit_matches_the_weighted_half_normal_sum() -> None:
+    # one poll: the half-normal itself; 26 polls at alpha 0.3: mean and variance of sum w |N(0, 1)|
+    theta, scale = _folded_normal_fit(np.array([1.0]), np.array([1.0]))
+    assert theta.tolist() == [0.0] and scale.tolist() == [1.0]
+    w = ewma_weights(26, np.array([False]), np.array([26]), 0.3)[:, 0]
+    sum_w, r = float(w.sum()), math.sqrt(float((w * w).sum()))
+    theta, scale = _folded_normal_fit(np.array([sum_w]), np.array([r]))
+    x = np.abs(np.random.default_rng(0).normal(theta * scale, scale, 400_000))
+    assert x.mean() == pytest.approx(math.sqrt(2 / math.pi) * sum_w, rel=5e-3)
+    assert x.var() == pytest.approx((1 - 2 / math.pi) * r * r, rel=1e-2)
+
+
+def test_one_draw_per_read_has_the_moments_of_the_per_poll_noise(fleet12: Fleet) -> None:
+    """The served values over many seeds: mean and spread as if each of the 26 polls were noisy
+    (the per-poll replay, ``measure_many`` + ``ewma_fold``, is the reference)."""
+    cfg = MonitorConfig(bandwidth_noise=0.2, delay_noise_ms=5.0, loss_probes=2000)
+    net = SimulatedNetwork(fleet12, np.random.default_rng(0), QUIET)
+    times = np.arange(0.0, 130.0, 5.0)  # 26 polls, one read
+    one_draw, replay = [], []
+    for seed in range(300):
+        mon = SimulatedMonitor(net, np.random.default_rng(seed), cfg)
+        mon.advance_to(125.0)
+        one_draw.append(np.stack([mon._bw, mon._delay, mon._loss]))
+        ref = SimulatedMonitor(net, np.random.default_rng(seed), cfg)
+        x = ref.measure_many(times)
+        fresh, n_new = np.ones(12, dtype=bool), np.full(12, 26)
+        replay.append(np.stack([ewma_fold(np.zeros(12), fresh, m, n_new, cfg.ewma_alpha) for m in x]))
+    a, b = np.array(one_draw), np.array(replay)  # (seeds, 3, 12)
+    se = b.std(axis=0) / math.sqrt(len(b))
+    assert (np.abs(a.mean(axis=0) - b.mean(axis=0)) < 5 * np.sqrt(2) * se + 1e-9).all()
+    np.testing.assert_allclose(a.std(axis=0), b.std(axis=0), rtol=0.25)

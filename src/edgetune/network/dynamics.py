@@ -54,7 +54,7 @@ class BackgroundVariation:
         self._omega = 2 * np.pi / periods  # (M,)
         self._bw = self._draw(n_links, m, rng, cfg.bandwidth_sigma)
         self._delay = self._draw(n_links, m, rng, cfg.delay_sigma)
-        self._stack_cache: dict[int, NDArray[np.float64]] = {}
+        self._stack_cache: dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
 
     @staticmethod
     def _draw(
@@ -69,12 +69,42 @@ class BackgroundVariation:
         return amp * np.cos(phase), amp * np.sin(phase)
 
     def _stacked(self, coef: tuple[NDArray[np.float64], NDArray[np.float64]]) -> NDArray[np.float64]:
-        key = id(coef[0])
-        got = self._stack_cache.get(key)
-        if got is None:
-            got = np.ascontiguousarray(np.vstack([coef[0].T, coef[1].T]))  # (2M, L)
-            self._stack_cache[key] = got
-        return got
+        """``[a_cos.T; a_sin.T]``, (2M, L), made once per coefficient pair (checked by identity, so a
+        cache carried through pickling is never mistaken for another pair's)."""
+        got = self._stack_cache.get(id(coef[0]))
+        if got is None or got[0] is not coef[0]:
+            got = (coef[0], np.ascontiguousarray(np.vstack([coef[0].T, coef[1].T])))
+            self._stack_cache[id(coef[0])] = got
+        return got[1]
+
+    def _per_link(
+        self,
+        coef: tuple[NDArray[np.float64], NDArray[np.float64]],
+        idx: NDArray[np.int64] | None,
+        sin_t: NDArray[np.float64],
+        cos_t: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """``sum_m a_cos[:, m] sin_t[m] + a_sin[:, m] cos_t[m]`` for the links ``idx``, with the
+        trigonometric terms given component first, ``(M,) + t.shape``.
+
+        Computed component by component on contiguous rows and summed in the order of
+        ``(...).sum(axis=-1)`` over the last axis of length M (left to right), so the numbers are
+        those of the per-link ``(L, M)`` form at a fraction of its cost.
+        """
+        m = self._omega.shape[0]
+        stacked = self._stacked(coef)
+        if idx is not None:
+            stacked = np.take(stacked, idx, axis=1)
+        lead = (m,) + (1,) * max(sin_t.ndim - 2, 0) + (stacked.shape[1],)
+        a_cos, a_sin = stacked[:m].reshape(lead), stacked[m:].reshape(lead)
+        if sin_t.ndim == 1:  # one time for every link
+            sin_t, cos_t = sin_t[:, None], cos_t[:, None]
+        v = a_cos * sin_t
+        v += a_sin * cos_t
+        x = v[0].copy()
+        for k in range(1, m):
+            x += v[k]
+        return x
 
     def _factor(
         self,
@@ -82,7 +112,6 @@ class BackgroundVariation:
         t_s: NDArray[np.float64] | float,
         idx: NDArray[np.int64] | None,
     ) -> NDArray[np.float64]:
-        a_cos, a_sin = coef
         t = np.asarray(t_s, dtype=np.float64)
         if (idx is None and (t.ndim == 0 or t.shape[-1] == 1)) or (idx is not None and t.ndim == 2 and t.shape[1] == 1):
             # every link (or the links ``idx``) at one time (scalar -> (L,)) or at P times given as
@@ -92,12 +121,8 @@ class BackgroundVariation:
             x = np.hstack([np.sin(flat), np.cos(flat)]) @ (stacked if idx is None else stacked[:, idx])  # (P, L)
             return np.asarray(np.exp(x[0] if t.ndim == 0 else x), dtype=np.float64)
         # one time per selected link: t has the shape of idx (or of all links)
-        if idx is not None:
-            a_cos, a_sin = a_cos[idx], a_sin[idx]
-        sin_wt, cos_wt = _point_trig(self._omega, t)  # (..., M), shared by the factors at the same times
-        x = a_cos * sin_wt
-        x += a_sin * cos_wt
-        return np.asarray(np.exp(x.sum(axis=-1)), dtype=np.float64)
+        sin_wt, cos_wt = _point_trig(self._omega, t)  # (M, ...), shared by the factors at the same times
+        return np.asarray(np.exp(self._per_link(coef, idx, sin_wt, cos_wt)), dtype=np.float64)
 
     def bandwidth_factor(
         self, t_s: NDArray[np.float64] | float, idx: NDArray[np.int64] | None = None
@@ -132,13 +157,9 @@ class BackgroundVariation:
         tends to :meth:`bandwidth_factor` at ``t0``; for a long one to 1 (``E[exp(x)] = exp(sigma^2/2)``
         is within 1.2 % of that at the default sigma).
         """
-        a_cos, a_sin = coef
-        if idx is not None:
-            a_cos, a_sin = a_cos[idx], a_sin[idx]
         t0, t1 = np.asarray(t0_s, dtype=np.float64), np.asarray(t1_s, dtype=np.float64)
         sin_avg, cos_avg = _window_trig(self._omega, t0, t1)
-        x = (a_cos * sin_avg + a_sin * cos_avg).sum(axis=-1)
-        return np.asarray(np.exp(x), dtype=np.float64)
+        return np.asarray(np.exp(self._per_link(coef, idx, sin_avg, cos_avg)), dtype=np.float64)
 
     def delay_factor(
         self, t_s: NDArray[np.float64] | float, idx: NDArray[np.int64] | None = None
@@ -153,7 +174,7 @@ _TRIG_MEMO: dict[str, tuple[bytes, NDArray[np.float64], NDArray[np.float64]]] = 
 def _window_trig(
     omega: NDArray[np.float64], t0_s: NDArray[np.float64], t1_s: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Window averages of ``sin(w t)`` and ``cos(w t)`` over ``[t0, t1]``, shape ``t0.shape + (M,)``.
+    """Window averages of ``sin(w t)`` and ``cos(w t)`` over ``[t0, t1]``, shape ``(M,) + t0.shape``.
 
     The bandwidth and delay factors of a transfer use the same windows, so the last result is kept
     (keyed by the exact inputs) and the trigonometry is done once per window, not once per factor.
@@ -162,13 +183,13 @@ def _window_trig(
     got = _TRIG_MEMO.get("last")
     if got is not None and got[0] == key:
         return got[1], got[2]
-    t0 = t0_s[..., None]
-    t1 = t1_s[..., None]
-    span = np.maximum(t1 - t0, 1e-9)
-    w_span = span * omega
+    w = omega.reshape(omega.shape + (1,) * t0_s.ndim)
+    span = np.maximum(t1_s - t0_s, 1e-9)
+    w_span = span * w
     short = w_span < 1e-6
     s0, c0 = _point_trig(omega, t0_s)  # the factors at the window's start usually came first
-    s1, c1 = np.sin(omega * t1), np.cos(omega * t1)
+    wt1 = t1_s * w
+    s1, c1 = np.sin(wt1), np.cos(wt1)
     sin_avg = c0 - c1
     sin_avg /= w_span
     cos_avg = s1 - s0
@@ -186,14 +207,14 @@ _POINT_MEMO: dict[str, tuple[bytes, NDArray[np.float64], NDArray[np.float64]]] =
 def _point_trig(
     omega: NDArray[np.float64], t_s: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``sin(w t)`` and ``cos(w t)``, shape ``t.shape + (M,)``; the last result is kept (keyed by the exact
+    """``sin(w t)`` and ``cos(w t)``, shape ``(M,) + t.shape``; the last result is kept (keyed by the exact
     inputs): a transfer asks for the bandwidth and delay factors of access and gateway links at the
     same start times, and its window averages start there too. Read-only results."""
     key = omega.tobytes() + t_s.tobytes() + bytes(str(t_s.shape), "ascii")
     got = _POINT_MEMO.get("last")
     if got is not None and got[0] == key:
         return got[1], got[2]
-    wt = t_s[..., None] * omega
+    wt = t_s * omega.reshape(omega.shape + (1,) * t_s.ndim)
     sin_wt, cos_wt = np.sin(wt), np.cos(wt)
     sin_wt.flags.writeable = False
     cos_wt.flags.writeable = False

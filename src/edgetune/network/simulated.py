@@ -155,7 +155,7 @@ class SimulatedNetwork:
         end = np.where(size > 0, end, start)
         self._phases.append(_Phase(idx=idx.copy(), start_s=start, end_s=end, rate_mbps=rate, direction=direction))
         self._busy_until[direction][idx] = end
-        np.add.at(self.bytes_moved, idx, size)
+        self.bytes_moved += np.bincount(idx, weights=size, minlength=top.n_nodes)  # np.add.at, 10x cheaper
         return np.asarray(end, dtype=np.float64)
 
     def forget_before(self, t_s: float) -> None:
