@@ -13,12 +13,14 @@ Beside every SuperNode it starts the device's warm trainer (:mod:`edgetune.flowe
 private folder with a socket and a token, named in the node config as ``trainer-dir``), so the
 per-message ``flwr-clientapp`` process stays thin, and the ``flwr-clientapp`` fork server
 (:mod:`edgetune.flower.forkserver`, first on the SuperNode's ``PATH``), so that process starts without
-importing Flower again. Flower's polling, as far as 1.41 lets it be set:
-``FLWR_SUPEREXEC_TASK_POLL_INTERVAL`` (how often the SuperNode's ``flower-superexec`` asks for a
-ClientApp to launch; Flower's default 1 s, edgetune's :data:`TASK_POLL_S`). Not settable: an idle
-SuperNode asks the SuperLink for messages every 3 s (``start_client_internal``: ``time.sleep(3)``
-after an empty pull) and waits for its ClientApp's reply in steps of 0.5 s -- the floor of a round
-is therefore up to 3 s for the message to be picked up plus up to 0.5 s for the reply to be seen.
+importing Flower again. Flower's polling: ``FLWR_SUPEREXEC_TASK_POLL_INTERVAL`` (how often the
+SuperNode's ``flower-superexec`` asks for a ClientApp to launch; Flower's default 1 s, edgetune's
+:data:`TASK_POLL_S`) is the one 1.41 lets a deployment set. The waits it writes into its code (an
+idle SuperNode asks the SuperLink for messages every 3 s, waits for its ClientApp's reply in 0.5 s
+steps, and retries an object that is not uploaded yet after 1 s, doubling to 10 s) are capped at
+:attr:`Deployment.supernode_poll_s` (the run spec's ``[flower] supernode_poll_s``): the SuperNode is
+started through :mod:`edgetune.flower.supernode_launch`, which patches those constants
+(:mod:`edgetune.flower.polls`) and then runs Flower's own ``flower-supernode`` entry point.
 
 The same command lines, for running the pieces by hand or on real devices, are produced by
 :func:`superlink_command`, :func:`supernode_command` and :func:`flwr_run_command` (see
@@ -40,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from edgetune.flower.polls import DEFAULT_POLL_S
+
 APP_NAME = "edgetune-flower"
 CONNECTION = "edgetune"
 LOOPBACK = "127.0.0.1"
@@ -47,7 +51,7 @@ LOOPBACK = "127.0.0.1"
 FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
 #: Seconds between a SuperNode's ``flower-superexec`` polls for a ClientApp to launch (Flower: 1 s).
 TASK_POLL_S = 0.1
-#: Flower's own polls that 1.41 does not let us set (seconds), recorded with every run.
+#: Flower's own polls that 1.41 does not let us set (seconds): :mod:`edgetune.flower.polls` caps them.
 FLOWER_FIXED_POLLS_S = {"supernode_idle_pull": 3.0, "supernode_reply_wait": 0.5}
 
 
@@ -198,11 +202,15 @@ def supernode_command(
     runtime_port: int,
     tls: TLSFiles | None = None,
     auth_private_key: str | None = None,
+    poll_s: float | None = None,
 ) -> list[str]:
-    """``flower-supernode`` for one device (its Runtime API on ``127.0.0.1:runtime_port``)."""
+    """``flower-supernode`` for one device (its Runtime API on ``127.0.0.1:runtime_port``).
+
+    With ``poll_s`` the SuperNode starts through :mod:`edgetune.flower.supernode_launch`, which caps
+    Flower's fixed waits at ``poll_s`` seconds and then runs the same ``flower-supernode`` entry point.
+    """
     tls = tls or TLSFiles()
     cmd = [
-        _bin("flower-supernode"),
         "--superlink",
         superlink,
         "--port",
@@ -213,7 +221,11 @@ def supernode_command(
     cmd += ["--insecure"] if tls.ca_certfile is None else ["--root-certificates", tls.ca_certfile]
     if auth_private_key:
         cmd += ["--auth-supernode-private-key", auth_private_key]
-    return cmd
+    if poll_s is None:
+        return [_bin("flower-supernode"), *cmd]
+    from edgetune.flower.supernode_launch import command
+
+    return command(sys.executable, poll_s, cmd)
 
 
 def flwr_run_command(app_dir: str | Path, run_config_file: str | Path) -> list[str]:
@@ -274,6 +286,9 @@ class Deployment:
     netns : mapping
         Network namespace per process home (``"superlink"``, ``"cli"``, a SuperNode's name, which its
         trainer shares): those processes run under ``ip netns exec NS`` (the SDN testbed).
+    supernode_poll_s : float
+        Longest fixed wait of every SuperNode and ClientApp (:mod:`edgetune.flower.polls`; the run
+        spec's ``[flower] supernode_poll_s``); ``None``: Flower's own waits (3 s idle pull).
     fork_clientapp : bool
         Start a fork server beside every SuperNode (:mod:`edgetune.flower.forkserver`) and put its
         ``flwr-clientapp`` script first on the SuperNode's ``PATH`` (default); ``False``: every
@@ -293,6 +308,7 @@ class Deployment:
     warm: bool = True
     task_poll_s: float = TASK_POLL_S
     fork_clientapp: bool = True
+    supernode_poll_s: float | None = DEFAULT_POLL_S
     insecure_exposure: bool = False
     procs: dict[str, _Proc] = field(default_factory=dict)
     netns: Mapping[str, str] = field(default_factory=dict)
@@ -360,41 +376,95 @@ class Deployment:
 
     def start_trainer(self, name: str, timeout_s: float = 60.0) -> Path:
         """Start the warm trainer of SuperNode ``name``; returns its private folder once it answers."""
-        from edgetune.flower.trainer import prepare_dir, trainer_command, wait_ready
+        from edgetune.flower.trainer import wait_ready
 
-        folder, _ = prepare_dir(self.workdir / f"{name}-trainer")
-        proc = self._start(f"{name}-trainer", trainer_command(folder, os.getpid()), name)
+        folder = self._spawn_trainer(name)
         if not wait_ready(folder, timeout_s):
-            raise RuntimeError(f"trainer of {name} did not answer within {timeout_s:.0f} s: {self.tail(proc.name)}")
+            raise RuntimeError(
+                f"trainer of {name} did not answer within {timeout_s:.0f} s: {self.tail(name + '-trainer')}"
+            )
         return folder
 
     def start_forkserver(self, name: str, timeout_s: float = 60.0) -> Path:
         """Start the ``flwr-clientapp`` fork server of SuperNode ``name``; returns the ``bin`` folder for ``PATH``."""
-        from edgetune.flower.forkserver import prepare_dir, server_command, wait_ready
+        from edgetune.flower.forkserver import wait_ready
+
+        bindir = self._spawn_forkserver(name)
+        if not wait_ready(bindir.parent, timeout_s):
+            raise RuntimeError(
+                f"fork server of {name} did not answer within {timeout_s:.0f} s: {self.tail(name + '-clientapp')}"
+            )
+        return bindir
+
+    def _spawn_trainer(self, name: str) -> Path:
+        from edgetune.flower.trainer import prepare_dir, trainer_command
+
+        folder, _ = prepare_dir(self.workdir / f"{name}-trainer")
+        self._start(f"{name}-trainer", trainer_command(folder, os.getpid()), name)
+        return folder
+
+    def _spawn_forkserver(self, name: str) -> Path:
+        from edgetune.flower.forkserver import prepare_dir, server_command
 
         folder = self.workdir / f"{name}-clientapp"
         bindir = prepare_dir(folder)
-        proc = self._start(f"{name}-clientapp", server_command(folder, os.getpid()), name)
-        if not wait_ready(folder, timeout_s):
-            raise RuntimeError(f"fork server of {name} did not answer within {timeout_s:.0f} s: {self.tail(proc.name)}")
+        self._start(f"{name}-clientapp", server_command(folder, os.getpid(), self.supernode_poll_s), name)
         return bindir
 
     def start_supernode(self, name: str, node_config: Mapping[str, Any], auth_private_key: str | None = None) -> int:
         """Start one SuperNode (and, if :attr:`warm`, its trainer first); returns the SuperNode's PID."""
-        from edgetune.flower.forkserver import path_with
+        return self.start_supernodes([(name, node_config)], auth_private_key)[0]
 
-        cfg = dict(node_config)
-        if self.warm and "trainer-dir" not in cfg:
-            cfg["trainer-dir"] = str(self.start_trainer(name))
-        extra: dict[str, str] = {}
-        if self.fork_clientapp:
-            extra["PATH"] = path_with(self.start_forkserver(name), self._env(name).get("PATH"))
-        # beside the SuperLink (same network namespace): straight to its loopback port; from another
-        # namespace (the SDN testbed's nodes): through the Fleet API address, i.e. the gateway
-        same_ns = self.netns.get(name, "") == self.netns.get("superlink", "")
-        superlink = self.link_address if same_ns else self.address
-        cmd = supernode_command(superlink, cfg, free_port(), self.tls, auth_private_key)
-        return self._start(name, cmd, name, extra).popen.pid
+    def start_supernodes(
+        self,
+        nodes: Sequence[tuple[str, Mapping[str, Any]]],
+        auth_private_key: str | None = None,
+        timeout_s: float | None = None,
+    ) -> list[int]:
+        """Start SuperNodes ``(name, node config)``; returns their PIDs.
+
+        Every node's helpers (warm trainer, fork server) are started at once, then waited for, then
+        every SuperNode: the processes' imports overlap instead of running one node after another.
+        ``timeout_s`` bounds the wait for all helpers (default 60 s + 5 s per node).
+        """
+        from edgetune.flower.forkserver import path_with
+        from edgetune.flower.forkserver import wait_ready as forkserver_ready
+        from edgetune.flower.trainer import wait_ready as trainer_ready
+
+        planned: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+        waits: list[tuple[str, Any, Path]] = []
+        for name, node_config in nodes:
+            cfg = dict(node_config)
+            if self.warm and "trainer-dir" not in cfg:
+                folder = self._spawn_trainer(name)
+                cfg["trainer-dir"] = str(folder)
+                waits.append((f"trainer of {name}", trainer_ready, folder))
+            extra: dict[str, str] = {}
+            if self.fork_clientapp:
+                bindir = self._spawn_forkserver(name)
+                extra["PATH"] = path_with(bindir, self._env(name).get("PATH"))
+                waits.append((f"fork server of {name}", forkserver_ready, bindir.parent))
+            planned.append((name, cfg, extra))
+        bound_s = 60.0 + 5.0 * len(nodes) if timeout_s is None else timeout_s
+        end = time.monotonic() + bound_s
+        for what, ready, folder in waits:
+            if not ready(folder, max(end - time.monotonic(), 0.1)):
+                proc = folder.name  # <name>-trainer / <name>-clientapp: the process's log name
+                raise RuntimeError(f"{what} did not answer within {bound_s:.0f} s: {self.tail(proc)}")
+        pids: list[int] = []
+        ports: set[int] = set()
+        for name, cfg, extra in planned:
+            port = free_port()
+            while port in ports:  # free_port closes its probe: never hand one port to two SuperNodes
+                port = free_port()
+            ports.add(port)
+            # beside the SuperLink (same network namespace): straight to its loopback port; from another
+            # namespace (the SDN testbed's nodes): through the Fleet API address, i.e. the gateway
+            same_ns = self.netns.get(name, "") == self.netns.get("superlink", "")
+            superlink = self.link_address if same_ns else self.address
+            cmd = supernode_command(superlink, cfg, port, self.tls, auth_private_key, self.supernode_poll_s)
+            pids.append(self._start(name, cmd, name, extra).popen.pid)
+        return pids
 
     def submit(self, run_config: Mapping[str, Any], timeout_s: float = 120.0) -> str:
         """Write the app, point ``flwr`` at this SuperLink and start a run; returns ``flwr``'s output."""
