@@ -97,7 +97,7 @@ def test_serve_and_join_print_their_flower_commands(fleet_file: Path, capsys: py
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 + 3 + 1
     assert all(
-        line.startswith("FLWR_TELEMETRY_ENABLED=0 FLWR_DISABLE_UPDATE_CHECK=1 FLWR_SUPEREXEC_TASK_POLL_INTERVAL=0.1 ")
+        line.startswith("FLWR_TELEMETRY_ENABLED=0 FLWR_DISABLE_UPDATE_CHECK=1 FLWR_SUPEREXEC_TASK_POLL_INTERVAL=0.5 ")
         for line in lines
     )
     assert main(["flower", "join", "--node-id", "2", "--superlink", "10.0.0.1:9093", "--print-command"]) == 0
@@ -105,7 +105,8 @@ def test_serve_and_join_print_their_flower_commands(fleet_file: Path, capsys: py
     trainer, line = text.splitlines()
     assert "edgetune.flower.trainer --dir" in trainer
     assert "trainer-dir=" in line and "FLWR_TELEMETRY_ENABLED=0" in line
-    assert "flower-supernode" in line and "partition-id=2 node-id=2" in line and "10.0.0.1:9093" in line
+    assert "-m edgetune.flower.supernode_launch --poll-s 0.5 -- --superlink 10.0.0.1:9093" in line
+    assert "partition-id=2 node-id=2" in line and line.endswith("--max-wait-time 600.0")
 
 
 def test_stop_reaches_descendants_in_sessions_of_their_own(tmp_path: Path) -> None:

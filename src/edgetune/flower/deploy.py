@@ -50,7 +50,9 @@ LOOPBACK = "127.0.0.1"
 
 FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
 #: Seconds between a SuperNode's ``flower-superexec`` polls for a ClientApp to launch (Flower: 1 s).
-TASK_POLL_S = 0.1
+#: Each poll is an HTTP request the SuperNode serves: at 0.1 s, 8 idle SuperNodes and their superexecs
+#: burnt ~0.4 of a core (bench_flower.py, 8 nodes); 0.5 s costs a fifth of that and <= 0.5 s a message.
+TASK_POLL_S = 0.5
 #: Flower's own polls that 1.41 does not let us set (seconds): :mod:`edgetune.flower.polls` caps them.
 FLOWER_FIXED_POLLS_S = {"supernode_idle_pull": 3.0, "supernode_reply_wait": 0.5}
 
