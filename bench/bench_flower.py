@@ -38,7 +38,7 @@ import numpy as np
 
 from edgetune.fleet.generate import generate_fleet
 from edgetune.fleet.schema import Fleet, save_fleet
-from edgetune.flower.deploy import TASK_POLL_S
+from edgetune.flower.commands import TASK_POLL_S
 from edgetune.flower.polls import DEFAULT_POLL_S
 from edgetune.network.monitor import NorthboundAPI, PathMetrics
 from edgetune.network.northbound import HttpNorthboundClient, NorthboundServer
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                 results["flower-sim"] = run_sim(fleet_path, args, nb.url, work)
             else:
                 raise SystemExit(f"unknown engine {name!r}")
-    from edgetune.flower.deploy import FLOWER_FIXED_POLLS_S
+    from edgetune.flower.commands import FLOWER_FIXED_POLLS_S
 
     print(
         f"{args.nodes} nodes, {args.epochs} rounds, {args.train_tokens} fine-tuning tokens, AR, tiny model"

@@ -12,7 +12,8 @@ import pytest
 from flwr.supercore.inflatable import inflatable_utils as iu
 
 from edgetune.flower import supernode_launch
-from edgetune.flower.deploy import Deployment, supernode_command
+from edgetune.flower.commands import supernode_command
+from edgetune.flower.deploy import Deployment
 from edgetune.flower.polls import DEFAULT_POLL_S, CappedSleep
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from edgetune.cli.flags import FLEET, POLICY, RUN, SELECT, TASK, Flag, add_flags
 from edgetune.errors import InputError
-from edgetune.flower.deploy import TASK_POLL_S
+from edgetune.flower.commands import TASK_POLL_S
 from edgetune.flower.polls import DEFAULT_POLL_S, MAX_POLL_S, MIN_POLL_S
 
 FLOWER = (
@@ -219,7 +219,7 @@ def _needs_flower(command: Callable[[argparse.Namespace], int]) -> Callable[[arg
     """``command``, with a missing Flower console script reported in one line (exit 1), never a traceback."""
 
     def run(args: argparse.Namespace) -> int:
-        from edgetune.flower.deploy import FlowerMissing
+        from edgetune.flower.commands import FlowerMissing
 
         try:
             return command(args)
@@ -266,18 +266,17 @@ def _check_out(out: Path) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from edgetune.errors import InputError
-    from edgetune.flower.config import FlowerEngineConfig
-    from edgetune.flower.deploy import (
-        Deployment,
+    from edgetune.flower.commands import (
         TLSFiles,
         flower_env,
         flwr_run_command,
-        free_port,
         gateway_command,
         is_loopback,
         superlink_command,
         supernode_command,
     )
+    from edgetune.flower.config import FlowerEngineConfig
+    from edgetune.flower.deploy import Deployment, free_port
     from edgetune.runs.execute import resolve_fleet
 
     spec, base_dir = _spec(args)
@@ -409,7 +408,7 @@ def _join(args: argparse.Namespace) -> int:
     import tempfile
 
     from edgetune.errors import InputError
-    from edgetune.flower.deploy import TLSFiles, flower_env, supernode_command
+    from edgetune.flower.commands import TLSFiles, flower_env, supernode_command
     from edgetune.flower.trainer import prepare_dir, trainer_command, wait_ready
 
     if args.node_id < 0:
