@@ -17,6 +17,7 @@ from edgetune.flower.codec import (
     PACKED_KEY,
     PACKED_STYPE,
     from_record,
+    node_config,
     scalar,
     state_bytes,
     state_checksum,
@@ -144,7 +145,11 @@ def test_aggregate_train_is_token_weighted_fedsgd() -> None:
     strat.arrays = to_record(task.initial_state())
     msgs = list(strat.configure_train(1, strat.arrays, ConfigRecord({"k": 1}), None))  # type: ignore[arg-type]
     assert [(m.metadata.dst_node_id, m.metadata.message_type) for m in msgs] == [(101, TRAIN), (102, TRAIN)]
-    assert msgs[0].content.config_records["config"]["edgetune-node-id"] == 0
+    cfg = msgs[0].content.config_records["config"]
+    assert node_config(cfg, 101)["edgetune-node-id"] == 0 and node_config(cfg, 102)["edgetune-node-id"] == 1
+    assert node_config(cfg, 101)["k"] == 1 and node_config(cfg, 101)["epoch"] == 1
+    # one content for every node: Flower uploads it once per push, not once per message
+    assert len({m.content.object_id for m in msgs}) == 1
     for m in msgs:
         m.metadata.__dict__["_message_id"] = m.object_id
     arrays, metrics = strat.aggregate_train(1, [_reply(msgs[0], [1.0, 0.0], 100), _reply(msgs[1], [4.0, 3.0], 300)])
@@ -158,10 +163,19 @@ def test_sync_messages_carry_model_version_and_checksum() -> None:
     task = _Linear(NodeTask())
     strat = EdgetuneStrategy(task)
     arrays = to_record(task.initial_state())
-    msgs = strat.configure_sync(4, arrays, ConfigRecord(), {7: 3}, "abc")
-    assert len(msgs) == 1 and msgs[0].metadata.message_type == SYNC
-    cfg = msgs[0].content.config_records["config"]
-    assert (cfg["version"], cfg["checksum"], cfg["edgetune-node-id"]) == (4, "abc", 3)
+    msgs = strat.configure_sync(4, arrays, ConfigRecord(), {7: 3, 9: 5}, "abc")
+    assert [m.metadata.dst_node_id for m in msgs] == [7, 9] and msgs[0].metadata.message_type == SYNC
+    for fid, nid in ((7, 3), (9, 5)):
+        cfg = node_config(msgs[0].content.config_records["config"], fid)
+        assert (cfg["version"], cfg["checksum"], cfg["edgetune-node-id"]) == (4, "abc", nid)
+    assert msgs[0].content.object_id == msgs[1].content.object_id
+
+
+def test_node_config_overlays_a_nodes_own_keys_and_hides_the_others() -> None:
+    shared = {"epoch": 3, "lr": 0.1, "node.7.lr": 0.5, "node.7.fault": "crash", "node.70.fault": "slow"}
+    assert node_config(shared, 7) == {"epoch": 3, "lr": 0.5, "fault": "crash"}
+    assert node_config(shared, 70) == {"epoch": 3, "lr": 0.1, "fault": "slow"}
+    assert node_config(shared, 8) == {"epoch": 3, "lr": 0.1}
 
 
 def test_node_task_round_trips_through_a_config_record_and_json() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from flwr.app import Array, ArrayRecord
@@ -67,6 +68,18 @@ def from_record(record: ArrayRecord) -> State:
         _, state = unpack(packed.data)
         return state
     return {k: v.numpy() for k, v in record.items()}
+
+
+#: Prefix of one node's own keys in the config record all messages of a push share.
+NODE_PREFIX = "node."
+
+
+def node_config(config: Mapping[str, Any], flower_node_id: int) -> dict[str, Any]:
+    """One node's settings: the shared keys, overlaid by its own ``node.<flower_node_id>.<key>`` keys."""
+    own = f"{NODE_PREFIX}{flower_node_id}."
+    out = {k: v for k, v in config.items() if not k.startswith(NODE_PREFIX)}
+    out.update({k[len(own) :]: v for k, v in config.items() if k.startswith(own)})
+    return out
 
 
 def scalar(value: object) -> float:
