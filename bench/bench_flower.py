@@ -186,12 +186,14 @@ class CpuSampler:
                 pid = int(entry.name)
                 parents[pid] = int(fields[1])
                 role = next((r for r in ROLES if r in cmd), "other")
+                if not cmd.strip() and pid in self.last:  # a zombie has no command line: keep its role
+                    role = self.last[pid][0]
                 stats[pid] = (role, (int(fields[11]) + int(fields[12])) / tick)
             for pid, value in stats.items():
                 p, hops = pid, 0
                 while p not in (0, 1, me) and hops < 64:
                     p, hops = parents.get(p, 0), hops + 1
-                if p == me:
+                if p == me and pid != me:
                     self.last[pid] = value
 
     def by_role(self) -> dict[str, float]:
