@@ -38,6 +38,8 @@ import numpy as np
 
 from edgetune.fleet.generate import generate_fleet
 from edgetune.fleet.schema import Fleet, save_fleet
+from edgetune.flower.commands import TASK_POLL_S
+from edgetune.flower.polls import DEFAULT_POLL_S
 from edgetune.network.monitor import NorthboundAPI, PathMetrics
 from edgetune.network.northbound import HttpNorthboundClient, NorthboundServer
 
@@ -72,7 +74,13 @@ def job_spec(fleet_path: Path, args: argparse.Namespace, url: str, engine: str) 
         "northbound": {"url": url},
     }
     if engine == "flower":
-        doc["flower"] = {"connect_timeout_s": 600, "round_timeout_s": 600, "sync_timeout_s": 60, "backend": "training"}
+        doc["flower"] = {
+            "connect_timeout_s": 600,
+            "round_timeout_s": 600,
+            "sync_timeout_s": 60,
+            "backend": "training",
+            "supernode_poll_s": args.supernode_poll_s,
+        }
     return spec_from_dict(doc)
 
 
@@ -122,6 +130,80 @@ def _rounds(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: Process roles of a loopback deployment, by a word of their command line (first match wins).
+ROLES = (
+    "flower-superlink",
+    "supernode_launch",
+    "flower-supernode",
+    "flower-superexec",
+    "flwr-serverapp",
+    "edgetune.flower.trainer",
+    "edgetune.flower.forkserver",
+    "flwr-clientapp",
+)
+
+
+class CpuSampler:
+    """CPU seconds (user + system) per process role of this bench's descendants, sampled from ``/proc``.
+
+    A thread reads every descendant's ``utime + stime`` each ``period_s``; a process's last reading
+    counts (a forked ClientApp shorter than the period is missed: its fork server's ``cutime`` holds
+    it once reaped, but is not read, so the totals are a lower bound by at most those).
+    """
+
+    def __init__(self, period_s: float = 0.5) -> None:
+        import threading
+
+        self.period_s = period_s
+        self.last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import os
+
+        tick = os.sysconf("SC_CLK_TCK")
+        me = os.getpid()
+        while not self._stop.wait(self.period_s):
+            parents: dict[int, int] = {}
+            stats: dict[int, tuple[str, float]] = {}
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    fields = (entry / "stat").read_text().rpartition(")")[2].split()
+                    cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                pid = int(entry.name)
+                parents[pid] = int(fields[1])
+                role = next((r for r in ROLES if r in cmd), "other")
+                if not cmd.strip() and pid in self.last:  # a zombie has no command line: keep its role
+                    role = self.last[pid][0]
+                stats[pid] = (role, (int(fields[11]) + int(fields[12])) / tick)
+            for pid, value in stats.items():
+                p, hops = pid, 0
+                while p not in (0, 1, me) and hops < 64:
+                    p, hops = parents.get(p, 0), hops + 1
+                if p == me and pid != me:
+                    self.last[pid] = value
+
+    def by_role(self) -> dict[str, float]:
+        """CPU seconds per role (last reading of each process)."""
+        out: dict[str, float] = {}
+        for role, cpu in self.last.values():
+            out[role] = out.get(role, 0.0) + cpu
+        return dict(sorted(out.items()))
+
+
 def run_flower(
     fleet: Fleet, fleet_path: Path, args: argparse.Namespace, url: str, work: Path, name: str
 ) -> dict[str, Any]:
@@ -138,14 +220,19 @@ def run_flower(
     spec = job_spec(fleet_path, args, url, "flower")
     t0 = time.perf_counter()
     warm, fork = name != "cold", name == "warm"
-    with Deployment(work / f"deploy-{name}", warm=warm, task_poll_s=args.task_poll_s, fork_clientapp=fork) as dep:
+    with (
+        CpuSampler() as cpu,
+        Deployment(work / f"deploy-{name}", warm=warm, task_poll_s=args.task_poll_s, fork_clientapp=fork) as dep,
+    ):
         launch(dep, spec, out, fleet, len(fleet.nodes))
+        started = time.perf_counter() - t0
         status = wait_for_run(out, 3600)
     total = time.perf_counter() - t0
     if status != "complete":
         err = (out / "error.txt").read_text() if (out / "error.txt").exists() else f"status {status}"
         raise SystemExit(f"Flower run failed: {err}")
-    return {**_rounds(json.loads((out / "record.json").read_text())), "total_s": total}
+    doc = json.loads((out / "record.json").read_text())
+    return {**_rounds(doc), "total_s": total, "start_s": started, "cpu_s": cpu.by_role()}
 
 
 def run_sim(fleet_path: Path, args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
@@ -217,7 +304,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="")
     ap.add_argument("--workdir", default="", help="keep run folders and Flower logs here (default: a temp dir)")
-    ap.add_argument("--task-poll-s", type=float, default=0.1, help="FLWR_SUPEREXEC_TASK_POLL_INTERVAL")
+    ap.add_argument("--task-poll-s", type=float, default=TASK_POLL_S, help="FLWR_SUPEREXEC_TASK_POLL_INTERVAL")
+    ap.add_argument(
+        "--supernode-poll-s",
+        type=float,
+        default=DEFAULT_POLL_S,
+        help="[flower] supernode_poll_s: cap on Flower's fixed waits (3 = Flower's own idle pull)",
+    )
     ap.add_argument("--sim-cpus", type=int, default=2, help="CPUs the simulation runtime's Ray may use")
     ap.add_argument(
         "--start-repeats", type=int, default=5, help="flwr-clientapp starts to time, Flower's and forked (0: skip)"
@@ -251,12 +344,13 @@ def main(argv: list[str] | None = None) -> int:
                 results["flower-sim"] = run_sim(fleet_path, args, nb.url, work)
             else:
                 raise SystemExit(f"unknown engine {name!r}")
-    from edgetune.flower.deploy import FLOWER_FIXED_POLLS_S
+    from edgetune.flower.commands import FLOWER_FIXED_POLLS_S
 
     print(
         f"{args.nodes} nodes, {args.epochs} rounds, {args.train_tokens} fine-tuning tokens, AR, tiny model"
         f"{' with LoRA' if args.lora else ', full fine-tuning'}; "
-        f"task poll {args.task_poll_s} s; Flower's fixed polls {FLOWER_FIXED_POLLS_S}"
+        f"task poll {args.task_poll_s} s; Flower's fixed polls {FLOWER_FIXED_POLLS_S} capped at "
+        f"{args.supernode_poll_s} s"
     )
     print(
         f"{'engine':<18} {'round wall s':>13} {'compute s':>10} {'overhead s':>11} {'min overhead':>13}"
@@ -273,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"aim for deployment at {args.nodes} nodes: overhead <= {aims[args.nodes]:.0f} s: "
             f"{'met' if got <= aims[args.nodes] else 'NOT met'} ({got:.2f} s); floor from Flower's fixed polls: "
-            f"up to {sum(FLOWER_FIXED_POLLS_S.values()):.1f} s"
+            f"up to {sum(min(v, args.supernode_poll_s) for v in FLOWER_FIXED_POLLS_S.values()):.1f} s"
         )
     if "flower-sim" in results and args.nodes == 4:
         got = statistics.median(results["flower-sim"]["wall_s"])
@@ -287,6 +381,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"array bytes down/up per round {down:.0f}/{up:.0f}; per round (median): push {med['push_s']:.2f} s, "
                 f"first/last reply {med['first_reply_s']:.2f}/{med['last_reply_s']:.2f} s after the push, "
                 f"longest ClientApp handler {med['message_s']:.2f} s"
+            )
+        if "cpu_s" in r:
+            cpu = r["cpu_s"]
+            print(
+                f"{name}: starting the processes {r['start_s']:.1f} s; CPU seconds of the whole run by process "
+                f"(all nodes together): {', '.join(f'{k} {v:.1f}' for k, v in cpu.items())}; "
+                f"total {sum(cpu.values()):.1f}"
             )
     for name, cpus in starts.items():
         print(

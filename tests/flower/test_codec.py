@@ -7,10 +7,22 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pytest
-from flwr.app import ConfigRecord, Message, MetricRecord, RecordDict
+from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from numpy.typing import NDArray
 
-from edgetune.flower.codec import from_record, scalar, state_bytes, state_checksum, to_record
+from edgetune.flower.codec import (
+    PACKED_KEY,
+    PACKED_STYPE,
+    from_record,
+    node_config,
+    scalar,
+    state_bytes,
+    state_checksum,
+    to_record,
+)
 from edgetune.flower.strategy import SYNC, TRAIN, EdgetuneStrategy
 from edgetune.flower.task import LocalResult, NodeTask, State, TrainingTask
 from edgetune.training.spec import TrainingSpec
@@ -32,6 +44,71 @@ def test_record_round_trip_keeps_names_values_and_size() -> None:
     np.testing.assert_array_equal(back["x.weight"], state["x.weight"])
     assert state_bytes(state) == 80
     assert scalar(3) == 3.0 and scalar("2.5") == 2.5
+
+
+def test_record_is_one_packed_array_whatever_the_state() -> None:
+    """Flower moves every array as its own object (one request per hop): a state travels as one."""
+    state = {f"layer{i}.lora_{ab}": np.full((3, 2), i, dtype=np.float32) for i in range(12) for ab in "AB"}
+    record = to_record(state)
+    assert list(record) == [PACKED_KEY] and record[PACKED_KEY].stype == PACKED_STYPE
+    back = from_record(record)
+    assert list(back) == list(state) and state_checksum(back) == state_checksum(state)
+
+
+def test_record_keeps_odd_shapes_dtypes_and_layouts_bit_for_bit() -> None:
+    state: dict[str, NDArray[np.generic]] = {
+        "scalar": np.array(7, dtype=np.int64),  # 0-d stays 0-d
+        "empty": np.zeros((0, 4), dtype=np.float32),
+        "big-endian": np.arange(6, dtype=">f8").reshape(2, 3),
+        "transposed": np.arange(12, dtype=np.float16).reshape(3, 4).T,  # not C-contiguous
+        "flags": np.array([True, False, True]),
+        "nan": np.array([np.nan, -0.0, np.inf], dtype=np.float32),
+    }
+    back = from_record(to_record(state))
+    assert list(back) == list(state)
+    for name, arr in state.items():
+        assert back[name].dtype == arr.dtype and back[name].shape == arr.shape, name
+        assert back[name].tobytes() == np.ascontiguousarray(arr).tobytes(), name
+        assert back[name].flags.writeable
+    assert from_record(to_record({})) == {}
+
+
+def test_record_refuses_object_arrays_and_malformed_packs() -> None:
+    with pytest.raises(ValueError, match="object"):
+        to_record({"o": np.array([object()])})
+    good = to_record({"w": np.ones(2, dtype=np.float32)})[PACKED_KEY]
+    extra = ArrayRecord({PACKED_KEY: good, "w": Array(np.ones(2, dtype=np.float32))})
+    with pytest.raises(ValueError, match="exactly one"):
+        from_record(extra)
+    cut = Array(dtype="uint8", shape=(len(good.data) - 1,), stype=PACKED_STYPE, data=good.data[:-1])
+    with pytest.raises(ValueError, match="shorter"):
+        from_record(ArrayRecord({PACKED_KEY: cut}))
+
+
+def test_record_still_reads_one_array_per_tensor() -> None:
+    """Records written by Flower's own helpers (one array per tensor) read as before."""
+    legacy = ArrayRecord({"a": Array(np.arange(3, dtype=np.float32)), "b": Array(np.eye(2))})
+    back = from_record(legacy)
+    np.testing.assert_array_equal(back["a"], [0, 1, 2])
+    np.testing.assert_array_equal(back["b"], np.eye(2))
+
+
+_DTYPES = st.sampled_from(["<f4", ">f4", "<f2", "<f8", "<i8", ">i4", "|u1", "|b1", "<c8"])
+
+
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=12),
+        _DTYPES.flatmap(lambda dt: hnp.arrays(np.dtype(dt), hnp.array_shapes(min_dims=0, max_dims=3, min_side=0))),
+        max_size=5,
+    )
+)
+def test_record_round_trip_is_exact_for_any_state(state: dict[str, NDArray[np.generic]]) -> None:
+    back = from_record(to_record(state))
+    assert list(back) == list(state)
+    for name, arr in state.items():
+        assert (back[name].dtype, back[name].shape) == (arr.dtype, arr.shape)
+        assert back[name].tobytes() == arr.tobytes()
 
 
 class _Linear(TrainingTask):
@@ -68,7 +145,11 @@ def test_aggregate_train_is_token_weighted_fedsgd() -> None:
     strat.arrays = to_record(task.initial_state())
     msgs = list(strat.configure_train(1, strat.arrays, ConfigRecord({"k": 1}), None))  # type: ignore[arg-type]
     assert [(m.metadata.dst_node_id, m.metadata.message_type) for m in msgs] == [(101, TRAIN), (102, TRAIN)]
-    assert msgs[0].content.config_records["config"]["edgetune-node-id"] == 0
+    cfg = msgs[0].content.config_records["config"]
+    assert node_config(cfg, 101)["edgetune-node-id"] == 0 and node_config(cfg, 102)["edgetune-node-id"] == 1
+    assert node_config(cfg, 101)["k"] == 1 and node_config(cfg, 101)["epoch"] == 1
+    # one content for every node: Flower uploads it once per push, not once per message
+    assert len({m.content.object_id for m in msgs}) == 1
     for m in msgs:
         m.metadata.__dict__["_message_id"] = m.object_id
     arrays, metrics = strat.aggregate_train(1, [_reply(msgs[0], [1.0, 0.0], 100), _reply(msgs[1], [4.0, 3.0], 300)])
@@ -82,10 +163,19 @@ def test_sync_messages_carry_model_version_and_checksum() -> None:
     task = _Linear(NodeTask())
     strat = EdgetuneStrategy(task)
     arrays = to_record(task.initial_state())
-    msgs = strat.configure_sync(4, arrays, ConfigRecord(), {7: 3}, "abc")
-    assert len(msgs) == 1 and msgs[0].metadata.message_type == SYNC
-    cfg = msgs[0].content.config_records["config"]
-    assert (cfg["version"], cfg["checksum"], cfg["edgetune-node-id"]) == (4, "abc", 3)
+    msgs = strat.configure_sync(4, arrays, ConfigRecord(), {7: 3, 9: 5}, "abc")
+    assert [m.metadata.dst_node_id for m in msgs] == [7, 9] and msgs[0].metadata.message_type == SYNC
+    for fid, nid in ((7, 3), (9, 5)):
+        cfg = node_config(msgs[0].content.config_records["config"], fid)
+        assert (cfg["version"], cfg["checksum"], cfg["edgetune-node-id"]) == (4, "abc", nid)
+    assert msgs[0].content.object_id == msgs[1].content.object_id
+
+
+def test_node_config_overlays_a_nodes_own_keys_and_hides_the_others() -> None:
+    shared = {"epoch": 3, "lr": 0.1, "node.7.lr": 0.5, "node.7.fault": "crash", "node.70.fault": "slow"}
+    assert node_config(shared, 7) == {"epoch": 3, "lr": 0.5, "fault": "crash"}
+    assert node_config(shared, 70) == {"epoch": 3, "lr": 0.1, "fault": "slow"}
+    assert node_config(shared, 8) == {"epoch": 3, "lr": 0.1}
 
 
 def test_node_task_round_trips_through_a_config_record_and_json() -> None:

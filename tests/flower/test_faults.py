@@ -18,6 +18,7 @@ from edgetune.fleet.faults import FaultSpec
 from edgetune.fleet.generate import generate_fleet
 from edgetune.fleet.schema import Fleet, save_fleet
 from edgetune.flower.clientapp import app as client_app
+from edgetune.flower.codec import node_config
 from edgetune.flower.engine import FlowerEngine, FlowerEngineConfig
 from edgetune.flower.task import NodeTask, SyntheticTask
 from edgetune.flower.wrappers import ModelledTrainTime
@@ -82,8 +83,8 @@ def test_crash_down_slow_on_the_in_memory_grid(fleet4: Fleet) -> None:
         assert ep.metrics[3]["train_time_s"] == pytest.approx(30.0 / compute[3])
     assert rec.status == "complete"
     # Only the faulty nodes' messages said so.
-    told = [m for m in engine.grid.sent if "fault" in m.content.config_records["config"]]  # type: ignore[attr-defined]
-    assert sorted(str(m.content.config_records["config"]["fault"]) for m in told) == ["crash", "down"] + ["slow"] * 3
+    seen = [node_config(m.content.config_records["config"], m.metadata.dst_node_id) for m in engine.grid.sent]  # type: ignore[attr-defined]
+    assert sorted(str(c["fault"]) for c in seen if "fault" in c) == ["crash", "down"] + ["slow"] * 3
 
 
 @pytest.mark.slow

@@ -31,6 +31,8 @@ from typing import Any
 
 from edgetune.cli.flags import FLEET, POLICY, RUN, SELECT, TASK, Flag, add_flags
 from edgetune.errors import InputError
+from edgetune.flower.commands import TASK_POLL_S
+from edgetune.flower.polls import DEFAULT_POLL_S, MAX_POLL_S, MIN_POLL_S
 
 FLOWER = (
     Flag("--connect-timeout-s", "flower.connect_timeout_s", "longest wait for the SuperNodes to identify themselves"),
@@ -156,8 +158,8 @@ def register(sub: Any) -> None:
     s.add_argument(
         "--task-poll-s",
         type=float,
-        default=0.1,
-        help="FLWR_SUPEREXEC_TASK_POLL_INTERVAL of the local Flower processes (default 0.1; Flower 1)",
+        default=TASK_POLL_S,
+        help=f"FLWR_SUPEREXEC_TASK_POLL_INTERVAL of the local Flower processes (default {TASK_POLL_S}; Flower 1)",
     )
     s.add_argument(
         "--timeout-s", type=float, default=3600.0, help="give up on the whole run after this long (default 3600)"
@@ -191,7 +193,18 @@ def register(sub: Any) -> None:
     j.add_argument("--auth-key", help="the SuperNode's private key (node authentication)")
     j.add_argument("--trainer-dir", default="", help="private folder of the warm trainer (default: a new temp dir)")
     j.add_argument("--cold", action="store_true", help="no warm trainer: train in Flower's per-message process")
-    j.add_argument("--task-poll-s", type=float, default=0.1, help="FLWR_SUPEREXEC_TASK_POLL_INTERVAL (default 0.1)")
+    j.add_argument(
+        "--task-poll-s",
+        type=float,
+        default=TASK_POLL_S,
+        help=f"FLWR_SUPEREXEC_TASK_POLL_INTERVAL (default {TASK_POLL_S})",
+    )
+    j.add_argument(
+        "--supernode-poll-s",
+        type=float,
+        default=DEFAULT_POLL_S,
+        help=f"cap on Flower's fixed SuperNode waits (edgetune.flower.polls; default {DEFAULT_POLL_S})",
+    )
     j.add_argument(
         "--max-wait-s",
         type=float,
@@ -206,7 +219,7 @@ def _needs_flower(command: Callable[[argparse.Namespace], int]) -> Callable[[arg
     """``command``, with a missing Flower console script reported in one line (exit 1), never a traceback."""
 
     def run(args: argparse.Namespace) -> int:
-        from edgetune.flower.deploy import FlowerMissing
+        from edgetune.flower.commands import FlowerMissing
 
         try:
             return command(args)
@@ -253,17 +266,17 @@ def _check_out(out: Path) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from edgetune.errors import InputError
-    from edgetune.flower.deploy import (
-        Deployment,
+    from edgetune.flower.commands import (
         TLSFiles,
         flower_env,
         flwr_run_command,
-        free_port,
         gateway_command,
         is_loopback,
         superlink_command,
         supernode_command,
     )
+    from edgetune.flower.config import FlowerEngineConfig
+    from edgetune.flower.deploy import Deployment, free_port
     from edgetune.runs.execute import resolve_fleet
 
     spec, base_dir = _spec(args)
@@ -298,6 +311,7 @@ def _serve(args: argparse.Namespace) -> int:
             "(run submission stays on 127.0.0.1)",
             file=sys.stderr,
         )
+    poll_s = spec.engine.supernode_poll_s if isinstance(spec.engine, FlowerEngineConfig) else DEFAULT_POLL_S
     if args.print_commands:
         env = " ".join(f"{k}={v}" for k, v in flower_env(args.task_poll_s).items())
         link = ("127.0.0.1", free_port()) if exposed else (args.host, args.port)
@@ -306,7 +320,7 @@ def _serve(args: argparse.Namespace) -> int:
             print(_show(gateway_command(f"{args.host}:{args.port}", f"{link[0]}:{link[1]}", tls)), " # Fleet API only")
         for k, node in enumerate(fleet.nodes):
             cfg = {"partition-id": k, "node-id": node.id, "compute": node.compute}
-            print(env, _show(supernode_command(f"{args.host}:{args.port}", cfg, 9094 + k, tls)))
+            print(env, _show(supernode_command(f"{args.host}:{args.port}", cfg, 9094 + k, tls, poll_s=poll_s)))
         print(
             env, _show(flwr_run_command("APP_DIR", "run-config.toml")), "  # APP_DIR, run-config.toml: docs/flower.md"
         )
@@ -394,7 +408,7 @@ def _join(args: argparse.Namespace) -> int:
     import tempfile
 
     from edgetune.errors import InputError
-    from edgetune.flower.deploy import TLSFiles, flower_env, supernode_command
+    from edgetune.flower.commands import TLSFiles, flower_env, supernode_command
     from edgetune.flower.trainer import prepare_dir, trainer_command, wait_ready
 
     if args.node_id < 0:
@@ -424,7 +438,10 @@ def _join(args: argparse.Namespace) -> int:
     if not args.cold:
         cfg["trainer-dir"] = str(folder.resolve())
     tls = TLSFiles(ca_certfile=args.root_certificates)
-    cmd = [*supernode_command(args.superlink, cfg, port, tls, args.auth_key), "--max-wait-time", repr(args.max_wait_s)]
+    if not MIN_POLL_S <= args.supernode_poll_s <= MAX_POLL_S:  # NaN fails too
+        raise InputError("--supernode-poll-s", args.supernode_poll_s, f"must be in [{MIN_POLL_S:g}, {MAX_POLL_S:g}] s")
+    cmd = supernode_command(args.superlink, cfg, port, tls, args.auth_key, args.supernode_poll_s)
+    cmd += ["--max-wait-time", repr(args.max_wait_s)]
     env = flower_env(args.task_poll_s)
     if args.print_command:
         trainer = "" if args.cold else f"{_show(trainer_command(folder))} &  # warm trainer (token in DIR)\n"

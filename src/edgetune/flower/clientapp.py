@@ -43,7 +43,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, 
 from flwr.clientapp import ClientApp
 
 from edgetune.fleet.faults import InjectedCrash
-from edgetune.flower.codec import from_record, scalar, to_record
+from edgetune.flower.codec import from_record, node_config, scalar, to_record
 from edgetune.flower.task import NodeTask
 from edgetune.flower.trainer import NodeWork, RemoteTrainer, TrainJob, TrainReply
 
@@ -116,7 +116,7 @@ def train(msg: Message, context: Context) -> Message:
     """One epoch of local training on this device's partition (Algorithm 1 line 6)."""
     t_start = time.perf_counter()
     node = node_settings(context.node_config)
-    cfg = msg.content.config_records["config"]
+    cfg = node_config(msg.content.config_records["config"], msg.metadata.dst_node_id)
     slowdown = node["slowdown"] * _injected_fault(cfg)
     job = TrainJob(
         NodeTask.from_config(cfg),
@@ -159,7 +159,7 @@ def train(msg: Message, context: Context) -> Message:
 def sync(msg: Message, context: Context) -> Message:
     """Hold the broadcast model (Algorithm 1 lines 16-17 for nodes that do not train)."""
     node = node_settings(context.node_config)
-    cfg = msg.content.config_records["config"]
+    cfg = node_config(msg.content.config_records["config"], msg.metadata.dst_node_id)
     arrays = from_record(msg.content.array_records["arrays"])
     spec = NodeTask.from_config(cfg)
     if node["trainer-dir"]:

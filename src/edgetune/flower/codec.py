@@ -3,6 +3,13 @@
 A model state is an ordered mapping ``name -> numpy array`` (a PyTorch ``state_dict`` turned into
 NumPy). :func:`state_checksum` hashes names, dtypes, shapes and raw bytes in name order, so two
 states have the same checksum exactly when they are bit-for-bit equal.
+
+:func:`to_record` packs a whole state into **one** Flower ``Array`` (the :func:`pack` frame: a JSON
+header of names, dtypes and shapes, then the raw bytes). Flower 1.41 stores and moves every record
+and every array of a message as a separate content-addressed object, one HTTP request each on every
+hop (ServerApp -> SuperLink -> SuperNode -> ClientApp and back); one array per tensor made a LoRA
+message of a few hundred KB cost dozens of requests per node and direction. Packed, a message is a
+handful of objects whatever the model. :func:`from_record` reads both forms, bit for bit.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from flwr.app import Array, ArrayRecord
@@ -40,14 +48,38 @@ def record_bytes(record: ArrayRecord) -> int:
     return int(sum(len(a.data) for a in record.values()))
 
 
+#: Name and serialisation type (Flower's ``Array.stype``) of the one array of a packed record.
+PACKED_KEY = "edgetune-state"
+PACKED_STYPE = "edgetune.etw1"
+
+
 def to_record(state: Mapping[str, NDArray[np.generic]]) -> ArrayRecord:
-    """A Flower ``ArrayRecord`` holding ``state`` (names kept)."""
-    return ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in state.items()})
+    """A Flower ``ArrayRecord`` holding ``state`` as one packed array (:func:`pack`; names, dtypes, shapes kept)."""
+    frame = pack({}, state)
+    return ArrayRecord({PACKED_KEY: Array(dtype="uint8", shape=(len(frame),), stype=PACKED_STYPE, data=frame)})
 
 
 def from_record(record: ArrayRecord) -> State:
-    """The model state held by a Flower ``ArrayRecord``."""
+    """The model state held by a Flower ``ArrayRecord``: packed by :func:`to_record`, or one array per tensor."""
+    if PACKED_KEY in record:
+        packed = record[PACKED_KEY]
+        if len(record) != 1 or packed.stype != PACKED_STYPE:
+            raise ValueError(f"a packed record holds exactly one {PACKED_STYPE!r} array named {PACKED_KEY!r}")
+        _, state = unpack(packed.data)
+        return state
     return {k: v.numpy() for k, v in record.items()}
+
+
+#: Prefix of one node's own keys in the config record all messages of a push share.
+NODE_PREFIX = "node."
+
+
+def node_config(config: Mapping[str, Any], flower_node_id: int) -> dict[str, Any]:
+    """One node's settings: the shared keys, overlaid by its own ``node.<flower_node_id>.<key>`` keys."""
+    own = f"{NODE_PREFIX}{flower_node_id}."
+    out = {k: v for k, v in config.items() if not k.startswith(NODE_PREFIX)}
+    out.update({k[len(own) :]: v for k, v in config.items() if k.startswith(own)})
+    return out
 
 
 def scalar(value: object) -> float:
@@ -68,7 +100,9 @@ def pack(header: Mapping[str, object], state: Mapping[str, NDArray[np.generic]] 
     The header gains ``"arrays": [[name, dtype, shape], ...]`` (in the order of the bytes), so
     :func:`unpack` needs no pickle: a peer can send only numbers, strings and arrays.
     """
-    arrays = [(k, np.ascontiguousarray(v)) for k, v in (state or {}).items()]
+    arrays = [(k, np.asarray(v, order="C")) for k, v in (state or {}).items()]  # 0-d stays 0-d
+    if any(a.dtype.hasobject for _, a in arrays):
+        raise ValueError("object arrays cannot be packed")
     head = dict(header)
     head["arrays"] = [[k, a.dtype.str, list(a.shape)] for k, a in arrays]
     text = json.dumps(head).encode()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from edgetune.engines.base import BuildContext, RegisteredEngine, register_engine
 from edgetune.errors import InputError
+from edgetune.flower.polls import DEFAULT_POLL_S, MAX_POLL_S, MIN_POLL_S
 from edgetune.flower.task import BACKENDS
 from edgetune.orchestrator.engine import Engine
 
@@ -51,6 +52,11 @@ class FlowerEngineConfig:
     backend : str
         The task's implementation: ``training`` (the training package, as the in-process engine),
         ``synthetic`` (a tiny GPT-2 on a seeded byte corpus, for hosts without the corpora) or ``auto``.
+    supernode_poll_s : float
+        Longest of Flower's fixed waits in a deployment's SuperNodes, ClientApps and ServerApp: the
+        SuperNode's 3 s sleep after an empty pull and 0.5 s reply-wait steps, and the 1 s first retry
+        of an object that is not uploaded yet (a patch of Flower 1.41 constants,
+        :mod:`edgetune.flower.polls`). Shorter waits cost CPU: every poll is an HTTP request.
     """
 
     connect_timeout_s: float = 120.0
@@ -63,6 +69,7 @@ class FlowerEngineConfig:
     train_time: str = "measured"
     work_s: float = 30.0
     backend: str = "auto"
+    supernode_poll_s: float = DEFAULT_POLL_S
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout_s", "round_timeout_s", "sync_timeout_s", "poll_interval_s", "liveness_check_s"):
@@ -79,6 +86,10 @@ class FlowerEngineConfig:
             raise InputError("work_s", self.work_s, f"must be positive and at most {MAX_WAIT_S:g}")
         if self.backend not in BACKENDS:
             raise InputError("backend", self.backend, f"choose from {', '.join(BACKENDS)}")
+        if not MIN_POLL_S <= self.supernode_poll_s <= MAX_POLL_S:
+            raise InputError(
+                "supernode_poll_s", self.supernode_poll_s, f"must be in [{MIN_POLL_S:g}, {MAX_POLL_S:g}] s"
+            )
 
     @property
     def ttl_s(self) -> float:

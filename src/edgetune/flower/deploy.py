@@ -1,224 +1,51 @@
-"""Process management for Flower deployments: the app folder, SuperLink, SuperNodes, ``flwr run``.
+"""Process management for Flower deployments: SuperLink, SuperNodes and their helpers, ``flwr run``.
 
 :class:`Deployment` starts a SuperLink and any number of SuperNodes as child processes (each in a
 session of its own, so that stopping one stops its ``flower-superexec`` / ``flwr-clientapp``
 children and nothing else), submits the edgetune app with ``flwr run`` and stops exactly the
-processes it started. Every process runs with telemetry and update checks off
-(``FLWR_TELEMETRY_ENABLED=0``, ``FLWR_DISABLE_UPDATE_CHECK=1``), without runtime dependency
-installation. The SuperLink always binds 127.0.0.1 (Flower 1.41 serves run submission on the same
-port as the Fleet API); a non-loopback ``host`` is served by the Fleet-API-only gateway
-(:mod:`edgetune.flower.gateway`) and needs TLS files or ``insecure_exposure``.
+processes it started. What each process is told (environment, command line, app folder) is
+:mod:`edgetune.flower.commands`. The SuperLink always binds 127.0.0.1 (Flower 1.41 serves run
+submission on the same port as the Fleet API); a non-loopback ``host`` is served by the
+Fleet-API-only gateway (:mod:`edgetune.flower.gateway`) and needs TLS files or ``insecure_exposure``.
 
 Beside every SuperNode it starts the device's warm trainer (:mod:`edgetune.flower.trainer`, a
 private folder with a socket and a token, named in the node config as ``trainer-dir``), so the
 per-message ``flwr-clientapp`` process stays thin, and the ``flwr-clientapp`` fork server
 (:mod:`edgetune.flower.forkserver`, first on the SuperNode's ``PATH``), so that process starts without
-importing Flower again. Flower's polling, as far as 1.41 lets it be set:
-``FLWR_SUPEREXEC_TASK_POLL_INTERVAL`` (how often the SuperNode's ``flower-superexec`` asks for a
-ClientApp to launch; Flower's default 1 s, edgetune's :data:`TASK_POLL_S`). Not settable: an idle
-SuperNode asks the SuperLink for messages every 3 s (``start_client_internal``: ``time.sleep(3)``
-after an empty pull) and waits for its ClientApp's reply in steps of 0.5 s -- the floor of a round
-is therefore up to 3 s for the message to be picked up plus up to 0.5 s for the reply to be seen.
-
-The same command lines, for running the pieces by hand or on real devices, are produced by
-:func:`superlink_command`, :func:`supernode_command` and :func:`flwr_run_command` (see
-docs/flower.md).
+importing Flower again. :meth:`Deployment.start_supernodes` starts the helpers of all nodes at once
+and then the SuperNodes, so their imports overlap. SuperNodes start through
+:mod:`edgetune.flower.supernode_launch` with Flower's fixed waits capped at
+:attr:`Deployment.supernode_poll_s` (the run spec's ``[flower] supernode_poll_s``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-APP_NAME = "edgetune-flower"
-CONNECTION = "edgetune"
-LOOPBACK = "127.0.0.1"
-
-FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
-#: Seconds between a SuperNode's ``flower-superexec`` polls for a ClientApp to launch (Flower: 1 s).
-TASK_POLL_S = 0.1
-#: Flower's own polls that 1.41 does not let us set (seconds), recorded with every run.
-FLOWER_FIXED_POLLS_S = {"supernode_idle_pull": 3.0, "supernode_reply_wait": 0.5}
-
-
-def flower_env(task_poll_s: float = TASK_POLL_S) -> dict[str, str]:
-    """The environment edgetune gives every Flower process (telemetry off, the poll it may set)."""
-    if not 0.01 <= task_poll_s <= 60:
-        raise ValueError(f"task_poll_s must be in [0.01, 60] (Flower's bounds), got {task_poll_s}")
-    return {**FLOWER_ENV, "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": repr(float(task_poll_s))}
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
-def _toml_table(values: Mapping[str, Any]) -> str:
-    return "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items())
-
-
-def write_app(folder: str | Path, run_config: Mapping[str, Any]) -> Path:
-    """Write the Flower app (a ``pyproject.toml`` naming edgetune's ServerApp and ClientApp).
-
-    ``run_config`` gives the ``[tool.flwr.app.config]`` defaults (every key ``flwr run
-    --run-config`` may override). The components are imported from the installed ``edgetune``
-    package, so the FAB carries only this file.
-    """
-    root = Path(folder)
-    root.mkdir(parents=True, exist_ok=True)
-    text = (
-        "[build-system]\n"
-        'requires = ["hatchling"]\n'
-        'build-backend = "hatchling.build"\n\n'
-        "[project]\n"
-        f'name = "{APP_NAME}"\n'
-        'version = "0.1.0"\n'
-        'description = "edgetune: Algorithm 1 (node elimination / all resources) on Flower"\n'
-        'license = "Apache-2.0"\n'
-        'dependencies = ["flwr==1.41.*"]\n\n'
-        "[tool.flwr.app]\n"
-        'publisher = "edgetune"\n\n'
-        "[tool.flwr.app.components]\n"
-        'serverapp = "edgetune.runs.flower:app"\n'
-        'clientapp = "edgetune.flower.clientapp:app"\n\n'
-        "[tool.flwr.app.config]\n" + _toml_table(run_config)
-    )
-    (root / "pyproject.toml").write_text(text, encoding="utf-8")
-    return root
-
-
-def write_run_config(path: str | Path, run_config: Mapping[str, Any]) -> Path:
-    """A TOML file of run-config overrides for ``flwr run --run-config FILE``."""
-    p = Path(path)
-    p.write_text(_toml_table(run_config), encoding="utf-8")
-    return p
-
-
-def write_connection(flwr_home: str | Path, address: str, insecure: bool, root_certificates: str | None) -> Path:
-    """``$FLWR_HOME/config.toml`` with one SuperLink connection named ``edgetune``."""
-    home = Path(flwr_home)
-    home.mkdir(parents=True, exist_ok=True)
-    conn: dict[str, Any] = {"address": address}
-    if insecure:
-        conn["insecure"] = True
-    if root_certificates:
-        conn["root-certificates"] = str(Path(root_certificates).resolve())
-    text = f'[superlink]\ndefault = "{CONNECTION}"\n\n[superlink.{CONNECTION}]\n' + _toml_table(conn)
-    path = home / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-@dataclass(frozen=True)
-class TLSFiles:
-    """TLS material; ``None`` everywhere means ``--insecure`` (loopback only)."""
-
-    ca_certfile: str | None = None
-    server_certfile: str | None = None
-    server_keyfile: str | None = None
-
-    @property
-    def insecure(self) -> bool:
-        """No certificates given."""
-        return self.server_certfile is None
-
-
-def _bin(name: str) -> str:
-    """A Flower console script next to this Python -- never another interpreter's (its ``flwr`` would
-    run without edgetune and hide the real error)."""
-    cand = Path(sys.executable).with_name(name)
-    if not cand.is_file():
-        raise FlowerMissing(f"{name} is not installed beside {sys.executable} (install edgetune's flower extra)")
-    return str(cand)
-
-
-class FlowerMissing(RuntimeError):
-    """A Flower console script is missing from this interpreter's environment."""
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address or ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def gateway_command(listen: str, upstream: str, tls: TLSFiles) -> list[str]:
-    """The Fleet API gateway (:mod:`edgetune.flower.gateway`) for a SuperLink exposed off loopback."""
-    cmd = [sys.executable, "-m", "edgetune.flower.gateway", "--listen", listen, "--upstream", upstream]
-    if not tls.insecure:
-        cmd += ["--certfile", str(tls.server_certfile), "--keyfile", str(tls.server_keyfile), "--upstream-tls"]
-        if tls.ca_certfile:
-            cmd += ["--upstream-ca", tls.ca_certfile]
-    return cmd
-
-
-def superlink_command(
-    host: str = "127.0.0.1", port: int = 9093, tls: TLSFiles | None = None, node_auth: bool = False
-) -> list[str]:
-    """``flower-superlink`` for one HTTP port (Fleet, Control and Runtime APIs share it in 1.41)."""
-    tls = tls or TLSFiles()
-    cmd = [_bin("flower-superlink"), "--host", host, "--port", str(port), "--disable-runtime-dependency-installation"]
-    if tls.insecure:
-        cmd.append("--insecure")
-    else:
-        cmd += ["--ssl-certfile", str(tls.server_certfile), "--ssl-keyfile", str(tls.server_keyfile)]
-        if tls.ca_certfile:
-            cmd += ["--ssl-ca-certfile", tls.ca_certfile]
-    if node_auth:
-        cmd.append("--enable-supernode-auth")
-    return cmd
-
-
-def node_config_arg(node_config: Mapping[str, Any]) -> str:
-    """``--node-config`` value: space-separated ``key=value`` with TOML values."""
-    return " ".join(f"{k}={_toml_value(v)}" for k, v in node_config.items())
-
-
-def supernode_command(
-    superlink: str,
-    node_config: Mapping[str, Any],
-    runtime_port: int,
-    tls: TLSFiles | None = None,
-    auth_private_key: str | None = None,
-) -> list[str]:
-    """``flower-supernode`` for one device (its Runtime API on ``127.0.0.1:runtime_port``)."""
-    tls = tls or TLSFiles()
-    cmd = [
-        _bin("flower-supernode"),
-        "--superlink",
-        superlink,
-        "--port",
-        str(runtime_port),
-        "--node-config",
-        node_config_arg(node_config),
-    ]
-    cmd += ["--insecure"] if tls.ca_certfile is None else ["--root-certificates", tls.ca_certfile]
-    if auth_private_key:
-        cmd += ["--auth-supernode-private-key", auth_private_key]
-    return cmd
-
-
-def flwr_run_command(app_dir: str | Path, run_config_file: str | Path) -> list[str]:
-    """``flwr run APP edgetune --run-config FILE`` (the connection comes from ``$FLWR_HOME``)."""
-    return [_bin("flwr"), "run", str(app_dir), CONNECTION, "--run-config", str(run_config_file)]
+from edgetune.flower.commands import (
+    LOOPBACK,
+    TASK_POLL_S,
+    TLSFiles,
+    flower_env,
+    flwr_run_command,
+    gateway_command,
+    is_loopback,
+    superlink_command,
+    supernode_command,
+    write_app,
+    write_connection,
+    write_run_config,
+)
+from edgetune.flower.polls import DEFAULT_POLL_S
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -274,6 +101,9 @@ class Deployment:
     netns : mapping
         Network namespace per process home (``"superlink"``, ``"cli"``, a SuperNode's name, which its
         trainer shares): those processes run under ``ip netns exec NS`` (the SDN testbed).
+    supernode_poll_s : float
+        Longest fixed wait of every SuperNode and ClientApp (:mod:`edgetune.flower.polls`; the run
+        spec's ``[flower] supernode_poll_s``); ``None``: Flower's own waits (3 s idle pull).
     fork_clientapp : bool
         Start a fork server beside every SuperNode (:mod:`edgetune.flower.forkserver`) and put its
         ``flwr-clientapp`` script first on the SuperNode's ``PATH`` (default); ``False``: every
@@ -293,6 +123,7 @@ class Deployment:
     warm: bool = True
     task_poll_s: float = TASK_POLL_S
     fork_clientapp: bool = True
+    supernode_poll_s: float | None = DEFAULT_POLL_S
     insecure_exposure: bool = False
     procs: dict[str, _Proc] = field(default_factory=dict)
     netns: Mapping[str, str] = field(default_factory=dict)
@@ -360,41 +191,95 @@ class Deployment:
 
     def start_trainer(self, name: str, timeout_s: float = 60.0) -> Path:
         """Start the warm trainer of SuperNode ``name``; returns its private folder once it answers."""
-        from edgetune.flower.trainer import prepare_dir, trainer_command, wait_ready
+        from edgetune.flower.trainer import wait_ready
 
-        folder, _ = prepare_dir(self.workdir / f"{name}-trainer")
-        proc = self._start(f"{name}-trainer", trainer_command(folder, os.getpid()), name)
+        folder = self._spawn_trainer(name)
         if not wait_ready(folder, timeout_s):
-            raise RuntimeError(f"trainer of {name} did not answer within {timeout_s:.0f} s: {self.tail(proc.name)}")
+            raise RuntimeError(
+                f"trainer of {name} did not answer within {timeout_s:.0f} s: {self.tail(name + '-trainer')}"
+            )
         return folder
 
     def start_forkserver(self, name: str, timeout_s: float = 60.0) -> Path:
         """Start the ``flwr-clientapp`` fork server of SuperNode ``name``; returns the ``bin`` folder for ``PATH``."""
-        from edgetune.flower.forkserver import prepare_dir, server_command, wait_ready
+        from edgetune.flower.forkserver import wait_ready
+
+        bindir = self._spawn_forkserver(name)
+        if not wait_ready(bindir.parent, timeout_s):
+            raise RuntimeError(
+                f"fork server of {name} did not answer within {timeout_s:.0f} s: {self.tail(name + '-clientapp')}"
+            )
+        return bindir
+
+    def _spawn_trainer(self, name: str) -> Path:
+        from edgetune.flower.trainer import prepare_dir, trainer_command
+
+        folder, _ = prepare_dir(self.workdir / f"{name}-trainer")
+        self._start(f"{name}-trainer", trainer_command(folder, os.getpid()), name)
+        return folder
+
+    def _spawn_forkserver(self, name: str) -> Path:
+        from edgetune.flower.forkserver import prepare_dir, server_command
 
         folder = self.workdir / f"{name}-clientapp"
         bindir = prepare_dir(folder)
-        proc = self._start(f"{name}-clientapp", server_command(folder, os.getpid()), name)
-        if not wait_ready(folder, timeout_s):
-            raise RuntimeError(f"fork server of {name} did not answer within {timeout_s:.0f} s: {self.tail(proc.name)}")
+        self._start(f"{name}-clientapp", server_command(folder, os.getpid(), self.supernode_poll_s), name)
         return bindir
 
     def start_supernode(self, name: str, node_config: Mapping[str, Any], auth_private_key: str | None = None) -> int:
         """Start one SuperNode (and, if :attr:`warm`, its trainer first); returns the SuperNode's PID."""
-        from edgetune.flower.forkserver import path_with
+        return self.start_supernodes([(name, node_config)], auth_private_key)[0]
 
-        cfg = dict(node_config)
-        if self.warm and "trainer-dir" not in cfg:
-            cfg["trainer-dir"] = str(self.start_trainer(name))
-        extra: dict[str, str] = {}
-        if self.fork_clientapp:
-            extra["PATH"] = path_with(self.start_forkserver(name), self._env(name).get("PATH"))
-        # beside the SuperLink (same network namespace): straight to its loopback port; from another
-        # namespace (the SDN testbed's nodes): through the Fleet API address, i.e. the gateway
-        same_ns = self.netns.get(name, "") == self.netns.get("superlink", "")
-        superlink = self.link_address if same_ns else self.address
-        cmd = supernode_command(superlink, cfg, free_port(), self.tls, auth_private_key)
-        return self._start(name, cmd, name, extra).popen.pid
+    def start_supernodes(
+        self,
+        nodes: Sequence[tuple[str, Mapping[str, Any]]],
+        auth_private_key: str | None = None,
+        timeout_s: float | None = None,
+    ) -> list[int]:
+        """Start SuperNodes ``(name, node config)``; returns their PIDs.
+
+        Every node's helpers (warm trainer, fork server) are started at once, then waited for, then
+        every SuperNode: the processes' imports overlap instead of running one node after another.
+        ``timeout_s`` bounds the wait for all helpers (default 60 s + 5 s per node).
+        """
+        from edgetune.flower.forkserver import path_with
+        from edgetune.flower.forkserver import wait_ready as forkserver_ready
+        from edgetune.flower.trainer import wait_ready as trainer_ready
+
+        planned: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+        waits: list[tuple[str, Any, Path]] = []
+        for name, node_config in nodes:
+            cfg = dict(node_config)
+            if self.warm and "trainer-dir" not in cfg:
+                folder = self._spawn_trainer(name)
+                cfg["trainer-dir"] = str(folder)
+                waits.append((f"trainer of {name}", trainer_ready, folder))
+            extra: dict[str, str] = {}
+            if self.fork_clientapp:
+                bindir = self._spawn_forkserver(name)
+                extra["PATH"] = path_with(bindir, self._env(name).get("PATH"))
+                waits.append((f"fork server of {name}", forkserver_ready, bindir.parent))
+            planned.append((name, cfg, extra))
+        bound_s = 60.0 + 5.0 * len(nodes) if timeout_s is None else timeout_s
+        end = time.monotonic() + bound_s
+        for what, ready, folder in waits:
+            if not ready(folder, max(end - time.monotonic(), 0.1)):
+                proc = folder.name  # <name>-trainer / <name>-clientapp: the process's log name
+                raise RuntimeError(f"{what} did not answer within {bound_s:.0f} s: {self.tail(proc)}")
+        pids: list[int] = []
+        ports: set[int] = set()
+        for name, cfg, extra in planned:
+            port = free_port()
+            while port in ports:  # free_port closes its probe: never hand one port to two SuperNodes
+                port = free_port()
+            ports.add(port)
+            # beside the SuperLink (same network namespace): straight to its loopback port; from another
+            # namespace (the SDN testbed's nodes): through the Fleet API address, i.e. the gateway
+            same_ns = self.netns.get(name, "") == self.netns.get("superlink", "")
+            superlink = self.link_address if same_ns else self.address
+            cmd = supernode_command(superlink, cfg, port, self.tls, auth_private_key, self.supernode_poll_s)
+            pids.append(self._start(name, cmd, name, extra).popen.pid)
+        return pids
 
     def submit(self, run_config: Mapping[str, Any], timeout_s: float = 120.0) -> str:
         """Write the app, point ``flwr`` at this SuperLink and start a run; returns ``flwr``'s output."""

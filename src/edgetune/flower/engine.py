@@ -51,20 +51,11 @@ from edgetune.fleet.faults import FaultSpec
 from edgetune.fleet.schema import Fleet
 from edgetune.flower.codec import from_record, record_bytes, scalar, state_checksum, to_record
 from edgetune.flower.config import FlowerEngineConfig
+from edgetune.flower.mailbox import Mailbox, Sent
 from edgetune.flower.strategy import EdgetuneStrategy
 from edgetune.flower.task import NodeTask, TrainingTask
 from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.orchestrator.loop import OrchestratorConfig
-
-
-@dataclass
-class _Sent:
-    kind: str  # "train" | "sync"
-    fid: int
-    nid: int | None
-    version: int
-    sent_s: float
-    nbytes: int
 
 
 @dataclass
@@ -145,7 +136,7 @@ class FlowerEngine(Engine):
         self._version = 0
         self._checksums: dict[int, str] = {0: state_checksum(from_record(self._arrays))}
         self._owed_sync: set[int] = set()
-        self._inflight: dict[str, _Sent] = {}
+        self.mail = Mailbox(grid)
         self._busy: dict[int, float] = dict.fromkeys(self._ids, 0.0)
         self._bytes: dict[int, float] = dict.fromkeys(self._ids, 0.0)
         self._epoch = 0
@@ -198,11 +189,7 @@ class FlowerEngine(Engine):
 
     # -- messaging ------------------------------------------------------------------------------------
     def _connected(self) -> set[int]:
-        try:
-            return {int(n) for n in self.grid.get_node_ids()}
-        except Exception as exc:  # the SuperLink went away: nothing is connected
-            log(WARNING, "get_node_ids failed: %s", exc)
-            return set()
+        return self.mail.connected()
 
     def _travelling(self) -> tuple[ArrayRecord, int]:
         """What a node that holds the base model is sent: all tensors, or with LoRA the adapters."""
@@ -216,42 +203,17 @@ class FlowerEngine(Engine):
         return self._sent_cache[1], self._sent_cache[2]
 
     def _push(self, messages: list[Message], kind: str, version: int) -> None:
-        if not messages:
-            return
-        meta = [(m.metadata.dst_node_id, m) for m in messages]
-        ids = list(self.grid.push_messages(messages))
-        now = self.now_s()
+        """Push through the mailbox; count the bytes; a refused sync is logged (a refused train: see train_round)."""
         by_fid = {fid: nid for nid, fid in self._fid.items()}
-        for (fid, _msg), mid in zip(meta, ids, strict=False):
-            nid = by_fid.get(fid)
-            if not mid:  # the SuperLink refused it (train: see train_round; sync: logged here)
-                if kind == "sync":
-                    self._log_sync_failure(-1 if nid is None else nid, fid, version, "push refused")
-                continue
-            nbytes = record_bytes(_msg.content.array_records["arrays"])
-            self._inflight[mid] = _Sent(kind, fid, nid, version, now, nbytes)
-            self._round_down += nbytes
-            if nid is not None:
-                self._bytes[nid] += nbytes
-
-    def _pull(self) -> list[tuple[_Sent, Message]]:
-        if not self._inflight:
-            return []
-        try:
-            replies = list(self.grid.pull_messages(list(self._inflight)))
-        except Exception as exc:  # transient Runtime API trouble: try again next poll
-            log(WARNING, "pull_messages failed: %s", exc)
-            return []
-        out = []
-        for msg in replies:
-            sent = self._inflight.pop(msg.metadata.reply_to_message_id, None)
-            if sent is not None:
-                out.append((sent, msg))
-        return out
-
-    def _drop_inflight(self, nid: int, kind: str) -> None:
-        for mid in [m for m, x in self._inflight.items() if x.kind == kind and x.nid == nid]:
-            del self._inflight[mid]
+        accepted, refused = self.mail.push(messages, kind, version, self.now_s(), by_fid)
+        for sent in accepted:
+            self._round_down += sent.nbytes
+            if sent.nid is not None:
+                self._bytes[sent.nid] += sent.nbytes
+        if kind == "sync":
+            for fid in refused:
+                nid = by_fid.get(fid)
+                self._log_sync_failure(-1 if nid is None else nid, fid, version, "push refused")
 
     def _sync_messages(self, targets: Mapping[int, int | None]) -> list[Message]:
         """``train.sync`` of the current model to ``targets`` (Flower id -> edgetune id or None).
@@ -268,7 +230,7 @@ class FlowerEngine(Engine):
                 )
         return out
 
-    def _on_sync(self, sent: _Sent, msg: Message) -> None:
+    def _on_sync(self, sent: Sent, msg: Message) -> None:
         if msg.has_error():
             nid = sent.nid if sent.nid is not None else -1
             self._log_sync_failure(nid, sent.fid, sent.version, f"error {msg.error.code}: {msg.error.reason}")
@@ -320,7 +282,7 @@ class FlowerEngine(Engine):
             self._fid[nid] = fid
         self.node_info[nid] = {k: info[k] for k in ("partition-id", "backend", "compute", "warm") if k in info}
 
-    def _handle(self, pulled: list[tuple[_Sent, Message]], train: dict[int, Message]) -> None:
+    def _handle(self, pulled: list[tuple[Sent, Message]], train: dict[int, Message]) -> None:
         for sent, msg in pulled:
             if sent.kind == "sync":
                 self._on_sync(sent, msg)
@@ -346,7 +308,7 @@ class FlowerEngine(Engine):
             if new:
                 self._push(self._sync_messages(dict.fromkeys(sorted(new))), "sync", self._version)
                 asked |= new
-            self._handle(self._pull(), {})
+            self._handle(self.mail.pull(), {})
             if wanted <= set(self._fid) or self.now_s() >= deadline:
                 break
             self._sleep(cfg.poll_interval_s)
@@ -379,7 +341,7 @@ class FlowerEngine(Engine):
             else:
                 selected[fid] = nid
         # Flower nodes nobody has identified yet (late joiners, restarted SuperNodes) get a sync too.
-        known = set(self._fid.values()) | {s.fid for s in self._inflight.values()}
+        known = set(self._fid.values()) | self.mail.flower_ids()
         targets: dict[int, int | None] = dict.fromkeys(sorted(connected - known))
         active_set = set(active)
         for nid in sorted(self._owed_sync - active_set):
@@ -405,7 +367,7 @@ class FlowerEngine(Engine):
         self._push(sync_msgs, "sync", self._version)
         timing.syncs_pushed = len(sync_msgs)
         timing.push_s = self.now_s() - start
-        waiting = {s.nid for s in self._inflight.values() if s.kind == "train" and s.nid is not None}
+        waiting = self.mail.waiting("train")
         for nid in selected.values():
             if nid not in waiting:
                 failed[nid] = "message refused by the SuperLink"
@@ -415,7 +377,7 @@ class FlowerEngine(Engine):
         last_check = start
         while True:
             had = len(replies)
-            self._handle(self._pull(), replies)
+            self._handle(self.mail.pull(), replies)
             now = self.now_s()
             if len(replies) > had:
                 timing.last_reply_s = now - start - timing.push_s
@@ -428,7 +390,7 @@ class FlowerEngine(Engine):
                     if nid in waiting and nid not in replies and fid not in live:
                         waiting.discard(nid)
                         failed[nid] = f"SuperNode gone during the round (after {now - start:.1f} s)"
-                        self._drop_inflight(nid, "train")
+                        self.mail.drop("train", nid)
             if replies and first is None:
                 first = now - start
                 if cfg.straggler_ratio:
@@ -437,8 +399,7 @@ class FlowerEngine(Engine):
                 break
             self._sleep(cfg.poll_interval_s)
         # Give up on the train messages still out; their late replies are never read.
-        for mid in [m for m, s in self._inflight.items() if s.kind == "train"]:
-            sent = self._inflight.pop(mid)
+        for sent in self.mail.drop("train"):
             if sent.nid is not None and sent.nid not in replies:
                 how = "straggler deadline" if first is not None and cfg.straggler_ratio else "round timeout"
                 failed[sent.nid] = f"no reply within {now - start:.1f} s ({how})"
@@ -533,16 +494,15 @@ class FlowerEngine(Engine):
             else:
                 self._log_sync_failure(nid, fid if fid is not None else -1, self._version, "not connected")
         self._owed_sync.clear()
-        self._inflight = {m: s for m, s in self._inflight.items() if s.kind == "sync"}
+        self.mail.drop("train")
         self._push(self._sync_messages(targets), "sync", self._version)
         end = self.now_s() + self.config.sync_timeout_s
-        while self._inflight and self.now_s() < end:
-            self._handle(self._pull(), {})
-            if self._inflight:
+        while self.mail.inflight and self.now_s() < end:
+            self._handle(self.mail.pull(), {})
+            if self.mail.inflight:
                 self._sleep(self.config.poll_interval_s)
-        for sent in self._inflight.values():
+        for sent in self.mail.drop("sync"):
             self._log_sync_failure(sent.nid if sent.nid is not None else -1, sent.fid, sent.version, "no reply")
-        self._inflight.clear()
 
     # -- record ---------------------------------------------------------------------------------------
     @property

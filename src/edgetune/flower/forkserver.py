@@ -101,10 +101,11 @@ def wait_ready(folder: str | Path, timeout_s: float) -> bool:
     return False
 
 
-def server_command(folder: str | Path, parent_pid: int | None = None) -> list[str]:
-    """The command that runs the fork server of ``folder``."""
+def server_command(folder: str | Path, parent_pid: int | None = None, poll_s: float | None = None) -> list[str]:
+    """The command that runs the fork server of ``folder`` (``poll_s``: see :func:`serve`)."""
     cmd = [sys.executable, "-m", "edgetune.flower.forkserver", "--dir", str(folder)]
-    return cmd + (["--parent-pid", str(parent_pid)] if parent_pid else [])
+    cmd += ["--parent-pid", str(parent_pid)] if parent_pid else []
+    return cmd + (["--poll-s", repr(float(poll_s))] if poll_s is not None else [])
 
 
 @dataclass(frozen=True)
@@ -183,11 +184,20 @@ def _child(req: Request, fds: list[int], listener: socket.socket) -> None:
         os._exit(code)
 
 
-def serve(folder: str | Path, parent_pid: int | None = None) -> None:
-    """Import Flower's ClientApp entry point once, then fork one child per request (never returns)."""
+def serve(folder: str | Path, parent_pid: int | None = None, poll_s: float | None = None) -> None:
+    """Import Flower's ClientApp entry point once, then fork one child per request (never returns).
+
+    With ``poll_s`` the children retry a message object their SuperNode has not stored yet after
+    ``poll_s`` instead of Flower's 1 s (:func:`edgetune.flower.polls.shorten_object_pull_backoff`).
+    """
     import flwr.supernode.cli.flwr_clientapp  # noqa: F401  (the import this server exists to pay once)
 
     import edgetune.flower.clientapp  # noqa: F401  (and the ClientApp the FAB names)
+
+    if poll_s is not None:
+        from edgetune.flower.polls import shorten_object_pull_backoff
+
+        shorten_object_pull_backoff(poll_s)
 
     root = Path(folder).resolve()
     prepare_dir(root)
@@ -260,13 +270,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dir", required=True, help="private folder (socket, bin/flwr-clientapp)")
     ap.add_argument("--parent-pid", type=int, default=None, help="exit when this process exits")
+    ap.add_argument("--poll-s", type=float, default=None, help="object-pull retry delay (edgetune.flower.polls)")
     args = ap.parse_args(argv)
     root = Path(args.dir)
+    if args.poll_s is not None:
+        from edgetune.flower.polls import check_poll_s
+
+        try:
+            check_poll_s(args.poll_s)
+        except ValueError as exc:
+            print(f"edgetune: error: --poll-s={args.poll_s}: {exc}", file=sys.stderr)
+            return 2
     if root.exists() and (not root.is_dir() or stat.S_IMODE(root.stat().st_mode) & 0o077):
         print(f"edgetune: error: --dir={root}: must be a private folder (mode 0700)", file=sys.stderr)
         return 2
     try:
-        serve(root, args.parent_pid)
+        serve(root, args.parent_pid, args.poll_s)
     except KeyboardInterrupt:
         return 130
     return 0

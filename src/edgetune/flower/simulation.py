@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgetune.errors import InputError
-from edgetune.flower.deploy import FLOWER_ENV
+from edgetune.flower.commands import FLOWER_ENV
 from edgetune.flower.engine import FlowerEngine
 
 #: Environment of a simulation: Flower's and Ray's telemetry off, one torch thread per actor.

@@ -39,8 +39,10 @@ from flwr.supercore import log
 
 from edgetune.errors import InputError
 from edgetune.fleet.schema import Fleet
+from edgetune.flower.config import FlowerEngineConfig
 from edgetune.flower.deploy import Deployment
 from edgetune.flower.engine import FlowerEngine
+from edgetune.flower.polls import shorten_object_pull_backoff
 from edgetune.flower.simulation import SIM_ENV, FlowerSimEngine, backend_config
 from edgetune.io import atomic_write_text
 from edgetune.orchestrator.record import EpochRecord, RunRecord
@@ -170,6 +172,9 @@ def main(grid: Grid, context: Context) -> None:
             Path(out).mkdir(parents=True, exist_ok=True)
             atomic_write_text(Path(out) / ERROR_FILE, f"edgetune: error: {exc}\n")
         raise
+    if isinstance(spec.engine, FlowerEngineConfig):
+        # a reply is visible before its objects are uploaded: retry after the spec's poll, not Flower's 1 s
+        shorten_object_pull_backoff(spec.engine.supernode_poll_s)
     try:
         run_on_grid(grid, spec, folder)
     except RunFailed as exc:  # the record says "failed"; Flower need not see a traceback
@@ -194,9 +199,14 @@ def launch(
     folder = Path(out)
     for stale in (folder / "record.json", folder / ERROR_FILE):
         stale.unlink(missing_ok=True)
+    if isinstance(spec.engine, FlowerEngineConfig):  # the spec's cap on Flower's fixed waits
+        dep.supernode_poll_s = spec.engine.supernode_poll_s
     dep.start_superlink(node_auth=node_auth)
-    for k, node in enumerate(fleet.nodes[:local_nodes]):
-        dep.start_supernode(f"node{node.id}", {"partition-id": k, "node-id": node.id, "compute": node.compute})
+    nodes = [
+        (f"node{node.id}", {"partition-id": k, "node-id": node.id, "compute": node.compute})
+        for k, node in enumerate(fleet.nodes[:local_nodes])
+    ]
+    dep.start_supernodes(nodes)
     dep.submit(run_config(spec, out, base_dir))
 
 
