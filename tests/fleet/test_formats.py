@@ -87,7 +87,7 @@ def test_bad_npz_is_one_input_error(tmp_path: Path) -> None:
     buf = io.BytesIO()
     np.savez(buf, **cols)
     path.write_bytes(buf.getvalue())
-    with pytest.raises(InputError, match="node_gateway"):
+    with pytest.raises(InputError, match=r"nodes\[1\]\.gateway=7"):  # names the node and field, as YAML does
         load_fleet(path)
     cols["node_gateway"] = np.array([0, 0])
     cols["node_link_bandwidth_mbps"] = np.array([1.0, -1.0])  # validation is the same as for YAML

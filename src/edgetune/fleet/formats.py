@@ -29,8 +29,10 @@ from typing import Any
 
 import numpy as np
 import yaml
+from pydantic import ValidationError
 
-from edgetune.errors import InputError
+from edgetune.errors import InputError, from_pydantic
+from edgetune.fleet.schema import Fleet, FleetColumns, FleetHeader, fleet_from_columns
 from edgetune.inputs import parse_json, parse_yaml, read_bytes, read_text
 from edgetune.io import atomic_write_bytes, atomic_write_text
 
@@ -39,9 +41,6 @@ MAX_FLEET_BYTES = 512 * 1024 * 1024
 
 #: Suffixes and their format.
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".npz": "npz"}
-
-_NODE_FLOATS = ("compute", "idle_power_w", "busy_power_w", "radio_j_per_mb")
-_LINK = ("bandwidth_mbps", "delay_ms", "loss_pct")
 
 
 def fleet_format(path: str | Path) -> str:
@@ -75,9 +74,8 @@ def read_document(path: str | Path) -> Any:
     return parse_yaml(text, "--fleet", str(path))
 
 
-def write_fleet(fleet: Any, path: str | Path) -> Path:
-    """Write ``fleet`` (a :class:`~edgetune.fleet.schema.Fleet`; this module does not import the schema,
-    which imports it) atomically in the format its suffix names."""
+def write_fleet(fleet: Fleet, path: str | Path) -> Path:
+    """Write ``fleet`` atomically in the format its suffix names (npz: straight from its columns)."""
     fmt = fleet_format(path)
     if fmt == "npz":
         return atomic_write_bytes(path, _npz_bytes(fleet))
@@ -88,29 +86,8 @@ def write_fleet(fleet: Any, path: str | Path) -> Path:
 
 
 # -- npz ---------------------------------------------------------------------------------------------
-def _npz_bytes(fleet: Any) -> bytes:
-    nodes, switches = fleet.nodes, fleet.switches
-    row = {s.id: k for k, s in enumerate(switches)}
-    cols: dict[str, np.ndarray] = {
-        "node_id": np.fromiter((n.id for n in nodes), dtype=np.int64, count=len(nodes)),
-        "node_name": np.asarray([n.name for n in nodes], dtype=np.str_),
-        "node_gateway": np.fromiter((row[n.gateway] for n in nodes), dtype=np.int64, count=len(nodes)),
-    }
-    for name in _NODE_FLOATS:
-        cols[f"node_{name}"] = np.fromiter((getattr(n, name) for n in nodes), dtype=np.float64, count=len(nodes))
-    for name in _LINK:
-        cols[f"node_link_{name}"] = np.fromiter(
-            (getattr(n.link, name) for n in nodes), dtype=np.float64, count=len(nodes)
-        )
-    cols["switch_id"] = np.asarray([s.id for s in switches], dtype=np.str_)
-    cols["switch_kind"] = np.asarray([s.kind for s in switches], dtype=np.str_)
-    cols["switch_parent"] = np.asarray([s.parent or "" for s in switches], dtype=np.str_)
-    cols["switch_has_parent"] = np.asarray([s.parent is not None for s in switches], dtype=bool)
-    cols["switch_has_uplink"] = np.asarray([s.uplink is not None for s in switches], dtype=bool)
-    for name in _LINK:
-        cols[f"switch_uplink_{name}"] = np.asarray(
-            [getattr(s.uplink, name) if s.uplink else 0.0 for s in switches], dtype=np.float64
-        )
+def _npz_bytes(fleet: Fleet) -> bytes:
+    cols: dict[str, np.ndarray] = dict(fleet.columns().as_dict())
     meta = {
         "version": fleet.version,
         "setup": fleet.setup,
@@ -141,28 +118,16 @@ def _check_npz_sizes(raw: bytes, source: str) -> None:
                 raise InputError(source, "<npz>", f"unpacks to more than the limit of {MAX_FLEET_BYTES} bytes")
 
 
-def _npz_document(raw: bytes, source: str) -> dict[str, Any]:
+def _npz_columns(raw: bytes, source: str) -> tuple[FleetColumns, FleetHeader]:
+    """The columns and header of an npz fleet; the header validated by pydantic, the columns not yet."""
     try:
         _check_npz_sizes(raw, source)
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             cols = {k: z[k] for k in z.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(source, "<npz>", f"malformed npz: {exc}") from None
-    need = [
-        "meta",
-        "node_id",
-        "node_name",
-        "node_gateway",
-        *(f"node_{n}" for n in _NODE_FLOATS),
-        *(f"node_link_{n}" for n in _LINK),
-        "switch_id",
-        "switch_kind",
-        "switch_parent",
-        "switch_has_parent",
-        "switch_has_uplink",
-        *(f"switch_uplink_{n}" for n in _LINK),
-    ]
-    missing = [k for k in need if k not in cols]
+    names = FleetColumns.names()
+    missing = [k for k in ("meta", *names) if k not in cols]
     if missing:
         raise InputError(source, "<npz>", f"missing arrays: {', '.join(missing)}")
     try:
@@ -171,34 +136,22 @@ def _npz_document(raw: bytes, source: str) -> dict[str, Any]:
         raise InputError(source, "meta", f"malformed JSON: {exc.msg}") from None
     if not isinstance(meta, dict):
         raise InputError(source, "meta", "must be a JSON object")
-    n_nodes, n_switches = cols["node_id"].shape[0], cols["switch_id"].shape[0]
-    for key in need[1:]:
-        want = n_nodes if key.startswith("node_") else n_switches
-        if cols[key].ndim != 1 or cols[key].shape[0] != want:
-            raise InputError(source, key, f"must be a 1-D array of {want} entries")
-    gw_row = cols["node_gateway"]
-    if gw_row.size and (gw_row.dtype.kind not in "iu" or gw_row.min() < 0 or gw_row.max() >= n_switches):
-        raise InputError(source, "node_gateway", f"must be rows of the switch arrays (0..{n_switches - 1})")
-    switch_ids = cols["switch_id"].tolist()
-    switches: list[dict[str, Any]] = []
-    for k, sid in enumerate(switch_ids):
-        s: dict[str, Any] = {"id": sid, "kind": str(cols["switch_kind"][k])}
-        if bool(cols["switch_has_parent"][k]):
-            s["parent"] = str(cols["switch_parent"][k])
-        if bool(cols["switch_has_uplink"][k]):
-            s["uplink"] = {n: float(cols[f"switch_uplink_{n}"][k]) for n in _LINK}
-        switches.append(s)
-    floats = {n: cols[f"node_{n}"].tolist() for n in _NODE_FLOATS}
-    links = {n: cols[f"node_link_{n}"].tolist() for n in _LINK}
-    gw_names = [switch_ids[g] for g in gw_row.tolist()]
-    nodes = [
-        {
-            "id": nid,
-            "name": name,
-            **{n: floats[n][k] for n in _NODE_FLOATS},
-            "gateway": gw_names[k],
-            "link": {n: links[n][k] for n in _LINK},
-        }
-        for k, (nid, name) in enumerate(zip(cols["node_id"].tolist(), cols["node_name"].tolist(), strict=True))
-    ]
-    return {**meta, "switches": switches, "nodes": nodes}
+    try:
+        header = FleetHeader.model_validate(meta)
+    except ValidationError as exc:
+        raise from_pydantic(exc, source) from None
+    return FleetColumns(**{k: cols[k] for k in names}), header
+
+
+def load_npz(path: str | Path) -> Fleet:
+    """Read a columnar ``.npz`` fleet: bounded read, header validated by pydantic, columns by numpy
+    (:func:`~edgetune.fleet.schema.fleet_from_columns`); no per-node objects are built."""
+    source = Path(path).name
+    columns, header = _npz_columns(read_bytes(Path(path), "--fleet", MAX_FLEET_BYTES), source)
+    return fleet_from_columns(columns, header, source)
+
+
+def _npz_document(raw: bytes, source: str) -> dict[str, Any]:
+    """The document an npz fleet holds (validated: the columns carry no per-node structure to parse)."""
+    fleet = fleet_from_columns(*_npz_columns(raw, source), source=source)
+    return fleet.model_dump(mode="json", exclude_none=True)

@@ -12,13 +12,14 @@ without fine-tuning traffic; the network model adds load and background variatio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from edgetune.errors import InputError, from_pydantic
 
@@ -107,11 +108,15 @@ class FleetArrays:
     busy_power_w: NDArray[np.float64]
     radio_j_per_mb: NDArray[np.float64]
 
+    @cached_property
+    def _sorted(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        order = np.argsort(self.ids, kind="stable")
+        return order, self.ids[order]
+
     def positions(self, node_ids: Any) -> NDArray[np.int64]:
         """Positions of ``node_ids`` in these columns (``KeyError`` for an unknown id)."""
         ids = np.asarray(node_ids, dtype=np.int64).reshape(-1)
-        order = np.argsort(self.ids, kind="stable")
-        sorted_ids = self.ids[order]
+        order, sorted_ids = self._sorted  # sorted once per fleet
         at = np.minimum(np.searchsorted(sorted_ids, ids), max(sorted_ids.shape[0] - 1, 0))
         bad = sorted_ids[at] != ids if sorted_ids.size else np.ones(ids.shape, dtype=bool)
         if bad.any():
@@ -119,15 +124,186 @@ class FleetArrays:
         return np.asarray(order[at], dtype=np.int64)
 
 
-class Fleet(_Frozen):
-    """A whole fleet file."""
+@dataclass(frozen=True)
+class FleetColumns:
+    """A whole fleet's nodes and switches as columns in file order: the layout of the ``.npz`` format.
+
+    Node ``k`` is row ``k`` of every ``node_*`` array; ``node_gateway`` is the row of its gateway in the
+    ``switch_*`` arrays. ``switch_parent`` is ``""`` and ``switch_uplink_*`` are ``0.0`` where
+    ``switch_has_parent`` / ``switch_has_uplink`` is false. Built by :func:`fleet_from_columns` (which
+    validates them) or by :meth:`Fleet.columns`; the arrays are read-only.
+    """
+
+    node_id: NDArray[np.int64]
+    node_name: NDArray[np.str_]
+    node_gateway: NDArray[np.int64]
+    node_compute: NDArray[np.float64]
+    node_idle_power_w: NDArray[np.float64]
+    node_busy_power_w: NDArray[np.float64]
+    node_radio_j_per_mb: NDArray[np.float64]
+    node_link_bandwidth_mbps: NDArray[np.float64]
+    node_link_delay_ms: NDArray[np.float64]
+    node_link_loss_pct: NDArray[np.float64]
+    switch_id: NDArray[np.str_]
+    switch_kind: NDArray[np.str_]
+    switch_parent: NDArray[np.str_]
+    switch_has_parent: NDArray[np.bool_]
+    switch_has_uplink: NDArray[np.bool_]
+    switch_uplink_bandwidth_mbps: NDArray[np.float64]
+    switch_uplink_delay_ms: NDArray[np.float64]
+    switch_uplink_loss_pct: NDArray[np.float64]
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The column names (the npz array names besides ``meta``)."""
+        return tuple(f.name for f in fields(cls))
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.node_id.shape[0])
+
+    def as_dict(self) -> dict[str, NDArray[Any]]:
+        """Name -> column."""
+        return {name: getattr(self, name) for name in self.names()}
+
+    def arrays(self) -> FleetArrays:
+        """The :class:`FleetArrays` view of the node columns (no copy)."""
+        return FleetArrays(
+            ids=self.node_id,
+            compute=self.node_compute,
+            idle_power_w=self.node_idle_power_w,
+            busy_power_w=self.node_busy_power_w,
+            radio_j_per_mb=self.node_radio_j_per_mb,
+        )
+
+    def node_specs(self) -> list[NodeSpec]:
+        """One :class:`NodeSpec` per row, built without validation (:meth:`~pydantic.BaseModel.model_construct`:
+        the columns were validated as a whole)."""
+        link, node = LinkSpec.model_construct, NodeSpec.model_construct
+        gw_names = self.switch_id.tolist()
+        return [
+            node(
+                id=i,
+                name=name,
+                compute=c,
+                idle_power_w=idle,
+                busy_power_w=busy,
+                radio_j_per_mb=radio,
+                gateway=gw_names[g],
+                link=link(bandwidth_mbps=bw, delay_ms=d, loss_pct=loss),
+            )
+            for i, name, c, idle, busy, radio, g, bw, d, loss in zip(
+                self.node_id.tolist(),
+                self.node_name.tolist(),
+                self.node_compute.tolist(),
+                self.node_idle_power_w.tolist(),
+                self.node_busy_power_w.tolist(),
+                self.node_radio_j_per_mb.tolist(),
+                self.node_gateway.tolist(),
+                self.node_link_bandwidth_mbps.tolist(),
+                self.node_link_delay_ms.tolist(),
+                self.node_link_loss_pct.tolist(),
+                strict=True,
+            )
+        ]
+
+    def switch_specs(self) -> list[SwitchSpec]:
+        """One :class:`SwitchSpec` per switch row, built without validation (see :meth:`node_specs`)."""
+        out: list[SwitchSpec] = []
+        uplinks = zip(
+            self.switch_uplink_bandwidth_mbps.tolist(),
+            self.switch_uplink_delay_ms.tolist(),
+            self.switch_uplink_loss_pct.tolist(),
+            strict=True,
+        )
+        for sid, kind, parent, has_parent, has_uplink, (bw, d, loss) in zip(
+            self.switch_id.tolist(),
+            self.switch_kind.tolist(),
+            self.switch_parent.tolist(),
+            self.switch_has_parent.tolist(),
+            self.switch_has_uplink.tolist(),
+            uplinks,
+            strict=True,
+        ):
+            kw: dict[str, Any] = {"id": sid, "kind": kind}  # only the keys a document would hold (exclude_unset)
+            if has_parent:
+                kw["parent"] = parent
+            if has_uplink:
+                kw["uplink"] = LinkSpec.model_construct(bandwidth_mbps=bw, delay_ms=d, loss_pct=loss)
+            out.append(SwitchSpec.model_construct(**kw))
+        return out
+
+    @classmethod
+    def of(cls, switches: list[SwitchSpec], nodes: list[NodeSpec]) -> FleetColumns:
+        """The columns of validated switches and nodes."""
+        row = {s.id: k for k, s in enumerate(switches)}
+        n = len(nodes)
+
+        def col(values: Any, dtype: Any, count: int = n) -> NDArray[Any]:
+            return np.fromiter(values, dtype=dtype, count=count)
+
+        m = len(switches)
+        return _read_only(
+            cls(
+                node_id=col((x.id for x in nodes), np.int64),
+                node_name=np.asarray([x.name for x in nodes], dtype=np.str_),
+                node_gateway=col((row[x.gateway] for x in nodes), np.int64),
+                node_compute=col((x.compute for x in nodes), np.float64),
+                node_idle_power_w=col((x.idle_power_w for x in nodes), np.float64),
+                node_busy_power_w=col((x.busy_power_w for x in nodes), np.float64),
+                node_radio_j_per_mb=col((x.radio_j_per_mb for x in nodes), np.float64),
+                node_link_bandwidth_mbps=col((x.link.bandwidth_mbps for x in nodes), np.float64),
+                node_link_delay_ms=col((x.link.delay_ms for x in nodes), np.float64),
+                node_link_loss_pct=col((x.link.loss_pct for x in nodes), np.float64),
+                switch_id=np.asarray([s.id for s in switches], dtype=np.str_),
+                switch_kind=np.asarray([s.kind for s in switches], dtype=np.str_),
+                switch_parent=np.asarray([s.parent or "" for s in switches], dtype=np.str_),
+                switch_has_parent=col((s.parent is not None for s in switches), bool, m),
+                switch_has_uplink=col((s.uplink is not None for s in switches), bool, m),
+                switch_uplink_bandwidth_mbps=col(
+                    (s.uplink.bandwidth_mbps if s.uplink else 0.0 for s in switches), np.float64, m
+                ),
+                switch_uplink_delay_ms=col((s.uplink.delay_ms if s.uplink else 0.0 for s in switches), np.float64, m),
+                switch_uplink_loss_pct=col((s.uplink.loss_pct if s.uplink else 0.0 for s in switches), np.float64, m),
+            )
+        )
+
+
+def _read_only(columns: FleetColumns) -> FleetColumns:
+    for arr in columns.as_dict().values():
+        arr.setflags(write=False)
+    return columns
+
+
+class FleetHeader(_Frozen):
+    """Everything of a fleet file but its switches and nodes (the ``meta`` of the npz format)."""
 
     version: Literal[1] = 1
     setup: str = "custom"
     seed: int | None = Field(default=None, strict=True, ge=BOUNDS["seed"][0], le=BOUNDS["seed"][1])
     orchestrator: OrchestratorSpec
+
+
+#: Fields a columnar fleet builds on first use.
+_LAZY_FIELDS = ("switches", "nodes")
+
+
+class Fleet(FleetHeader):
+    """A whole fleet file.
+
+    Validated from a document (YAML, JSON) by pydantic, node by node; or built from validated columns
+    (:func:`fleet_from_columns`: the npz format and generated fleets), in which case ``switches`` and
+    ``nodes`` are built (without validation) only when first read, while :meth:`arrays`,
+    :meth:`columns`, :attr:`n_nodes` and :class:`~edgetune.network.model.Topology` read the columns
+    (issue 17: a million-node fleet loads in seconds). Both kinds compare, dump and copy alike.
+    """
+
     switches: list[SwitchSpec]
     nodes: list[NodeSpec] = Field(min_length=1)
+    _columns: FleetColumns | None = PrivateAttr(default=None)
+    _arrays: FleetArrays | None = PrivateAttr(default=None)
+    _node_cache: dict[int, NodeSpec] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check_references(self) -> Fleet:
@@ -154,48 +330,283 @@ class Fleet(_Frozen):
                 raise ValueError(f"node {n.id} hangs from unknown gateway {n.gateway!r}")
         return self
 
+    # Columnar fleets: switches and nodes on first read --------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        if name in _LAZY_FIELDS:
+            try:
+                private = object.__getattribute__(self, "__pydantic_private__")
+            except AttributeError:  # pragma: no cover - during pydantic's own construction
+                private = None
+            cols: FleetColumns | None = private.get("_columns") if private else None
+            if cols is not None:
+                value = cols.node_specs() if name == "nodes" else cols.switch_specs()
+                self.__dict__[name] = value  # frozen model: fill the field once, as validation would have
+                return value
+        return super().__getattr__(name)  # type: ignore[misc]
+
+    def _materialize(self) -> None:
+        """Build the lazy fields (before anything that reads ``__dict__`` directly: dumps, copies, ``==``)."""
+        for name in _LAZY_FIELDS:
+            getattr(self, name)
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """pydantic's ``model_dump``, after building the lazy fields."""
+        self._materialize()
+        return super().model_dump(**kwargs)
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        """pydantic's ``model_dump_json``, after building the lazy fields."""
+        self._materialize()
+        return super().model_dump_json(**kwargs)
+
+    def model_copy(self, *, update: Any = None, deep: bool = False) -> Fleet:
+        """pydantic's ``model_copy``, after building the lazy fields; an ``update`` drops the cached columns."""
+        self._materialize()
+        copy = super().model_copy(update=update, deep=deep)
+        if update:  # the cached columns describe the old fields
+            copy._columns = copy._arrays = copy._node_cache = None
+        return copy
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        if type(other) is not type(self):
+            return False
+        assert isinstance(other, Fleet)
+        self._materialize()
+        other._materialize()
+        return all(self.__dict__[k] == other.__dict__[k] for k in type(self).model_fields)
+
+    __hash__ = None  # type: ignore[assignment]  # lists inside: unhashable, as before
+
+    def __iter__(self) -> Any:
+        self._materialize()
+        return super().__iter__()
+
+    def __repr_args__(self) -> Any:
+        self._materialize()
+        return super().__repr_args__()
+
     # Convenience views -------------------------------------------------------------------------------
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes (without building ``nodes`` of a columnar fleet)."""
+        return self.columns().n_nodes if self._columns is not None else len(self.nodes)
+
     @property
     def node_ids(self) -> list[int]:
         """Node ids in file order."""
-        return [n.id for n in self.nodes]
+        ids: list[int] = self.columns().node_id.tolist()
+        return ids
+
+    def columns(self) -> FleetColumns:
+        """All nodes and switches as columns (:class:`FleetColumns`), computed on first use and cached."""
+        cols = self._columns
+        if cols is None:
+            cols = FleetColumns.of(self.switches, self.nodes)
+            self._columns = cols
+        return cols
 
     def arrays(self) -> FleetArrays:
         """The per-node columns (:class:`FleetArrays`), computed on first use and cached."""
-        cache: FleetArrays | None = self.__dict__.get("_arrays_cache")
+        cache = self._arrays
         if cache is None:
-            nodes = self.nodes
-
-            def col(name: str) -> NDArray[np.float64]:
-                return np.fromiter((getattr(n, name) for n in nodes), dtype=np.float64, count=len(nodes))
-
-            cache = FleetArrays(
-                ids=np.fromiter((n.id for n in nodes), dtype=np.int64, count=len(nodes)),
-                compute=col("compute"),
-                idle_power_w=col("idle_power_w"),
-                busy_power_w=col("busy_power_w"),
-                radio_j_per_mb=col("radio_j_per_mb"),
-            )
-            for arr in (cache.ids, cache.compute, cache.idle_power_w, cache.busy_power_w, cache.radio_j_per_mb):
-                arr.setflags(write=False)
-            object.__setattr__(self, "_arrays_cache", cache)  # frozen model: cache outside the fields
+            cache = self.columns().arrays()
+            self._arrays = cache
         return cache
 
     def node(self, node_id: int) -> NodeSpec:
         """The node with this id."""
+        if "nodes" not in self.__dict__:  # columnar: build just this node
+            k = int(self.arrays().positions([node_id])[0])
+            c = self.columns()
+            return NodeSpec.model_construct(
+                id=int(c.node_id[k]),
+                name=str(c.node_name[k]),
+                compute=float(c.node_compute[k]),
+                idle_power_w=float(c.node_idle_power_w[k]),
+                busy_power_w=float(c.node_busy_power_w[k]),
+                radio_j_per_mb=float(c.node_radio_j_per_mb[k]),
+                gateway=str(c.switch_id[c.node_gateway[k]]),
+                link=LinkSpec.model_construct(
+                    bandwidth_mbps=float(c.node_link_bandwidth_mbps[k]),
+                    delay_ms=float(c.node_link_delay_ms[k]),
+                    loss_pct=float(c.node_link_loss_pct[k]),
+                ),
+            )
         return self._by_id()[node_id]
 
     def _by_id(self) -> dict[int, NodeSpec]:
-        cache: dict[int, NodeSpec] | None = self.__dict__.get("_node_cache")
+        cache = self._node_cache
         if cache is None:
             cache = {n.id: n for n in self.nodes}
-            object.__setattr__(self, "_node_cache", cache)  # frozen model: cache outside the fields
+            self._node_cache = cache
         return cache
 
     @property
     def gateways(self) -> list[SwitchSpec]:
         """Gateway switches in file order."""
         return [s for s in self.switches if s.kind == "gateway"]
+
+    @property
+    def n_gateways(self) -> int:
+        """Number of gateway switches (without building ``switches`` of a columnar fleet)."""
+        return int(np.count_nonzero(self.columns().switch_kind == "gateway"))
+
+
+def _column_error(source: str, field: str, value: Any, reason: str) -> InputError:
+    return InputError(f"{source}: {field}" if source else field, value, reason)
+
+
+def _check_number_column(
+    source: str, values: NDArray[Any], bound: str, where: str, *, lt: float | None = None, rows: Any = None
+) -> None:
+    """Finite and within ``BOUNDS[bound]`` (below ``lt`` when given); ``where`` formats the field of row k."""
+    lo, hi = BOUNDS[bound]
+    v = values if rows is None else values[rows]
+    ok = np.isfinite(v) & (v >= lo) & ((v < lt) if lt is not None else (v <= hi))
+    if not ok.all():
+        j = int(np.flatnonzero(~ok)[0])
+        k = j if rows is None else int(np.flatnonzero(rows)[j])
+        x = float(v[j])
+        if not np.isfinite(x):
+            reason = "Input should be a finite number"
+        elif x < lo:
+            reason = f"Input should be greater than or equal to {lo}"
+        else:
+            reason = (
+                f"Input should be less than {lt}" if lt is not None else f"Input should be less than or equal to {hi}"
+            )
+        raise _column_error(source, where.format(k), x, reason)
+
+
+def check_columns(columns: FleetColumns, header: FleetHeader, source: str = "fleet") -> None:
+    """Validate columns with numpy against the same rules (and :data:`BOUNDS`) as the pydantic schema.
+
+    Raises :class:`InputError` naming the first bad field as the document path does
+    (``nodes[3].link.bandwidth_mbps``), or the column (``node_compute``) for a bad dtype or shape.
+    """
+    kinds = {"i": "an integer", "u": "an integer", "f": "a float", "U": "a string", "b": "a boolean"}
+    want_kind = {
+        name: ("U" if name in ("node_name", "switch_id", "switch_kind", "switch_parent") else "")
+        for name in FleetColumns.names()
+    }
+    n, m = columns.n_nodes, int(columns.switch_id.shape[0]) if columns.switch_id.ndim == 1 else -1
+    for name, arr in columns.as_dict().items():
+        kind = want_kind[name] or (
+            "b" if name.startswith("switch_has_") else "iu" if name in ("node_id", "node_gateway") else "f"
+        )
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in kind:
+            got = arr.dtype if isinstance(arr, np.ndarray) else type(arr).__name__
+            raise _column_error(source, name, str(got), f"must be {kinds[kind[0]]} array")
+        want = n if name.startswith("node_") else m
+        if arr.ndim != 1 or arr.shape[0] != want:
+            raise _column_error(source, name, str(arr.shape), f"must be a 1-D array of {want} entries")
+    if n < 1:
+        raise _column_error(source, "nodes", "[]", "List should have at least 1 item after validation, not 0")
+    c = columns
+    lo, hi = BOUNDS["node_id"]
+    bad = (c.node_id < lo) | (c.node_id > hi)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise _column_error(source, f"nodes[{k}].id", int(c.node_id[k]), f"must be in [{lo}, {hi}]")
+    for name, bound in (
+        ("compute", "compute"),
+        ("idle_power_w", "power_w"),
+        ("busy_power_w", "power_w"),
+        ("radio_j_per_mb", "radio_j_per_mb"),
+    ):
+        _check_number_column(source, getattr(c, f"node_{name}"), bound, f"nodes[{{}}].{name}")
+    for name in ("bandwidth_mbps", "delay_ms"):
+        _check_number_column(source, getattr(c, f"node_link_{name}"), name, f"nodes[{{}}].link.{name}")
+    _check_number_column(source, c.node_link_loss_pct, "loss_pct", "nodes[{}].link.loss_pct", lt=100.0)
+    for name in ("node_name", "switch_id", "switch_parent"):
+        arr = getattr(c, name)
+        if arr.dtype.itemsize // 4 > MAX_NAME_CHARS and arr.size:
+            long = np.char.str_len(arr) > MAX_NAME_CHARS
+            if long.any():
+                k = int(np.flatnonzero(long)[0])
+                field = f"nodes[{k}].name" if name == "node_name" else f"switches[{k}].{name[7:]}"
+                raise _column_error(
+                    source, field, str(arr[k])[:40] + "...", f"String should have at most {MAX_NAME_CHARS} characters"
+                )
+    # Switches (a gateway per few nodes: up to hundreds of thousands).
+    kind_ok = (c.switch_kind == "gateway") | (c.switch_kind == "aggregation")
+    if not kind_ok.all():
+        k = int(np.flatnonzero(~kind_ok)[0])
+        raise _column_error(
+            source, f"switches[{k}].kind", str(c.switch_kind[k]), "Input should be 'gateway' or 'aggregation'"
+        )
+    has_up = c.switch_has_uplink
+    for name in ("bandwidth_mbps", "delay_ms"):
+        _check_number_column(
+            source, getattr(c, f"switch_uplink_{name}"), name, f"switches[{{}}].uplink.{name}", rows=has_up
+        )
+    _check_number_column(
+        source, c.switch_uplink_loss_pct, "loss_pct", "switches[{}].uplink.loss_pct", lt=100.0, rows=has_up
+    )
+    root = "<root>"
+    ids_sorted = np.sort(c.node_id)
+    dup = ids_sorted[1:][ids_sorted[1:] == ids_sorted[:-1]]
+    if dup.size:
+        raise _column_error(source, root, int(dup[0]), f"duplicate node id {int(dup[0])}")
+    order = np.argsort(c.switch_id, kind="stable")
+    sw_sorted = c.switch_id[order]
+    if m > 1 and (sw_sorted[1:] == sw_sorted[:-1]).any():
+        raise _column_error(source, root, str(sw_sorted[1:][sw_sorted[1:] == sw_sorted[:-1]][0]), "duplicate switch id")
+    is_agg = c.switch_kind == "aggregation"
+    is_gw = ~is_agg
+
+    def row_of(names: NDArray[np.str_]) -> NDArray[np.int64]:
+        """Switch row of each name (-1 where none)."""
+        at = np.minimum(np.searchsorted(sw_sorted, names), max(m - 1, 0))
+        found = sw_sorted[at] == names if m else np.zeros(names.shape, dtype=bool)
+        return np.where(found, order[at] if m else 0, -1).astype(np.int64)
+
+    orch_row = int(row_of(np.asarray([header.orchestrator.switch], dtype=np.str_))[0])
+    if orch_row < 0 or not is_agg[orch_row]:
+        raise _column_error(
+            source,
+            root,
+            header.orchestrator.switch,
+            f"orchestrator.switch {header.orchestrator.switch!r} is not an aggregation switch",
+        )
+    parent_row = row_of(c.switch_parent)
+    parent_ok = c.switch_has_parent & (parent_row >= 0) & is_agg[np.maximum(parent_row, 0)]
+    bad_gw = is_gw & ~parent_ok
+    if bad_gw.any():
+        k = int(np.flatnonzero(bad_gw)[0])
+        parent = str(c.switch_parent[k]) if c.switch_has_parent[k] else None
+        raise _column_error(
+            source,
+            root,
+            str(c.switch_id[k]),
+            f"gateway {str(c.switch_id[k])!r} has no aggregation parent (parent={parent!r})",
+        )
+    no_up = is_gw & ~has_up
+    if no_up.any():
+        k = int(np.flatnonzero(no_up)[0])
+        raise _column_error(source, root, str(c.switch_id[k]), f"gateway {str(c.switch_id[k])!r} has no uplink")
+    g = c.node_gateway
+    bad_row = (g < 0) | (g >= m)
+    if not bad_row.any():
+        bad_row = ~is_gw[g]
+    if bad_row.any():
+        k = int(np.flatnonzero(bad_row)[0])
+        raise _column_error(
+            source, f"nodes[{k}].gateway", int(g[k]), f"must be the row of a gateway switch (0..{m - 1})"
+        )
+
+
+def fleet_from_columns(columns: FleetColumns, header: FleetHeader, source: str = "fleet") -> Fleet:
+    """A :class:`Fleet` from columns, validated with numpy (:func:`check_columns`), without per-node objects.
+
+    Raises :class:`InputError` naming the first bad field.
+    """
+    check_columns(columns, header, source)
+    fleet = Fleet.model_construct(**{k: header.__dict__[k] for k in type(header).model_fields})
+    fleet._columns = _read_only(columns)
+    return fleet
 
 
 def fleet_from_dict(data: Any, source: str = "fleet") -> Fleet:
@@ -211,8 +622,10 @@ def fleet_from_dict(data: Any, source: str = "fleet") -> Fleet:
 def load_fleet(path: str | Path) -> Fleet:
     """Read and validate a fleet file: YAML, JSON or columnar ``.npz``, by suffix
     (:mod:`edgetune.fleet.formats`; every format through the bounded reader of :mod:`edgetune.inputs`)."""
-    from edgetune.fleet.formats import read_document
+    from edgetune.fleet.formats import fleet_format, load_npz, read_document
 
+    if fleet_format(path) == "npz":
+        return load_npz(path)
     return fleet_from_dict(read_document(path), source=Path(path).name)
 
 
