@@ -458,135 +458,156 @@ def _column_error(source: str, field: str, value: Any, reason: str) -> InputErro
     return InputError(f"{source}: {field}" if source else field, value, reason)
 
 
-def _check_number_column(
-    source: str, values: NDArray[Any], bound: str, where: str, *, lt: float | None = None, rows: Any = None
-) -> None:
-    """Finite and within ``BOUNDS[bound]`` (below ``lt`` when given); ``where`` formats the field of row k."""
+_STRING_COLUMNS = ("node_name", "switch_id", "switch_kind", "switch_parent")
+_INT_COLUMNS = ("node_id", "node_gateway")
+_KIND_WORDS = {"iu": "an integer", "f": "a float", "U": "a string", "b": "a boolean"}
+
+
+def _dtype_kinds(name: str) -> str:
+    """numpy dtype kinds a column accepts (strict: no bools as numbers, no floats as ids)."""
+    if name in _STRING_COLUMNS:
+        return "U"
+    if name in _INT_COLUMNS:
+        return "iu"
+    return "b" if name.startswith("switch_has_") else "f"
+
+
+def _first_bad(values: NDArray[Any], bound: str, *, lt: float | None = None, rows: Any = None) -> int | None:
+    """Row of the first value that is not finite and within ``BOUNDS[bound]`` (below ``lt`` when given)."""
     lo, hi = BOUNDS[bound]
-    v = values if rows is None else values[rows]
-    ok = np.isfinite(v) & (v >= lo) & ((v < lt) if lt is not None else (v <= hi))
-    if not ok.all():
-        j = int(np.flatnonzero(~ok)[0])
-        k = j if rows is None else int(np.flatnonzero(rows)[j])
-        x = float(v[j])
-        if not np.isfinite(x):
-            reason = "Input should be a finite number"
-        elif x < lo:
-            reason = f"Input should be greater than or equal to {lo}"
-        else:
-            reason = (
-                f"Input should be less than {lt}" if lt is not None else f"Input should be less than or equal to {hi}"
+    ok = np.isfinite(values) & (values >= lo) & ((values < lt) if lt is not None else (values <= hi))
+    if rows is not None:
+        ok |= ~rows
+    return None if ok.all() else int(np.flatnonzero(~ok)[0])
+
+
+def _row_error(source: str, c: FleetColumns, table: str, k: int, field: str, value: Any, reason: str) -> InputError:
+    """The error pydantic gives for row ``k`` of ``table`` (the same words as for a YAML or JSON file), or
+    the numpy check's own words where pydantic accepts the row alone (a cross-row rule)."""
+    m = int(c.switch_id.shape[0])
+    try:
+        if table == "nodes":
+            g = int(c.node_gateway[k])
+            NodeSpec.model_validate(
+                {
+                    "id": c.node_id[k].item(),
+                    "name": c.node_name[k].item(),
+                    **{f: getattr(c, f"node_{f}")[k].item() for f in ("compute", "idle_power_w", "busy_power_w")},
+                    "radio_j_per_mb": c.node_radio_j_per_mb[k].item(),
+                    "gateway": c.switch_id[g].item() if 0 <= g < m else "",
+                    "link": {
+                        f: getattr(c, f"node_link_{f}")[k].item() for f in ("bandwidth_mbps", "delay_ms", "loss_pct")
+                    },
+                }
             )
-        raise _column_error(source, where.format(k), x, reason)
+        else:
+            doc: dict[str, Any] = {"id": c.switch_id[k].item(), "kind": c.switch_kind[k].item()}
+            if c.switch_has_parent[k]:
+                doc["parent"] = c.switch_parent[k].item()
+            if c.switch_has_uplink[k]:
+                doc["uplink"] = {
+                    f: getattr(c, f"switch_uplink_{f}")[k].item() for f in ("bandwidth_mbps", "delay_ms", "loss_pct")
+                }
+            SwitchSpec.model_validate(doc)
+    except ValidationError as exc:
+        e = from_pydantic(exc)
+        return _column_error(source, f"{table}[{k}].{e.field}", e.value, e.reason)
+    return _column_error(source, field, value, reason)
 
 
 def check_columns(columns: FleetColumns, header: FleetHeader, source: str = "fleet") -> None:
     """Validate columns with numpy against the same rules (and :data:`BOUNDS`) as the pydantic schema.
 
-    Raises :class:`InputError` naming the first bad field as the document path does
-    (``nodes[3].link.bandwidth_mbps``), or the column (``node_compute``) for a bad dtype or shape.
+    The checks run on whole columns; at the first bad row, that row alone is validated by pydantic so
+    the error reads as for a YAML or JSON file (``nodes[3].link.bandwidth_mbps=-1.0: Input should be
+    greater than or equal to 1e-06``). A bad dtype or shape names the column (``node_compute``).
+
+    Raises
+    ------
+    InputError
+        Naming the first bad field.
     """
-    kinds = {"i": "an integer", "u": "an integer", "f": "a float", "U": "a string", "b": "a boolean"}
-    want_kind = {
-        name: ("U" if name in ("node_name", "switch_id", "switch_kind", "switch_parent") else "")
-        for name in FleetColumns.names()
-    }
-    n, m = columns.n_nodes, int(columns.switch_id.shape[0]) if columns.switch_id.ndim == 1 else -1
-    for name, arr in columns.as_dict().items():
-        kind = want_kind[name] or (
-            "b" if name.startswith("switch_has_") else "iu" if name in ("node_id", "node_gateway") else "f"
-        )
-        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in kind:
+    c = columns
+    n = c.n_nodes if isinstance(c.node_id, np.ndarray) and c.node_id.ndim == 1 else -1
+    m = int(c.switch_id.shape[0]) if isinstance(c.switch_id, np.ndarray) and c.switch_id.ndim == 1 else -1
+    for name, arr in c.as_dict().items():
+        kinds = _dtype_kinds(name)
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in kinds:
             got = arr.dtype if isinstance(arr, np.ndarray) else type(arr).__name__
-            raise _column_error(source, name, str(got), f"must be {kinds[kind[0]]} array")
+            raise _column_error(source, name, str(got), f"must be {_KIND_WORDS[kinds]} array")
         want = n if name.startswith("node_") else m
         if arr.ndim != 1 or arr.shape[0] != want:
             raise _column_error(source, name, str(arr.shape), f"must be a 1-D array of {want} entries")
     if n < 1:
-        raise _column_error(source, "nodes", "[]", "List should have at least 1 item after validation, not 0")
-    c = columns
-    lo, hi = BOUNDS["node_id"]
-    bad = (c.node_id < lo) | (c.node_id > hi)
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        raise _column_error(source, f"nodes[{k}].id", int(c.node_id[k]), f"must be in [{lo}, {hi}]")
-    for name, bound in (
-        ("compute", "compute"),
-        ("idle_power_w", "power_w"),
-        ("busy_power_w", "power_w"),
-        ("radio_j_per_mb", "radio_j_per_mb"),
-    ):
-        _check_number_column(source, getattr(c, f"node_{name}"), bound, f"nodes[{{}}].{name}")
-    for name in ("bandwidth_mbps", "delay_ms"):
-        _check_number_column(source, getattr(c, f"node_link_{name}"), name, f"nodes[{{}}].link.{name}")
-    _check_number_column(source, c.node_link_loss_pct, "loss_pct", "nodes[{}].link.loss_pct", lt=100.0)
-    for name in ("node_name", "switch_id", "switch_parent"):
-        arr = getattr(c, name)
-        if arr.dtype.itemsize // 4 > MAX_NAME_CHARS and arr.size:
-            long = np.char.str_len(arr) > MAX_NAME_CHARS
-            if long.any():
-                k = int(np.flatnonzero(long)[0])
-                field = f"nodes[{k}].name" if name == "node_name" else f"switches[{k}].{name[7:]}"
-                raise _column_error(
-                    source, field, str(arr[k])[:40] + "...", f"String should have at most {MAX_NAME_CHARS} characters"
-                )
-    # Switches (a gateway per few nodes: up to hundreds of thousands).
+        raise _column_error(source, "nodes", [], "List should have at least 1 item after validation, not 0")
+
+    # Per row: numbers, id range, string lengths, switch kinds (the rules of NodeSpec and SwitchSpec).
+    checks: list[tuple[str, int | None, str]] = [
+        ("nodes", _first_bad(c.node_id.astype(np.float64), "node_id"), "id"),
+        *(("nodes", _first_bad(getattr(c, f"node_{f}"), b), f) for f, b in _NODE_NUMBERS),
+        *(("nodes", _first_bad(getattr(c, f"node_link_{f}"), f), f"link.{f}") for f in ("bandwidth_mbps", "delay_ms")),
+        ("nodes", _first_bad(c.node_link_loss_pct, "loss_pct", lt=100.0), "link.loss_pct"),
+    ]
+    up = c.switch_has_uplink
+    checks += [
+        *(
+            ("switches", _first_bad(getattr(c, f"switch_uplink_{f}"), f, rows=up), f"uplink.{f}")
+            for f in ("bandwidth_mbps", "delay_ms")
+        ),
+        ("switches", _first_bad(c.switch_uplink_loss_pct, "loss_pct", lt=100.0, rows=up), "uplink.loss_pct"),
+    ]
     kind_ok = (c.switch_kind == "gateway") | (c.switch_kind == "aggregation")
-    if not kind_ok.all():
-        k = int(np.flatnonzero(~kind_ok)[0])
-        raise _column_error(
-            source, f"switches[{k}].kind", str(c.switch_kind[k]), "Input should be 'gateway' or 'aggregation'"
+    checks.append(("switches", None if kind_ok.all() else int(np.flatnonzero(~kind_ok)[0]), "kind"))
+    for name, table, field in (
+        ("node_name", "nodes", "name"),
+        ("switch_id", "switches", "id"),
+        ("switch_parent", "switches", "parent"),
+    ):
+        arr = getattr(c, name)
+        too_long = np.char.str_len(arr) > MAX_NAME_CHARS if arr.dtype.itemsize // 4 > MAX_NAME_CHARS else None
+        checks.append(
+            (table, None if too_long is None or not too_long.any() else int(np.flatnonzero(too_long)[0]), field)
         )
-    has_up = c.switch_has_uplink
-    for name in ("bandwidth_mbps", "delay_ms"):
-        _check_number_column(
-            source, getattr(c, f"switch_uplink_{name}"), name, f"switches[{{}}].uplink.{name}", rows=has_up
-        )
-    _check_number_column(
-        source, c.switch_uplink_loss_pct, "loss_pct", "switches[{}].uplink.loss_pct", lt=100.0, rows=has_up
-    )
+    for table, k, field in checks:
+        if k is not None:  # pydantic names the rule; the fallback cannot happen while both follow BOUNDS
+            raise _row_error(source, c, table, k, f"{table}[{k}].{field}", "<column>", "rejected by the column check")
+
+    # Across rows: the rules of Fleet._check_references, with the same words.
     root = "<root>"
     ids_sorted = np.sort(c.node_id)
     dup = ids_sorted[1:][ids_sorted[1:] == ids_sorted[:-1]]
     if dup.size:
-        raise _column_error(source, root, int(dup[0]), f"duplicate node id {int(dup[0])}")
+        raise _column_error(source, root, int(dup[0]), f"Value error, duplicate node id {int(dup[0])}")
     order = np.argsort(c.switch_id, kind="stable")
     sw_sorted = c.switch_id[order]
     if m > 1 and (sw_sorted[1:] == sw_sorted[:-1]).any():
-        raise _column_error(source, root, str(sw_sorted[1:][sw_sorted[1:] == sw_sorted[:-1]][0]), "duplicate switch id")
+        raise _column_error(
+            source, root, str(sw_sorted[1:][sw_sorted[1:] == sw_sorted[:-1]][0]), "Value error, duplicate switch id"
+        )
     is_agg = c.switch_kind == "aggregation"
     is_gw = ~is_agg
 
     def row_of(names: NDArray[np.str_]) -> NDArray[np.int64]:
         """Switch row of each name (-1 where none)."""
-        at = np.minimum(np.searchsorted(sw_sorted, names), max(m - 1, 0))
-        found = sw_sorted[at] == names if m else np.zeros(names.shape, dtype=bool)
-        return np.where(found, order[at] if m else 0, -1).astype(np.int64)
+        if m == 0:
+            return np.full(names.shape, -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(sw_sorted, names), m - 1)
+        return np.where(sw_sorted[at] == names, order[at], -1).astype(np.int64)
 
-    orch_row = int(row_of(np.asarray([header.orchestrator.switch], dtype=np.str_))[0])
+    agg = header.orchestrator.switch
+    orch_row = int(row_of(np.asarray([agg], dtype=np.str_))[0])
     if orch_row < 0 or not is_agg[orch_row]:
-        raise _column_error(
-            source,
-            root,
-            header.orchestrator.switch,
-            f"orchestrator.switch {header.orchestrator.switch!r} is not an aggregation switch",
-        )
+        raise _column_error(source, root, agg, f"Value error, orchestrator.switch {agg!r} is not an aggregation switch")
     parent_row = row_of(c.switch_parent)
     parent_ok = c.switch_has_parent & (parent_row >= 0) & is_agg[np.maximum(parent_row, 0)]
-    bad_gw = is_gw & ~parent_ok
-    if bad_gw.any():
-        k = int(np.flatnonzero(bad_gw)[0])
-        parent = str(c.switch_parent[k]) if c.switch_has_parent[k] else None
-        raise _column_error(
-            source,
-            root,
-            str(c.switch_id[k]),
-            f"gateway {str(c.switch_id[k])!r} has no aggregation parent (parent={parent!r})",
-        )
-    no_up = is_gw & ~has_up
-    if no_up.any():
-        k = int(np.flatnonzero(no_up)[0])
-        raise _column_error(source, root, str(c.switch_id[k]), f"gateway {str(c.switch_id[k])!r} has no uplink")
+    for bad, words in ((is_gw & ~parent_ok, "has no aggregation parent"), (is_gw & ~up, "has no uplink")):
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            sid = str(c.switch_id[k])
+            if words.endswith("parent"):
+                parent = str(c.switch_parent[k]) if c.switch_has_parent[k] else None
+                words += f" (parent={parent!r})"
+            raise _column_error(source, root, sid, f"Value error, gateway {sid!r} {words}")
     g = c.node_gateway
     bad_row = (g < 0) | (g >= m)
     if not bad_row.any():
@@ -594,8 +615,16 @@ def check_columns(columns: FleetColumns, header: FleetHeader, source: str = "fle
     if bad_row.any():
         k = int(np.flatnonzero(bad_row)[0])
         raise _column_error(
-            source, f"nodes[{k}].gateway", int(g[k]), f"must be the row of a gateway switch (0..{m - 1})"
+            source, f"nodes[{k}].gateway", int(g[k]), f"must be the row of a gateway switch in 0..{m - 1}"
         )
+
+
+_NODE_NUMBERS = (
+    ("compute", "compute"),
+    ("idle_power_w", "power_w"),
+    ("busy_power_w", "power_w"),
+    ("radio_j_per_mb", "radio_j_per_mb"),
+)
 
 
 def fleet_from_columns(columns: FleetColumns, header: FleetHeader, source: str = "fleet") -> Fleet:
@@ -604,7 +633,8 @@ def fleet_from_columns(columns: FleetColumns, header: FleetHeader, source: str =
     Raises :class:`InputError` naming the first bad field.
     """
     check_columns(columns, header, source)
-    fleet = Fleet.model_construct(**{k: header.__dict__[k] for k in type(header).model_fields})
+    fields_set = header.model_fields_set | set(_LAZY_FIELDS)
+    fleet = Fleet.model_construct(fields_set, **{k: header.__dict__[k] for k in type(header).model_fields})
     fleet._columns = _read_only(columns)
     return fleet
 
