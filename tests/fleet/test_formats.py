@@ -180,10 +180,16 @@ def _meta(fleet: Fleet) -> dict:
         (lambda c: c.update(node_id=np.array([True, False])), r"node_id='bool': must be an integer array"),
         (lambda c: c.update(node_id=np.array([9, -2])), r"nodes\[1\]\.id=-2"),
         (lambda c: c.update(node_compute=np.array([1, 2])), r"node_compute='int64': must be a float array"),
-        (lambda c: c.update(node_compute=np.array([1.0, 2.0, 3.0])), r"node_compute='\(3,\)': must be a 1-D array of 2"),
+        (
+            lambda c: c.update(node_compute=np.array([1.0, 2.0, 3.0])),
+            r"node_compute='\(3,\)': must be a 1-D array of 2",
+        ),
         (lambda c: c.update(node_gateway=np.array([0, 1])), r"nodes\[1\]\.gateway=1: must be the row of a gateway"),
         (lambda c: c.update(node_name=np.array(["a", "x" * 300])), r"nodes\[1\]\.name='xxx.*at most 256 characters"),
-        (lambda c: c.update(switch_kind=np.array(["gateway", "router"])), r"switches\[1\]\.kind='router': Input should be 'gateway' or 'aggregation'"),
+        (
+            lambda c: c.update(switch_kind=np.array(["gateway", "router"])),
+            r"switches\[1\]\.kind='router': Input should be 'gateway' or 'aggregation'",
+        ),
         (lambda c: c.update(switch_id=np.array(["agg", "agg"])), r"duplicate switch id"),
         (lambda c: c.update(switch_has_uplink=np.array([False, False])), r"gateway 'g1' has no uplink"),
         (lambda c: c.update(switch_parent=np.array(["g1", ""])), r"gateway 'g1' has no aggregation parent"),

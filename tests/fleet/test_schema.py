@@ -102,7 +102,10 @@ def test_lazy_construction_equals_validated_construction(tmp_path: Path) -> None
     lazy, validated = _both()
     assert lazy.model_dump() == validated.model_dump()
     assert lazy.model_dump_json() == validated.model_dump_json()
-    from_npz, from_json = load_fleet(save_fleet(lazy, tmp_path / "f.npz")), load_fleet(save_fleet(lazy, tmp_path / "f.json"))
+    from_npz, from_json = (
+        load_fleet(save_fleet(lazy, tmp_path / "f.npz")),
+        load_fleet(save_fleet(lazy, tmp_path / "f.json")),
+    )
     assert "nodes" not in from_npz.__dict__
     assert from_npz.model_dump(exclude_unset=True) == from_json.model_dump(exclude_unset=True)
     assert lazy == validated and validated == lazy
@@ -111,8 +114,8 @@ def test_lazy_construction_equals_validated_construction(tmp_path: Path) -> None
     for a, b in zip(lazy.nodes, validated.nodes, strict=True):
         assert a == b and a.model_fields_set == b.model_fields_set
         assert type(a.id) is int and type(a.compute) is float and type(a.link.delay_ms) is float
-    for a, b in zip(lazy.switches, validated.switches, strict=True):
-        assert a == b and a.model_fields_set == b.model_fields_set
+    for s, t in zip(lazy.switches, validated.switches, strict=True):
+        assert s == t and s.model_fields_set == t.model_fields_set
 
 
 def test_lazy_fleet_node_lookup_views_and_copies() -> None:

@@ -12,6 +12,10 @@ without fine-tuning traffic; the network model adds load and background variatio
 
 from __future__ import annotations
 
+import functools
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
@@ -19,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
 
 from edgetune.errors import InputError, from_pydantic
 
@@ -124,6 +128,23 @@ class FleetArrays:
         return np.asarray(order[at], dtype=np.int64)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while building many objects at once (restored after)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@functools.cache
+def _list_adapter(model: type[BaseModel]) -> TypeAdapter[Any]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
 @dataclass(frozen=True)
 class FleetColumns:
     """A whole fleet's nodes and switches as columns in file order: the layout of the ``.npz`` format.
@@ -178,61 +199,68 @@ class FleetColumns:
         )
 
     def node_specs(self) -> list[NodeSpec]:
-        """One :class:`NodeSpec` per row, built without validation (:meth:`~pydantic.BaseModel.model_construct`:
-        the columns were validated as a whole)."""
-        link, node = LinkSpec.model_construct, NodeSpec.model_construct
+        """One :class:`NodeSpec` per row, as pydantic validates them from a document.
+
+        pydantic-core validates a list of plain dicts faster than Python builds the models with
+        ``model_construct`` (0.5 against 1.0 s of CPU per 100k nodes), and the result is exactly the
+        validated one; the cyclic garbage collector is paused meanwhile (it would scan the growing
+        list again and again: half the time).
+        """
         gw_names = self.switch_id.tolist()
-        return [
-            node(
-                id=i,
-                name=name,
-                compute=c,
-                idle_power_w=idle,
-                busy_power_w=busy,
-                radio_j_per_mb=radio,
-                gateway=gw_names[g],
-                link=link(bandwidth_mbps=bw, delay_ms=d, loss_pct=loss),
-            )
-            for i, name, c, idle, busy, radio, g, bw, d, loss in zip(
-                self.node_id.tolist(),
-                self.node_name.tolist(),
-                self.node_compute.tolist(),
-                self.node_idle_power_w.tolist(),
-                self.node_busy_power_w.tolist(),
-                self.node_radio_j_per_mb.tolist(),
-                self.node_gateway.tolist(),
-                self.node_link_bandwidth_mbps.tolist(),
-                self.node_link_delay_ms.tolist(),
-                self.node_link_loss_pct.tolist(),
-                strict=True,
-            )
-        ]
+        with gc_paused():
+            docs = [
+                {
+                    "id": i,
+                    "name": name,
+                    "compute": c,
+                    "idle_power_w": idle,
+                    "busy_power_w": busy,
+                    "radio_j_per_mb": radio,
+                    "gateway": gw_names[g],
+                    "link": {"bandwidth_mbps": bw, "delay_ms": d, "loss_pct": loss},
+                }
+                for i, name, c, idle, busy, radio, g, bw, d, loss in zip(
+                    self.node_id.tolist(),
+                    self.node_name.tolist(),
+                    self.node_compute.tolist(),
+                    self.node_idle_power_w.tolist(),
+                    self.node_busy_power_w.tolist(),
+                    self.node_radio_j_per_mb.tolist(),
+                    self.node_gateway.tolist(),
+                    self.node_link_bandwidth_mbps.tolist(),
+                    self.node_link_delay_ms.tolist(),
+                    self.node_link_loss_pct.tolist(),
+                    strict=True,
+                )
+            ]
+            return _list_adapter(NodeSpec).validate_python(docs)
 
     def switch_specs(self) -> list[SwitchSpec]:
-        """One :class:`SwitchSpec` per switch row, built without validation (see :meth:`node_specs`)."""
-        out: list[SwitchSpec] = []
+        """One :class:`SwitchSpec` per switch row, as pydantic validates them (see :meth:`node_specs`)."""
+        docs: list[dict[str, Any]] = []
         uplinks = zip(
             self.switch_uplink_bandwidth_mbps.tolist(),
             self.switch_uplink_delay_ms.tolist(),
             self.switch_uplink_loss_pct.tolist(),
             strict=True,
         )
-        for sid, kind, parent, has_parent, has_uplink, (bw, d, loss) in zip(
-            self.switch_id.tolist(),
-            self.switch_kind.tolist(),
-            self.switch_parent.tolist(),
-            self.switch_has_parent.tolist(),
-            self.switch_has_uplink.tolist(),
-            uplinks,
-            strict=True,
-        ):
-            kw: dict[str, Any] = {"id": sid, "kind": kind}  # only the keys a document would hold (exclude_unset)
-            if has_parent:
-                kw["parent"] = parent
-            if has_uplink:
-                kw["uplink"] = LinkSpec.model_construct(bandwidth_mbps=bw, delay_ms=d, loss_pct=loss)
-            out.append(SwitchSpec.model_construct(**kw))
-        return out
+        with gc_paused():
+            for sid, kind, parent, has_parent, has_uplink, (bw, d, loss) in zip(
+                self.switch_id.tolist(),
+                self.switch_kind.tolist(),
+                self.switch_parent.tolist(),
+                self.switch_has_parent.tolist(),
+                self.switch_has_uplink.tolist(),
+                uplinks,
+                strict=True,
+            ):
+                doc: dict[str, Any] = {"id": sid, "kind": kind}  # the keys a document would hold
+                if has_parent:
+                    doc["parent"] = parent
+                if has_uplink:
+                    doc["uplink"] = {"bandwidth_mbps": bw, "delay_ms": d, "loss_pct": loss}
+                docs.append(doc)
+            return _list_adapter(SwitchSpec).validate_python(docs)
 
     @classmethod
     def of(cls, switches: list[SwitchSpec], nodes: list[NodeSpec]) -> FleetColumns:
@@ -294,7 +322,7 @@ class Fleet(FleetHeader):
 
     Validated from a document (YAML, JSON) by pydantic, node by node; or built from validated columns
     (:func:`fleet_from_columns`: the npz format and generated fleets), in which case ``switches`` and
-    ``nodes`` are built (without validation) only when first read, while :meth:`arrays`,
+    ``nodes`` are built only when first read (:meth:`FleetColumns.node_specs`), while :meth:`arrays`,
     :meth:`columns`, :attr:`n_nodes` and :class:`~edgetune.network.model.Topology` read the columns
     (issue 17: a million-node fleet loads in seconds). Both kinds compare, dump and copy alike.
     """
@@ -644,7 +672,8 @@ def fleet_from_dict(data: Any, source: str = "fleet") -> Fleet:
     if not isinstance(data, dict):
         raise InputError(source, type(data).__name__, "fleet file must be a mapping")
     try:
-        return Fleet.model_validate(data)
+        with gc_paused():  # a large document: pydantic builds two models per node
+            return Fleet.model_validate(data)
     except ValidationError as exc:
         raise from_pydantic(exc, source) from None
 
