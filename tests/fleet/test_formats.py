@@ -238,3 +238,10 @@ def test_npz_reads_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert bomb.stat().st_size < 1_000_000
     with pytest.raises(InputError, match="unpacks to more than the limit"):
         load_fleet(bomb)
+
+
+def test_the_npz_arrays_are_the_fleet_columns() -> None:
+    from edgetune.fleet.formats import NPZ_COLUMNS
+    from edgetune.fleet.schema import FleetColumns
+
+    assert FleetColumns.names() == NPZ_COLUMNS  # formats does not import the schema, so it names them itself

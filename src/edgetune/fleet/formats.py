@@ -31,10 +31,8 @@ from typing import Any
 
 import numpy as np
 import yaml
-from pydantic import ValidationError
 
-from edgetune.errors import InputError, from_pydantic
-from edgetune.fleet.schema import Fleet, FleetColumns, FleetHeader, fleet_from_columns
+from edgetune.errors import InputError
 from edgetune.inputs import parse_json, parse_yaml, read_bytes, read_text
 from edgetune.io import atomic_write_text, atomic_write_with
 
@@ -43,6 +41,30 @@ MAX_FLEET_BYTES = 512 * 1024 * 1024
 
 #: Suffixes and their format.
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".npz": "npz"}
+
+#: The arrays of an npz fleet besides ``meta`` (the fields of :class:`~edgetune.fleet.schema.FleetColumns`,
+#: in its order; a test keeps the two equal). This module does not import the schema, which imports it.
+NPZ_COLUMNS: tuple[str, ...] = (
+    "node_id",
+    "node_name",
+    "node_gateway",
+    "node_compute",
+    "node_idle_power_w",
+    "node_busy_power_w",
+    "node_radio_j_per_mb",
+    "node_link_bandwidth_mbps",
+    "node_link_delay_ms",
+    "node_link_loss_pct",
+    "switch_id",
+    "switch_kind",
+    "switch_parent",
+    "switch_has_parent",
+    "switch_has_uplink",
+    "switch_uplink_bandwidth_mbps",
+    "switch_uplink_delay_ms",
+    "switch_uplink_loss_pct",
+)
+_LINK = ("bandwidth_mbps", "delay_ms", "loss_pct")
 
 
 def fleet_format(path: str | Path) -> str:
@@ -76,8 +98,9 @@ def read_document(path: str | Path) -> Any:
     return parse_yaml(text, "--fleet", str(path))
 
 
-def write_fleet(fleet: Fleet, path: str | Path) -> Path:
-    """Write ``fleet`` atomically in the format its suffix names (npz: straight from its columns)."""
+def write_fleet(fleet: Any, path: str | Path) -> Path:
+    """Write ``fleet`` (a :class:`~edgetune.fleet.schema.Fleet`) atomically in the format its suffix names
+    (npz: straight from :meth:`~edgetune.fleet.schema.Fleet.columns`)."""
     fmt = fleet_format(path)
     if fmt == "npz":
         return atomic_write_with(path, lambda tmp: _write_npz(fleet, tmp))
@@ -88,7 +111,7 @@ def write_fleet(fleet: Fleet, path: str | Path) -> Path:
 
 
 # -- npz ---------------------------------------------------------------------------------------------
-def _write_npz(fleet: Fleet, path: Path) -> None:
+def _write_npz(fleet: Any, path: Path) -> None:
     """Stream the columns into ``path`` (no second copy of the file in memory, ~130 MB at 1M nodes)."""
     cols: dict[str, np.ndarray] = dict(fleet.columns().as_dict())
     meta = {
@@ -120,16 +143,15 @@ def _check_npz_sizes(raw: bytes, source: str) -> None:
                 raise InputError(source, "<npz>", f"unpacks to more than the limit of {MAX_FLEET_BYTES} bytes")
 
 
-def _npz_columns(raw: bytes, source: str) -> tuple[FleetColumns, FleetHeader]:
-    """The columns and header of an npz fleet; the header validated by pydantic, the columns not yet."""
+def _npz_arrays(raw: bytes, source: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The :data:`NPZ_COLUMNS` arrays and the parsed ``meta`` of an npz fleet; nothing validated yet."""
     try:
         _check_npz_sizes(raw, source)
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             cols = {k: z[k] for k in z.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(source, "<npz>", f"malformed npz: {exc}") from None
-    names = FleetColumns.names()
-    missing = [k for k in ("meta", *names) if k not in cols]
+    missing = [k for k in ("meta", *NPZ_COLUMNS) if k not in cols]
     if missing:
         raise InputError(source, "<npz>", f"missing arrays: {', '.join(missing)}")
     try:
@@ -138,22 +160,59 @@ def _npz_columns(raw: bytes, source: str) -> tuple[FleetColumns, FleetHeader]:
         raise InputError(source, "meta", f"malformed JSON: {exc.msg}") from None
     if not isinstance(meta, dict):
         raise InputError(source, "meta", "must be a JSON object")
-    try:
-        header = FleetHeader.model_validate(meta)
-    except ValidationError as exc:
-        raise from_pydantic(exc, source) from None
-    return FleetColumns(**{k: cols[k] for k in names}), header
+    return {k: cols[k] for k in NPZ_COLUMNS}, meta
 
 
-def load_npz(path: str | Path) -> Fleet:
-    """Read a columnar ``.npz`` fleet: bounded read, header validated by pydantic, columns by numpy
-    (:func:`~edgetune.fleet.schema.fleet_from_columns`); no per-node objects are built."""
-    source = Path(path).name
-    columns, header = _npz_columns(read_bytes(Path(path), "--fleet", MAX_FLEET_BYTES), source)
-    return fleet_from_columns(columns, header, source)
+def read_npz(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read an npz fleet through the bounded reader: its :data:`NPZ_COLUMNS` arrays and its ``meta``.
+
+    Validation is the caller's (:func:`edgetune.fleet.schema.load_fleet` checks the columns with numpy).
+    """
+    return _npz_arrays(read_bytes(Path(path), "--fleet", MAX_FLEET_BYTES), Path(path).name)
+
+
+def node_docs(cols: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The ``nodes`` of the document that npz columns hold (plain Python values)."""
+    gw_names = cols["switch_id"].tolist()
+    rows = zip(*(cols[k].tolist() for k in NPZ_COLUMNS[:10]), strict=True)  # the node_* columns, in order
+    return [
+        {
+            "id": i,
+            "name": name,
+            "compute": c,
+            "idle_power_w": idle,
+            "busy_power_w": busy,
+            "radio_j_per_mb": radio,
+            "gateway": gw_names[g],
+            "link": {"bandwidth_mbps": bw, "delay_ms": d, "loss_pct": loss},
+        }
+        for i, name, g, c, idle, busy, radio, bw, d, loss in rows
+    ]
+
+
+def switch_docs(cols: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The ``switches`` of the document that npz columns hold (only the keys a document would hold)."""
+    docs: list[dict[str, Any]] = []
+    rows = zip(*(cols[k].tolist() for k in NPZ_COLUMNS[10:]), strict=True)
+    for sid, kind, parent, has_parent, has_uplink, bw, d, loss in rows:
+        doc: dict[str, Any] = {"id": sid, "kind": kind}
+        if has_parent:
+            doc["parent"] = parent
+        if has_uplink:
+            doc["uplink"] = {"bandwidth_mbps": bw, "delay_ms": d, "loss_pct": loss}
+        docs.append(doc)
+    return docs
 
 
 def _npz_document(raw: bytes, source: str) -> dict[str, Any]:
-    """The document an npz fleet holds (validated: the columns carry no per-node structure to parse)."""
-    fleet = fleet_from_columns(*_npz_columns(raw, source), source=source)
-    return fleet.model_dump(mode="json", exclude_none=True)
+    """The document an npz fleet holds; its arrays must fit together (validation is the caller's)."""
+    cols, meta = _npz_arrays(raw, source)
+    n_nodes, n_switches = cols["node_id"].shape[0], cols["switch_id"].shape[0]
+    for key in NPZ_COLUMNS:
+        want = n_nodes if key.startswith("node_") else n_switches
+        if cols[key].ndim != 1 or cols[key].shape[0] != want:
+            raise InputError(source, key, f"must be a 1-D array of {want} entries")
+    gw_row = cols["node_gateway"]
+    if gw_row.size and (gw_row.dtype.kind not in "iu" or gw_row.min() < 0 or gw_row.max() >= n_switches):
+        raise InputError(source, "node_gateway", f"must be rows of the switch arrays (0..{n_switches - 1})")
+    return {**meta, "switches": switch_docs(cols), "nodes": node_docs(cols)}

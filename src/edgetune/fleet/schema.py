@@ -206,61 +206,17 @@ class FleetColumns:
         validated one; the cyclic garbage collector is paused meanwhile (it would scan the growing
         list again and again: half the time).
         """
-        gw_names = self.switch_id.tolist()
+        from edgetune.fleet.formats import node_docs
+
         with gc_paused():
-            docs = [
-                {
-                    "id": i,
-                    "name": name,
-                    "compute": c,
-                    "idle_power_w": idle,
-                    "busy_power_w": busy,
-                    "radio_j_per_mb": radio,
-                    "gateway": gw_names[g],
-                    "link": {"bandwidth_mbps": bw, "delay_ms": d, "loss_pct": loss},
-                }
-                for i, name, c, idle, busy, radio, g, bw, d, loss in zip(
-                    self.node_id.tolist(),
-                    self.node_name.tolist(),
-                    self.node_compute.tolist(),
-                    self.node_idle_power_w.tolist(),
-                    self.node_busy_power_w.tolist(),
-                    self.node_radio_j_per_mb.tolist(),
-                    self.node_gateway.tolist(),
-                    self.node_link_bandwidth_mbps.tolist(),
-                    self.node_link_delay_ms.tolist(),
-                    self.node_link_loss_pct.tolist(),
-                    strict=True,
-                )
-            ]
-            return _list_adapter(NodeSpec).validate_python(docs)
+            return _list_adapter(NodeSpec).validate_python(node_docs(self.as_dict()))
 
     def switch_specs(self) -> list[SwitchSpec]:
         """One :class:`SwitchSpec` per switch row, as pydantic validates them (see :meth:`node_specs`)."""
-        docs: list[dict[str, Any]] = []
-        uplinks = zip(
-            self.switch_uplink_bandwidth_mbps.tolist(),
-            self.switch_uplink_delay_ms.tolist(),
-            self.switch_uplink_loss_pct.tolist(),
-            strict=True,
-        )
+        from edgetune.fleet.formats import switch_docs
+
         with gc_paused():
-            for sid, kind, parent, has_parent, has_uplink, (bw, d, loss) in zip(
-                self.switch_id.tolist(),
-                self.switch_kind.tolist(),
-                self.switch_parent.tolist(),
-                self.switch_has_parent.tolist(),
-                self.switch_has_uplink.tolist(),
-                uplinks,
-                strict=True,
-            ):
-                doc: dict[str, Any] = {"id": sid, "kind": kind}  # the keys a document would hold
-                if has_parent:
-                    doc["parent"] = parent
-                if has_uplink:
-                    doc["uplink"] = {"bandwidth_mbps": bw, "delay_ms": d, "loss_pct": loss}
-                docs.append(doc)
-            return _list_adapter(SwitchSpec).validate_python(docs)
+            return _list_adapter(SwitchSpec).validate_python(switch_docs(self.as_dict()))
 
     @classmethod
     def of(cls, switches: list[SwitchSpec], nodes: list[NodeSpec]) -> FleetColumns:
@@ -681,11 +637,17 @@ def fleet_from_dict(data: Any, source: str = "fleet") -> Fleet:
 def load_fleet(path: str | Path) -> Fleet:
     """Read and validate a fleet file: YAML, JSON or columnar ``.npz``, by suffix
     (:mod:`edgetune.fleet.formats`; every format through the bounded reader of :mod:`edgetune.inputs`)."""
-    from edgetune.fleet.formats import fleet_format, load_npz, read_document
+    from edgetune.fleet.formats import fleet_format, read_document, read_npz
 
-    if fleet_format(path) == "npz":
-        return load_npz(path)
-    return fleet_from_dict(read_document(path), source=Path(path).name)
+    source = Path(path).name
+    if fleet_format(path) != "npz":
+        return fleet_from_dict(read_document(path), source=source)
+    cols, meta = read_npz(path)  # columnar: header by pydantic, columns by numpy, no per-node objects
+    try:
+        header = FleetHeader.model_validate(meta)
+    except ValidationError as exc:
+        raise from_pydantic(exc, source) from None
+    return fleet_from_columns(FleetColumns(**cols), header, source)
 
 
 def save_fleet(fleet: Fleet, path: str | Path) -> Path:
