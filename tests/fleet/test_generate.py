@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from edgetune.errors import InputError
-from edgetune.fleet.generate import SETUPS, generate_fleet
+from edgetune.fleet.generate import SETUPS, generate_fleet, round_like_python
 from edgetune.network.model import Topology
 
 
@@ -103,3 +105,21 @@ def test_vectorised_generator_draws_the_fleet_it_drew_before(n: int, npg: int, s
     want = _generate_by_node(n, setup, np.random.default_rng(n), npg)
     got = generate_fleet(n, setup, np.random.default_rng(n), GeneratorConfig(nodes_per_gateway=npg), seed=3)
     assert got.model_dump() == want
+
+
+@given(
+    st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), min_size=1, max_size=50),
+    st.integers(min_value=0, max_value=6),
+)
+@example([2.675, 0.125, 0.375, 1.00005, 16.00005, 2.5e-5, 1e9 - 0.5], 2)
+@example([0.00015, 0.00025, 12.34565, 7.5e-5], 4)
+def test_round_like_python_is_pythons_round(values: list[float], ndigits: int) -> None:
+    got = round_like_python(np.asarray(values, dtype=np.float64), ndigits)
+    assert got.tolist() == [round(v, ndigits) for v in values]
+
+
+def test_round_like_python_on_decimal_halves() -> None:
+    # k.5 / 10**n: the values where scaling by 10**n can round across the half
+    for ndigits in (4, 5):
+        values = np.asarray((np.arange(200_000) + 0.5) / 10.0**ndigits, dtype=np.float64)
+        assert round_like_python(values, ndigits).tolist() == [round(v, ndigits) for v in values.tolist()]

@@ -82,8 +82,12 @@ def files_under(folder: Path) -> set[str]:
 
 
 @functools.cache
-def _parser() -> argparse.ArgumentParser:
+def _full_parser() -> argparse.ArgumentParser:
     return _build_parser()  # the real builder, bound when this module was imported
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    return _full_parser()  # the whole parser serves every command (main asks for one command's)
 
 
 def run_main(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> Result:

@@ -46,7 +46,7 @@ def _generate(args: argparse.Namespace) -> int:
     check_output(args.out, "--out")
     fleet = resolve_fleet(spec)
     save_fleet(fleet, args.out)
-    print(f"wrote {args.out}: {len(fleet.nodes)} nodes, {len(fleet.gateways)} gateways, setup {fleet.setup}")
+    print(f"wrote {args.out}: {fleet.n_nodes} nodes, {fleet.n_gateways} gateways, setup {fleet.setup}")
     return 0
 
 
@@ -58,12 +58,12 @@ def _show(args: argparse.Namespace) -> int:
 
     fleet = load_fleet(args.fleet)
     top = Topology.from_fleet(fleet)
-    compute = np.array([n.compute for n in fleet.nodes])
+    compute = fleet.arrays().compute
 
     def stats(name: str, v: np.ndarray) -> str:
         return f"{name:<22} mean {v.mean():9.3f}  min {v.min():9.3f}  max {v.max():9.3f}"
 
-    print(f"{args.fleet}: setup {fleet.setup}, {len(fleet.nodes)} nodes, {len(fleet.gateways)} gateways")
+    print(f"{args.fleet}: setup {fleet.setup}, {fleet.n_nodes} nodes, {fleet.n_gateways} gateways")
     print(stats("compute", compute))
     print(stats("e2e bandwidth (Mbps)", top.path_bandwidth_mbps()))
     print(stats("e2e delay (ms)", top.path_delay_ms()))

@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
     spec = build_spec(args, SIMULATION_FLAGS, {"run": {"engine": "simulated"}})
     fleet = load_fleet(args.fleet)
     check_output(args.out, "--out")
-    spec = spec.replace(fleet=type(spec.fleet)(file=args.fleet, nodes=len(fleet.nodes)))
+    spec = spec.replace(fleet=type(spec.fleet)(file=args.fleet, nodes=fleet.n_nodes))
     bar = tqdm(total=spec.run.epochs, desc=f"simulate {spec.run.policy}", unit="epoch", disable=args.quiet, leave=False)
 
     def tick(_ep: object) -> None:
@@ -66,9 +66,9 @@ def _run(args: argparse.Namespace) -> int:
     written = record.save(args.out, args.record_format)
     if not args.quiet:
         print(
-            f"{spec.run.policy}: {len(fleet.nodes)} nodes, completion {record.completion_time_s:,.1f} virtual s, "
+            f"{spec.run.policy}: {fleet.n_nodes} nodes, completion {record.completion_time_s:,.1f} virtual s, "
             f"energy {record.energy['total_j']:,.0f} J, active per epoch {[len(e.active) for e in record.epochs]}"
         )
-        compact = writes_compact(args.record_format, len(fleet.nodes))
+        compact = writes_compact(args.record_format, fleet.n_nodes)
         print(f"wrote {written}" + (f" (+ {arrays_path(written).name})" if compact else ""))
     return 0

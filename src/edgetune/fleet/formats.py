@@ -1,7 +1,9 @@
 """Fleet file formats, chosen by suffix: YAML (``.yaml``/``.yml``), JSON (``.json``) and columnar ``.npz``.
 
-All three hold the same document (the :class:`~edgetune.fleet.schema.Fleet` model) and go through the
-same pydantic validation; only the parsing differs:
+All three hold the same document (the :class:`~edgetune.fleet.schema.Fleet` model) and are checked by
+the same rules; YAML and JSON by pydantic node by node, npz column by column with numpy
+(:func:`~edgetune.fleet.schema.check_columns`, against the same ``BOUNDS``; the fleet is then built
+without per-node objects, see :class:`~edgetune.fleet.schema.Fleet`):
 
 * **YAML** (also any other suffix, as before formats existed) is parsed with libyaml
   (``yaml.CSafeLoader``) when PyYAML was built with it, else with the pure-Python ``SafeLoader``
@@ -11,10 +13,10 @@ same pydantic validation; only the parsing differs:
   field (``node_id``, ``node_name``, ``node_compute``, ..., ``node_link_bandwidth_mbps``), one per switch
   field (``switch_id``, ``switch_kind``, ``switch_parent``, ``switch_has_uplink``, ``switch_uplink_*``),
   ``node_gateway`` as a row of the switch arrays, and ``meta``: a JSON string with ``version``, ``setup``,
-  ``seed`` and ``orchestrator``. It is read with ``allow_pickle=False`` (no code runs on load), and a user
-  inspects it with ``numpy.load("fleet.npz")`` or ``edgetune fleet show``. Parquet would need pyarrow,
-  which edgetune does not depend on; npz loads in a fraction of the validation's time, so it would not
-  be faster.
+  ``seed`` and ``orchestrator`` (:class:`~edgetune.fleet.schema.FleetColumns` names the arrays). It is
+  read with ``allow_pickle=False`` (no code runs on load), and a user inspects it with
+  ``numpy.load("fleet.npz")`` or ``edgetune fleet show``. Parquet would need pyarrow, which edgetune
+  does not depend on; a million-node npz loads in well under a second, so it would not be faster.
 
 Floats are float64 and ids int64 in every format, so a fleet round-trips exactly through all three.
 """
@@ -32,7 +34,7 @@ import yaml
 
 from edgetune.errors import InputError
 from edgetune.inputs import parse_json, parse_yaml, read_bytes, read_text
-from edgetune.io import atomic_write_bytes, atomic_write_text
+from edgetune.io import atomic_write_text, atomic_write_with
 
 #: Largest fleet file read (a 1,000,000-node fleet is ~150 MB as npz, ~250 MB as JSON).
 MAX_FLEET_BYTES = 512 * 1024 * 1024
@@ -40,7 +42,28 @@ MAX_FLEET_BYTES = 512 * 1024 * 1024
 #: Suffixes and their format.
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".npz": "npz"}
 
-_NODE_FLOATS = ("compute", "idle_power_w", "busy_power_w", "radio_j_per_mb")
+#: The arrays of an npz fleet besides ``meta`` (the fields of :class:`~edgetune.fleet.schema.FleetColumns`,
+#: in its order; a test keeps the two equal). This module does not import the schema, which imports it.
+NPZ_COLUMNS: tuple[str, ...] = (
+    "node_id",
+    "node_name",
+    "node_gateway",
+    "node_compute",
+    "node_idle_power_w",
+    "node_busy_power_w",
+    "node_radio_j_per_mb",
+    "node_link_bandwidth_mbps",
+    "node_link_delay_ms",
+    "node_link_loss_pct",
+    "switch_id",
+    "switch_kind",
+    "switch_parent",
+    "switch_has_parent",
+    "switch_has_uplink",
+    "switch_uplink_bandwidth_mbps",
+    "switch_uplink_delay_ms",
+    "switch_uplink_loss_pct",
+)
 _LINK = ("bandwidth_mbps", "delay_ms", "loss_pct")
 
 
@@ -76,11 +99,11 @@ def read_document(path: str | Path) -> Any:
 
 
 def write_fleet(fleet: Any, path: str | Path) -> Path:
-    """Write ``fleet`` (a :class:`~edgetune.fleet.schema.Fleet`; this module does not import the schema,
-    which imports it) atomically in the format its suffix names."""
+    """Write ``fleet`` (a :class:`~edgetune.fleet.schema.Fleet`) atomically in the format its suffix names
+    (npz: straight from :meth:`~edgetune.fleet.schema.Fleet.columns`)."""
     fmt = fleet_format(path)
     if fmt == "npz":
-        return atomic_write_bytes(path, _npz_bytes(fleet))
+        return atomic_write_with(path, lambda tmp: _write_npz(fleet, tmp))
     data = fleet.model_dump(mode="json", exclude_none=True)
     if fmt == "json":
         return atomic_write_text(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
@@ -88,29 +111,9 @@ def write_fleet(fleet: Any, path: str | Path) -> Path:
 
 
 # -- npz ---------------------------------------------------------------------------------------------
-def _npz_bytes(fleet: Any) -> bytes:
-    nodes, switches = fleet.nodes, fleet.switches
-    row = {s.id: k for k, s in enumerate(switches)}
-    cols: dict[str, np.ndarray] = {
-        "node_id": np.fromiter((n.id for n in nodes), dtype=np.int64, count=len(nodes)),
-        "node_name": np.asarray([n.name for n in nodes], dtype=np.str_),
-        "node_gateway": np.fromiter((row[n.gateway] for n in nodes), dtype=np.int64, count=len(nodes)),
-    }
-    for name in _NODE_FLOATS:
-        cols[f"node_{name}"] = np.fromiter((getattr(n, name) for n in nodes), dtype=np.float64, count=len(nodes))
-    for name in _LINK:
-        cols[f"node_link_{name}"] = np.fromiter(
-            (getattr(n.link, name) for n in nodes), dtype=np.float64, count=len(nodes)
-        )
-    cols["switch_id"] = np.asarray([s.id for s in switches], dtype=np.str_)
-    cols["switch_kind"] = np.asarray([s.kind for s in switches], dtype=np.str_)
-    cols["switch_parent"] = np.asarray([s.parent or "" for s in switches], dtype=np.str_)
-    cols["switch_has_parent"] = np.asarray([s.parent is not None for s in switches], dtype=bool)
-    cols["switch_has_uplink"] = np.asarray([s.uplink is not None for s in switches], dtype=bool)
-    for name in _LINK:
-        cols[f"switch_uplink_{name}"] = np.asarray(
-            [getattr(s.uplink, name) if s.uplink else 0.0 for s in switches], dtype=np.float64
-        )
+def _write_npz(fleet: Any, path: Path) -> None:
+    """Stream the columns into ``path`` (no second copy of the file in memory, ~130 MB at 1M nodes)."""
+    cols: dict[str, np.ndarray] = dict(fleet.columns().as_dict())
     meta = {
         "version": fleet.version,
         "setup": fleet.setup,
@@ -118,9 +121,8 @@ def _npz_bytes(fleet: Any) -> bytes:
         "orchestrator": fleet.orchestrator.model_dump(mode="json", exclude_none=True),
     }
     cols["meta"] = np.asarray(json.dumps(meta))
-    buf = io.BytesIO()
-    np.savez(buf, **cols)  # type: ignore[arg-type]
-    return buf.getvalue()
+    with path.open("wb") as fh:  # a file object: np.savez would add ".npz" to a path
+        np.savez(fh, **cols)  # type: ignore[arg-type]
 
 
 def _check_npz_sizes(raw: bytes, source: str) -> None:
@@ -141,28 +143,15 @@ def _check_npz_sizes(raw: bytes, source: str) -> None:
                 raise InputError(source, "<npz>", f"unpacks to more than the limit of {MAX_FLEET_BYTES} bytes")
 
 
-def _npz_document(raw: bytes, source: str) -> dict[str, Any]:
+def _npz_arrays(raw: bytes, source: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The :data:`NPZ_COLUMNS` arrays and the parsed ``meta`` of an npz fleet; nothing validated yet."""
     try:
         _check_npz_sizes(raw, source)
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             cols = {k: z[k] for k in z.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(source, "<npz>", f"malformed npz: {exc}") from None
-    need = [
-        "meta",
-        "node_id",
-        "node_name",
-        "node_gateway",
-        *(f"node_{n}" for n in _NODE_FLOATS),
-        *(f"node_link_{n}" for n in _LINK),
-        "switch_id",
-        "switch_kind",
-        "switch_parent",
-        "switch_has_parent",
-        "switch_has_uplink",
-        *(f"switch_uplink_{n}" for n in _LINK),
-    ]
-    missing = [k for k in need if k not in cols]
+    missing = [k for k in ("meta", *NPZ_COLUMNS) if k not in cols]
     if missing:
         raise InputError(source, "<npz>", f"missing arrays: {', '.join(missing)}")
     try:
@@ -171,34 +160,59 @@ def _npz_document(raw: bytes, source: str) -> dict[str, Any]:
         raise InputError(source, "meta", f"malformed JSON: {exc.msg}") from None
     if not isinstance(meta, dict):
         raise InputError(source, "meta", "must be a JSON object")
+    return {k: cols[k] for k in NPZ_COLUMNS}, meta
+
+
+def read_npz(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read an npz fleet through the bounded reader: its :data:`NPZ_COLUMNS` arrays and its ``meta``.
+
+    Validation is the caller's (:func:`edgetune.fleet.schema.load_fleet` checks the columns with numpy).
+    """
+    return _npz_arrays(read_bytes(Path(path), "--fleet", MAX_FLEET_BYTES), Path(path).name)
+
+
+def node_docs(cols: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The ``nodes`` of the document that npz columns hold (plain Python values)."""
+    gw_names = cols["switch_id"].tolist()
+    rows = zip(*(cols[k].tolist() for k in NPZ_COLUMNS[:10]), strict=True)  # the node_* columns, in order
+    return [
+        {
+            "id": i,
+            "name": name,
+            "compute": c,
+            "idle_power_w": idle,
+            "busy_power_w": busy,
+            "radio_j_per_mb": radio,
+            "gateway": gw_names[g],
+            "link": {"bandwidth_mbps": bw, "delay_ms": d, "loss_pct": loss},
+        }
+        for i, name, g, c, idle, busy, radio, bw, d, loss in rows
+    ]
+
+
+def switch_docs(cols: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The ``switches`` of the document that npz columns hold (only the keys a document would hold)."""
+    docs: list[dict[str, Any]] = []
+    rows = zip(*(cols[k].tolist() for k in NPZ_COLUMNS[10:]), strict=True)
+    for sid, kind, parent, has_parent, has_uplink, bw, d, loss in rows:
+        doc: dict[str, Any] = {"id": sid, "kind": kind}
+        if has_parent:
+            doc["parent"] = parent
+        if has_uplink:
+            doc["uplink"] = {"bandwidth_mbps": bw, "delay_ms": d, "loss_pct": loss}
+        docs.append(doc)
+    return docs
+
+
+def _npz_document(raw: bytes, source: str) -> dict[str, Any]:
+    """The document an npz fleet holds; its arrays must fit together (validation is the caller's)."""
+    cols, meta = _npz_arrays(raw, source)
     n_nodes, n_switches = cols["node_id"].shape[0], cols["switch_id"].shape[0]
-    for key in need[1:]:
+    for key in NPZ_COLUMNS:
         want = n_nodes if key.startswith("node_") else n_switches
         if cols[key].ndim != 1 or cols[key].shape[0] != want:
             raise InputError(source, key, f"must be a 1-D array of {want} entries")
     gw_row = cols["node_gateway"]
     if gw_row.size and (gw_row.dtype.kind not in "iu" or gw_row.min() < 0 or gw_row.max() >= n_switches):
         raise InputError(source, "node_gateway", f"must be rows of the switch arrays (0..{n_switches - 1})")
-    switch_ids = cols["switch_id"].tolist()
-    switches: list[dict[str, Any]] = []
-    for k, sid in enumerate(switch_ids):
-        s: dict[str, Any] = {"id": sid, "kind": str(cols["switch_kind"][k])}
-        if bool(cols["switch_has_parent"][k]):
-            s["parent"] = str(cols["switch_parent"][k])
-        if bool(cols["switch_has_uplink"][k]):
-            s["uplink"] = {n: float(cols[f"switch_uplink_{n}"][k]) for n in _LINK}
-        switches.append(s)
-    floats = {n: cols[f"node_{n}"].tolist() for n in _NODE_FLOATS}
-    links = {n: cols[f"node_link_{n}"].tolist() for n in _LINK}
-    gw_names = [switch_ids[g] for g in gw_row.tolist()]
-    nodes = [
-        {
-            "id": nid,
-            "name": name,
-            **{n: floats[n][k] for n in _NODE_FLOATS},
-            "gateway": gw_names[k],
-            "link": {n: links[n][k] for n in _LINK},
-        }
-        for k, (nid, name) in enumerate(zip(cols["node_id"].tolist(), cols["node_name"].tolist(), strict=True))
-    ]
-    return {**meta, "switches": switches, "nodes": nodes}
+    return {**meta, "switches": switch_docs(cols), "nodes": node_docs(cols)}

@@ -181,26 +181,29 @@ class Topology:
 
     @classmethod
     def from_fleet(cls, fleet: Fleet) -> Topology:
-        """Build the arrays from a validated fleet."""
-        gws = fleet.gateways
-        gw_index = {s.id: k for k, s in enumerate(gws)}
-        nodes = fleet.nodes
+        """Build the arrays from a validated fleet (from its columns: no loop over nodes)."""
+        c = fleet.columns()
+        gw_rows = np.flatnonzero(c.switch_kind == "gateway")
+        gw_index = np.full(c.switch_kind.shape[0], -1, dtype=np.int64)
+        gw_index[gw_rows] = np.arange(gw_rows.shape[0])
+        has_uplink = c.switch_has_uplink[gw_rows]  # always true for a validated fleet
 
-        def arr(values: list[float]) -> FloatArray:
-            return np.asarray(values, dtype=np.float64)
+        def uplink(values: FloatArray, missing: float) -> FloatArray:
+            return np.asarray(np.where(has_uplink, values[gw_rows], missing), dtype=np.float64)
 
+        link = fleet.orchestrator.link
         return cls(
-            node_ids=np.asarray([n.id for n in nodes], dtype=np.int64),
-            access_bw_mbps=arr([n.link.bandwidth_mbps for n in nodes]),
-            access_delay_ms=arr([n.link.delay_ms for n in nodes]),
-            access_loss_pct=arr([n.link.loss_pct for n in nodes]),
-            gateway=np.asarray([gw_index[n.gateway] for n in nodes], dtype=np.int64),
-            gateway_bw_mbps=arr([s.uplink.bandwidth_mbps if s.uplink else math.inf for s in gws]),
-            gateway_delay_ms=arr([s.uplink.delay_ms if s.uplink else 0.0 for s in gws]),
-            gateway_loss_pct=arr([s.uplink.loss_pct if s.uplink else 0.0 for s in gws]),
-            core_bw_mbps=fleet.orchestrator.link.bandwidth_mbps,
-            core_delay_ms=fleet.orchestrator.link.delay_ms,
-            core_loss_pct=fleet.orchestrator.link.loss_pct,
+            node_ids=c.node_id,
+            access_bw_mbps=c.node_link_bandwidth_mbps,
+            access_delay_ms=c.node_link_delay_ms,
+            access_loss_pct=c.node_link_loss_pct,
+            gateway=gw_index[c.node_gateway],
+            gateway_bw_mbps=uplink(c.switch_uplink_bandwidth_mbps, math.inf),
+            gateway_delay_ms=uplink(c.switch_uplink_delay_ms, 0.0),
+            gateway_loss_pct=uplink(c.switch_uplink_loss_pct, 0.0),
+            core_bw_mbps=link.bandwidth_mbps,
+            core_delay_ms=link.delay_ms,
+            core_loss_pct=link.loss_pct,
         )
 
     @property
