@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgetune.fleet.schema import Fleet, LinkSpec, NodeSpec, OrchestratorSpec, SwitchSpec
@@ -46,6 +46,7 @@ def test_energy_by_hand() -> None:
 _pos = st.floats(0.0, 1e4, allow_nan=False)
 
 
+@settings(deadline=None, max_examples=50)  # builds a fleet per example: slow on a loaded machine
 @given(
     powers=st.lists(st.tuples(_pos, _pos, st.floats(0.0, 10.0)), min_size=1, max_size=20),
     busy=st.lists(st.floats(0.0, 1e5), min_size=20, max_size=20),
@@ -78,3 +79,17 @@ def test_sequential_sum_differs_from_pairwise_where_it_matters() -> None:
     # why not np.sum: pairwise addition gives another last bit on some inputs
     vals = np.array([1.0, 1e100, 1.0, -1e100] * 3)
     assert sequential_sum(vals) == sum(vals.tolist()) == pytest.approx(0.0)
+
+
+def test_epoch_energy_by_hand_from_dict_and_view_metrics() -> None:
+    from edgetune.orchestrator.energy import epoch_energy_j
+    from edgetune.orchestrator.record import EpochRecord
+    from edgetune.selection.base import MetricsTable
+
+    fleet = _fleet([(2.0, 10.0, 0.5), (1.0, 4.0, 0.1), (3.0, 5.0, 1.0)])  # ids 100, 99, 98
+    table = MetricsTable(ids=[100, 98], values=np.array([[30.0, 1, 1, 0, 3.0], [30.0, 1, 1, 0, 20.0]]))
+    for metrics in (table.to_json(), {i: dict(table.to_json()[i]) for i in (100, 98)}):
+        ep = EpochRecord(1, 5.0, 15.0, [100, 98], metrics, {}, [], None, upload_bytes=4_000_000)
+        # 100: 10 W x 3 s + 2 W x 7 s + 0.5 J/MB x 2 MB = 45; 99: idle 1 W x 10 s = 10;
+        # 98: busy capped at the 10 s epoch, 5 W x 10 s + 1 J/MB x 2 MB = 52
+        assert epoch_energy_j(fleet, ep) == 45.0 + 10.0 + 52.0
