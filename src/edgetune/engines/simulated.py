@@ -28,6 +28,7 @@ from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig, NorthboundAPI, SimulatedMonitor
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
 from edgetune.orchestrator.engine import EngineReport, Payloads, ReportTable, RoundResult
+from edgetune.selection.ids import NodeValues
 
 MB = 1_000_000
 
@@ -128,8 +129,11 @@ class SimulatedEngine(RegisteredEngine):
         """Model + partition to every node, concurrently, from t = 0."""
         self.cluster.send_down(node_ids, self.workload.model_bytes + self._partition_bytes())
         part = self._partition_bytes()
+        ids = self.fleet.arrays().ids
         return Payloads(
-            {i: part for i in self._ids}, float(self.workload.upload_bytes), float(self.workload.model_bytes)
+            NodeValues(ids, np.full(ids.shape, part)),
+            float(self.workload.upload_bytes),
+            float(self.workload.model_bytes),
         )
 
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:

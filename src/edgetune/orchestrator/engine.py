@@ -177,7 +177,7 @@ class Payloads:
     ``broadcast_bytes``: what every node receives after each epoch.
     """
 
-    data_bytes: dict[int, float]
+    data_bytes: Mapping[int, float]  # a dict, or a NodeValues over columns (engines of many nodes)
     update_bytes: float
     broadcast_bytes: float
 

@@ -113,6 +113,17 @@ def _by_position(values: Any, index: IdIndex) -> NDArray[np.float64]:
     return arr if arr.shape == (len(index),) else np.full(len(index), np.nan)
 
 
+def _partition_bytes(data_bytes: Mapping[int, float], ids: NDArray[np.int64]) -> NodeValues:
+    """Every node's partition size, in fleet order (``KeyError`` for a node the engine did not size)."""
+    if isinstance(data_bytes, NodeValues):
+        values, found = data_bytes.lookup(ids)
+        if not found.all():
+            raise KeyError(int(ids[np.flatnonzero(~found)[0]]))
+    else:
+        values = np.fromiter((float(data_bytes[i]) for i in ids.tolist()), dtype=np.float64, count=len(ids))
+    return NodeValues(ids, values)
+
+
 ProgressFn = Callable[[EpochRecord], None]
 EpochHook = Callable[[LoopState], None]
 
@@ -239,7 +250,7 @@ class Orchestrator:
                 record.pre_training_loss = engine.evaluate()  # line 2
                 payloads = engine.distribute(nodes)  # lines 3-4
                 context = self._policy_context(nodes, payloads)
-                record.data_bytes = {i: float(context.data_bytes[i]) for i in nodes}
+                record.data_bytes = _partition_bytes(context.data_bytes, cols.ids)
                 self.policy.start(context)
                 state = LoopState(record=record, active=list(nodes))
             else:

@@ -108,7 +108,7 @@ class RunRecord:
     engine_info: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, Any] = field(default_factory=dict)
     #: Each node's partition size (the engine's ``Payloads.data_bytes``), the unit of ``data_fraction``.
-    data_bytes: dict[int, float] = field(default_factory=dict)
+    data_bytes: Mapping[int, float] = field(default_factory=dict)
     target_loss: float | None = None
     time_to_target_s: float | None = None
     data_fraction: float | None = None

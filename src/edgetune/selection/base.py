@@ -89,6 +89,9 @@ class MetricsTable:
             return MetricsView(self.ids, self.values)
         ids = np.asarray(self.ids, dtype=np.int64)
         wanted = np.fromiter(keep, dtype=np.int64) if not isinstance(keep, np.ndarray) else keep
+        k = len(wanted)
+        if k <= len(ids) and np.array_equal(ids[:k], wanted):  # the loop's case: kept rows come first
+            return MetricsView(self.ids[:k], self.values[:k])
         rows = np.flatnonzero(IdIndex.build(wanted).contains(ids))
         return MetricsView(ids[rows].tolist(), self.values[rows])
 

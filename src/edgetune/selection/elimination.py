@@ -44,8 +44,17 @@ def weakest_first(ids: NDArray[np.int64], scores: NDArray[np.float64]) -> NDArra
     """Positions of ``ids`` from weakest to strongest score; ties: the larger id is weaker.
 
     The order of ``sorted(ids, key=lambda i: (score[i], -i))`` for finite scores, as one
-    :func:`numpy.lexsort` (last key first: by score, then by descending id).
+    :func:`numpy.lexsort` (last key first: by score, then by descending id), or, where the ids ascend,
+    one stable sort of the reversed scores (the same order, one sort instead of two).
+
+    >>> weakest_first(np.array([1, 2, 3]), np.array([0.5, 0.1, 0.5])).tolist()
+    [1, 2, 0]
     """
+    ids = np.asarray(ids, dtype=np.int64)
+    n = ids.shape[0]
+    if n > 1 and bool(np.all(ids[1:] > ids[:-1])):  # ids ascending (fleet order): one stable sort
+        # reversed, ties keep descending-id order under a stable sort
+        return np.asarray(n - 1 - np.argsort(np.asarray(scores)[::-1], kind="stable"), dtype=np.int64)
     return np.asarray(np.lexsort((-ids, scores)), dtype=np.int64)
 
 
