@@ -114,3 +114,19 @@ def test_vectorised_ne_equals_the_pure_python_one(
     table = NodeValues.from_mapping(scores)
     assert ne.select(1, epochs, n_initial, active, table) == expected
     assert all(type(i) is int for i in ne.select(1, epochs, n_initial, active, table))
+
+
+@given(
+    ids=st.lists(st.integers(-50, 50), unique=True, max_size=40),
+    data=st.data(),
+    ascending=st.booleans(),
+)
+def test_weakest_first_is_the_sorted_order_with_ascending_or_any_ids(
+    ids: list[int], data: st.DataObject, ascending: bool
+) -> None:
+    # ascending ids take the one-sort path, others the lexsort path: both give sorted()'s order
+    ids = sorted(ids) if ascending else ids
+    scores = [data.draw(_score) for _ in ids]
+    order = weakest_first(np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64)).tolist()
+    want = sorted(range(len(ids)), key=lambda k: (scores[k], -ids[k]))
+    assert order == want
