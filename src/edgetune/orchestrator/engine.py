@@ -16,6 +16,12 @@ Seven hooks, each tagged with the line of Algorithm 1 (paper 000) it serves::
     now_s         the clock epochs are timed by
     finish        end of run: release resources, report per-node usage (energy model)
 
+Replies and usage come as ``{node id: NodeReport}`` / ``{node id: NodeUsage}`` dicts from engines of a
+few nodes (in-process, Flower, testbed), or as columns from engines of many (:class:`ReportTable`,
+:class:`UsageTable`, read-only mappings over numpy arrays; the simulated engine). The loop reads both
+as columns (issue 17: at 100,000 nodes one Python object per node and epoch cost as much as the
+simulation's arithmetic).
+
 Checkpointing is not the loop's business: engines that can be resumed also implement
 :class:`Resumable`, which the runs layer (:mod:`edgetune.runs`) uses after every epoch.
 """
