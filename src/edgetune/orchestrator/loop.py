@@ -18,6 +18,10 @@ calculation", which holds only when the divisor is the number of gradients summe
 stated intent: the update is the mean of the gradients received this epoch (FedSGD), so with equal
 partitions it equals one SGD step on the union of those partitions (docs/selection.md).
 
+Per-node state lives in numpy columns by fleet position (``Fleet.arrays()``), and replies are read as
+columns (:class:`~edgetune.orchestrator.engine.ReportTable`), so an epoch costs no Python work per node
+(issue 17). A NaN training loss counts as no loss reported (the node's previous loss is kept).
+
 The loop never reads the fleet's ground-truth links: bandwidth, delay and loss come only from the
 :class:`~edgetune.network.monitor.NorthboundAPI`; compute power is what the fine-tuning initiator
 declared for each device (Sec. III-A) and training time is what the node reported.
@@ -226,7 +230,7 @@ class Orchestrator:
         return RunRecord(
             policy=self.policy.name,
             config=config,
-            nodes=list(self.fleet.node_ids),
+            nodes=self.fleet.arrays().ids.tolist(),
             time_base=self.engine.time_base,
         )
 
