@@ -93,3 +93,33 @@ def test_record_json_contract() -> None:
     assert set(ep) >= {"epoch", "start_s", "end_s", "active", "metrics", "scores", "eliminated", "loss"}
     assert ep["epoch"] == 1
     assert set(ep["metrics"]["0"]) == {"compute", "bandwidth_mbps", "delay_ms", "loss_pct", "train_time_s"}
+
+
+def test_resume_from_a_checkpoint_with_per_node_dicts_equals_the_whole_run() -> None:
+    """Checkpoints written before issue 17 held training times and losses as ``{id: value}`` dicts."""
+    import pickle
+
+    import numpy as np
+
+    from edgetune.selection import PolicyConfig
+
+    def parts() -> tuple:  # type: ignore[type-arg]
+        engine = ScriptedEngine({i: 2.0 + i for i in range(5)}, fail={2: {3}})
+        nb = StubNorthbound({i: (b, 50.0, 1.0) for i, b in BANDWIDTH.items()})
+        return engine, make_policy("ne", PolicyConfig(rejoin=True)), nb
+
+    engine, policy, nb = parts()
+    saved: list[bytes] = []
+
+    def keep(state: object) -> None:
+        saved.append(pickle.dumps((state, engine, policy, nb)))
+
+    whole = Orchestrator(engine, policy, nb, make_fleet([30.0] * 5), OrchestratorConfig(epochs=4), on_epoch=keep).run()
+    state, engine2, policy2, nb2 = pickle.loads(saved[1])  # after epoch 2
+    times, losses = state.last_train_time_s, state.last_train_loss
+    assert times.tolist() == [2.0, 3.0, 4.0, 5.0, 6.0] and np.isnan(losses).all()  # by fleet position
+    state.last_train_time_s = {i: t for i, t in enumerate(times.tolist())}  # the old form
+    state.last_train_loss = {}
+    rest = Orchestrator(engine2, policy2, nb2, make_fleet([30.0] * 5), OrchestratorConfig(epochs=4)).run(resume=state)
+    assert rest.to_json() == whole.to_json()
+    assert isinstance(state.last_train_time_s, np.ndarray)  # converted on resume

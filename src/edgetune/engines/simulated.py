@@ -27,7 +27,8 @@ from edgetune.fleet.faults import FaultSpec, split_round
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import MonitorConfig, NorthboundAPI, SimulatedMonitor
 from edgetune.network.simulated import NetworkConfig, SimulatedNetwork
-from edgetune.orchestrator.engine import EngineReport, NodeReport, Payloads, RoundResult
+from edgetune.orchestrator.engine import EngineReport, Payloads, ReportTable, RoundResult
+from edgetune.selection.ids import NodeValues
 
 MB = 1_000_000
 
@@ -103,7 +104,7 @@ class SimulatedEngine(RegisteredEngine):
         self.workload = workload or SimWorkload()
         self.faults = faults or FaultSpec()
         self._ids = fleet.node_ids
-        self._compute = np.asarray([n.compute for n in fleet.nodes], dtype=np.float64)
+        self._compute = fleet.arrays().compute
 
     @classmethod
     def build(cls, ctx: BuildContext) -> SimulatedEngine:
@@ -128,8 +129,11 @@ class SimulatedEngine(RegisteredEngine):
         """Model + partition to every node, concurrently, from t = 0."""
         self.cluster.send_down(node_ids, self.workload.model_bytes + self._partition_bytes())
         part = self._partition_bytes()
+        ids = self.fleet.arrays().ids
         return Payloads(
-            {i: part for i in self._ids}, float(self.workload.upload_bytes), float(self.workload.model_bytes)
+            NodeValues(ids, np.full(ids.shape, part)),
+            float(self.workload.upload_bytes),
+            float(self.workload.model_bytes),
         )
 
     def train_round(self, epoch: int, active: Sequence[int]) -> RoundResult:
@@ -152,10 +156,13 @@ class SimulatedEngine(RegisteredEngine):
             compute_s = compute_s * np.asarray([slow.get(i, 1.0) for i in active])
         grad = self.workload.upload_bytes
         arrivals = self.cluster.compute_and_upload(active, compute_s, grad)
-        reports = {
-            int(i): NodeReport(node_id=int(i), train_time_s=float(c), upload_bytes=int(grad), arrived_s=float(a))
-            for i, c, a in zip(active, compute_s, arrivals, strict=True)
-        }
+        ids = np.asarray(active, dtype=np.int64).reshape(-1)
+        reports = ReportTable(
+            ids=ids,
+            train_time_s=np.asarray(compute_s, dtype=np.float64).reshape(-1),
+            upload_bytes=np.full(ids.shape, int(grad), dtype=np.int64),
+            arrived_s=np.asarray(arrivals, dtype=np.float64).reshape(-1),
+        )
         return RoundResult(reports=reports, failed=failed)
 
     def apply_update(self, result: RoundResult, learning_rate: float) -> None:

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from edgetune.network.model import one_blas_thread
 from edgetune.network.monitor import SimulatedMonitor
 from edgetune.network.simulated import SimulatedNetwork
-from edgetune.orchestrator.engine import NodeUsage
+from edgetune.orchestrator.engine import UsageTable
 
 
 class VirtualCluster:
@@ -84,10 +84,10 @@ class VirtualCluster:
         """Spend ``seconds`` at the orchestrator (aggregation, evaluation)."""
         self.clock_s += max(seconds, 0.0)
 
-    def usage(self) -> dict[int, NodeUsage]:
-        """Busy seconds and bytes moved per node id."""
-        ids = self.network.topology.node_ids
-        return {
-            int(i): NodeUsage(busy_s=float(self.busy_s[k]), bytes_moved=float(self.network.bytes_moved[k]))
-            for k, i in enumerate(ids)
-        }
+    def usage(self) -> UsageTable:
+        """Busy seconds and bytes moved per node id (columns, copied: the run may go on)."""
+        return UsageTable(
+            ids=np.array(self.network.topology.node_ids, dtype=np.int64),
+            busy_s=np.array(self.busy_s, dtype=np.float64),
+            bytes_moved=np.array(self.network.bytes_moved, dtype=np.float64),
+        )

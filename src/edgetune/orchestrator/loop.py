@@ -18,6 +18,10 @@ calculation", which holds only when the divisor is the number of gradients summe
 stated intent: the update is the mean of the gradients received this epoch (FedSGD), so with equal
 partitions it equals one SGD step on the union of those partitions (docs/selection.md).
 
+Per-node state lives in numpy columns by fleet position (``Fleet.arrays()``), and replies are read as
+columns (:class:`~edgetune.orchestrator.engine.ReportTable`), so an epoch costs no Python work per node
+(issue 17). A NaN training loss counts as no loss reported (the node's previous loss is kept).
+
 The loop never reads the fleet's ground-truth links: bandwidth, delay and loss come only from the
 :class:`~edgetune.network.monitor.NorthboundAPI`; compute power is what the fine-tuning initiator
 declared for each device (Sec. III-A) and training time is what the node reported.
@@ -31,15 +35,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from edgetune.errors import InputError
 from edgetune.fleet.schema import Fleet
 from edgetune.network.monitor import NorthboundAPI
-from edgetune.orchestrator.energy import node_energy
-from edgetune.orchestrator.engine import Engine, EngineReport, NodeUsage
+from edgetune.orchestrator.energy import energy_columns, sequential_sum
+from edgetune.orchestrator.engine import Engine, EngineReport, NodeUsage, ReportTable, UsageTable
 from edgetune.orchestrator.record import EpochRecord, RunRecord, data_fraction, time_to_target_s
 from edgetune.selection.backoff import RetryBackoff
 from edgetune.selection.base import MetricsTable, PolicyContext, SelectionPolicy
+from edgetune.selection.ids import IdIndex, NodeValues
 
 
 @dataclass(frozen=True)
@@ -75,24 +81,51 @@ class LoopState:
         The record so far (epochs finished).
     active : list of int
         Nodes that train in the next epoch (line 11's ``active_nodes``).
-    last_train_time_s : dict
-        Latest reported training time of every node that ever trained (standby scoring).
-    last_train_loss : dict
-        Latest reported training loss of every node that reported one (statistical utility).
+    last_train_time_s : ndarray
+        Latest reported training time of every node, by position in ``Fleet.arrays().ids``; NaN
+        where the node never trained (standby scoring).
+    last_train_loss : ndarray
+        Latest reported training loss of every node, by fleet position; NaN where it reported none
+        (statistical utility).
     backoff : RetryBackoff
         Failure streaks: a node that keeps failing sits epochs out (:mod:`edgetune.selection.backoff`).
     """
 
     record: RunRecord
     active: list[int]
-    last_train_time_s: dict[int, float] = field(default_factory=dict)
-    last_train_loss: dict[int, float] = field(default_factory=dict)
+    last_train_time_s: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    last_train_loss: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     backoff: RetryBackoff = field(default_factory=RetryBackoff)
 
     @property
     def epochs_done(self) -> int:
         """Number of finished epochs."""
         return len(self.record.epochs)
+
+
+def _by_position(values: Any, index: IdIndex) -> NDArray[np.float64]:
+    """A per-node column by fleet position (NaN = none) from a column or an ``{id: value}`` dict (the
+    form of checkpoints written before issue 17)."""
+    if isinstance(values, Mapping):
+        out = np.full(len(index), np.nan)
+        if values:
+            pos, found = index.lookup(list(values))
+            vals = np.fromiter((float(v) for v in values.values()), dtype=np.float64, count=len(values))
+            out[pos[found]] = vals[found]
+        return out
+    arr = np.asarray(values, dtype=np.float64)
+    return arr if arr.shape == (len(index),) else np.full(len(index), np.nan)
+
+
+def _partition_bytes(data_bytes: Mapping[int, float], ids: NDArray[np.int64]) -> NodeValues:
+    """Every node's partition size, in fleet order (``KeyError`` for a node the engine did not size)."""
+    if isinstance(data_bytes, NodeValues):
+        values, found = data_bytes.lookup(ids)
+        if not found.all():
+            raise KeyError(int(ids[np.flatnonzero(~found)[0]]))
+    else:
+        values = np.fromiter((float(data_bytes[i]) for i in ids.tolist()), dtype=np.float64, count=len(ids))
+    return NodeValues(ids, values)
 
 
 ProgressFn = Callable[[EpochRecord], None]
@@ -155,17 +188,24 @@ class Orchestrator:
         self.record: RunRecord | None = None
 
     def _metrics(
-        self, node_ids: list[int], train_time_s: Mapping[int, float], train_loss: Mapping[int, float]
+        self,
+        positions: NDArray[np.int64],
+        train_time_s: NDArray[np.float64],
+        train_loss: NDArray[np.float64],
+        index: IdIndex,
     ) -> MetricsTable:
-        """Eq. 2's raw inputs for ``node_ids`` (nodes without network metrics are left out)."""
-        compute = {n.id: n.compute for n in self.fleet.nodes}
-        ids, net = self.northbound.path_arrays([i for i in node_ids if i in train_time_s])
+        """Eq. 2's raw inputs for the nodes at fleet ``positions`` (nodes without network metrics are
+        left out); training time and loss are columns by fleet position."""
+        cols = self.fleet.arrays()
+        asked = cols.ids[positions]
+        got, net = self.northbound.path_arrays(asked.tolist())
+        ids = np.asarray(got, dtype=np.int64).reshape(-1)
+        pos = positions if np.array_equal(ids, asked) else index.positions(ids)
         values = np.empty((len(ids), 5))
-        values[:, 0] = [compute[i] for i in ids]
+        values[:, 0] = cols.compute[pos]
         values[:, 1:4] = net
-        values[:, 4] = [train_time_s[i] for i in ids]
-        losses = np.asarray([train_loss.get(i, np.nan) for i in ids], dtype=np.float64)
-        return MetricsTable(ids=ids, values=values, train_loss=losses)
+        values[:, 4] = train_time_s[pos]
+        return MetricsTable(ids=ids.tolist(), values=values, train_loss=train_loss[pos].copy())
 
     def _policy_context(self, nodes: list[int], payloads: Any) -> PolicyContext:
         rng = self.policy_rng if self.policy_rng is not None else np.random.default_rng(0)
@@ -190,7 +230,7 @@ class Orchestrator:
         return RunRecord(
             policy=self.policy.name,
             config=config,
-            nodes=list(self.fleet.node_ids),
+            nodes=self.fleet.arrays().ids.tolist(),
             time_base=self.engine.time_base,
         )
 
@@ -202,7 +242,10 @@ class Orchestrator:
         """
         cfg = self.config
         engine = self.engine
-        nodes = list(self.fleet.node_ids)
+        cols = self.fleet.arrays()
+        index = IdIndex.build(cols.ids)
+        n_nodes = len(index)
+        nodes = cols.ids.tolist()
         finished = False
         try:
             if resume is None:
@@ -211,16 +254,16 @@ class Orchestrator:
                 record.pre_training_loss = engine.evaluate()  # line 2
                 payloads = engine.distribute(nodes)  # lines 3-4
                 context = self._policy_context(nodes, payloads)
-                record.data_bytes = {i: float(context.data_bytes[i]) for i in nodes}
+                record.data_bytes = _partition_bytes(context.data_bytes, cols.ids)
                 self.policy.start(context)
                 state = LoopState(record=record, active=list(nodes))
             else:
                 state = resume
                 record = state.record
                 self.record = record
+            state.last_train_time_s = last_train_time = _by_position(state.last_train_time_s, index)
+            state.last_train_loss = last_train_loss = _by_position(state.last_train_loss, index)
             active = state.active
-            last_train_time = state.last_train_time_s
-            last_train_loss = state.last_train_loss
             loss = record.epochs[-1].loss if record.epochs else record.pre_training_loss
             backoff = state.backoff
             for epoch in range(state.epochs_done + 1, cfg.epochs + 1):
@@ -228,24 +271,39 @@ class Orchestrator:
                 resting = backoff.resting(epoch, active)  # nodes that keep failing sit epochs out
                 asked = [i for i in active if i not in resting] if resting else active
                 result = engine.train_round(epoch, asked)  # lines 5-7
-                backoff.update(epoch, [i for i in asked if i not in result.reports], result.reports)
-                trained = [i for i in active if i in result.reports]
-                trained_set = set(trained)
-                for i in trained:
-                    last_train_time[i] = result.reports[i].train_time_s
-                    reported_loss = result.reports[i].train_loss
-                    if reported_loss is not None:
-                        last_train_loss[i] = reported_loss
-                candidates = list(trained)
+                reports = ReportTable.from_mapping(result.reports)
+                # every node by fleet position: who replied, and which row of the reports is theirs
+                rpos, rfound = index.lookup(reports.ids)
+                replied = np.zeros(n_nodes, dtype=bool)
+                replied[rpos[rfound]] = True
+                row_of = np.full(n_nodes, -1, dtype=np.int64)
+                row_of[rpos[rfound]] = np.flatnonzero(rfound)
+                asked_ids = np.asarray(asked, dtype=np.int64).reshape(-1)
+                backoff.update(epoch, asked_ids[~replied[index.positions(asked_ids)]].tolist(), reports)
+                active_ids = np.asarray(active, dtype=np.int64).reshape(-1)
+                active_pos = index.positions(active_ids)
+                took_part = replied[active_pos]
+                trained_ids, trained_pos = active_ids[took_part], active_pos[took_part]
+                rows = row_of[trained_pos]
+                last_train_time[trained_pos] = reports.train_time_s[rows]
+                reported_loss = np.asarray(reports.train_loss, dtype=np.float64)[rows]
+                has_loss = ~np.isnan(reported_loss)
+                last_train_loss[trained_pos[has_loss]] = reported_loss[has_loss]
+                was_active = np.zeros(n_nodes, dtype=bool)
+                was_active[active_pos] = True
+                candidates = trained_pos
                 if self.policy.wants_standby:
-                    active_set = set(active)
-                    candidates += [i for i in nodes if i not in active_set and i in last_train_time]
-                metrics = self._metrics(candidates, last_train_time, last_train_loss)
+                    standby = np.flatnonzero(~was_active & ~np.isnan(last_train_time))
+                    candidates = np.concatenate([trained_pos, standby])
+                metrics = self._metrics(candidates, last_train_time, last_train_loss, index)
                 scores = self.policy.score(metrics)  # line 8
                 nxt = self.policy.select(epoch, cfg.epochs, len(nodes), active, scores, metrics)  # lines 9-11
-                nxt_set, was_active = set(nxt), set(active)
+                nxt_ids = np.asarray(nxt, dtype=np.int64).reshape(-1)
+                nxt_pos = index.positions(nxt_ids)
+                stays = np.zeros(n_nodes, dtype=bool)
+                stays[nxt_pos] = True
                 note = None
-                if trained:
+                if trained_ids.size:
                     engine.apply_update(result, cfg.learning_rate)  # lines 12-14
                     loss = engine.evaluate()  # line 15
                 else:
@@ -256,18 +314,18 @@ class Orchestrator:
                     epoch=epoch,
                     start_s=start,
                     end_s=end,
-                    active=trained,
-                    metrics=metrics.to_json(keep=trained_set),
+                    active=trained_ids.tolist(),
+                    metrics=metrics.to_json(keep=trained_ids),
                     scores=scores,
-                    eliminated=[i for i in active if i not in nxt_set],
+                    eliminated=active_ids[~stays[active_pos]].tolist(),
                     loss=loss,
                     failed={**resting, **result.failed},
-                    rejoined=[i for i in nxt if i not in was_active],
-                    upload_bytes=sum(r.upload_bytes for r in result.reports.values()),
+                    rejoined=nxt_ids[~was_active[nxt_pos]].tolist(),
+                    upload_bytes=reports.upload_total(),
                     note=note,
                 )
                 record.epochs.append(ep)
-                active = nxt
+                active = list(nxt)
                 state.active = active
                 if self.progress is not None:
                     self.progress(ep)
@@ -295,12 +353,14 @@ class Orchestrator:
         record.target_loss = self.config.target_loss or None
         record.time_to_target_s = time_to_target_s(record.epochs, record.target_loss)
         record.data_fraction = data_fraction(record.epochs, record.data_bytes)
-        energy = node_energy(self.fleet, usage, record.completion_time_s)
+        energy = energy_columns(self.fleet, usage, record.completion_time_s)
+        total = energy.total_j
+        # sequential sums: the numbers Python's sum gave over the per-node values, without the loop
         record.energy = {
-            "total_j": sum(e.total_j for e in energy.values()),
-            "compute_j": sum(e.compute_j for e in energy.values()),
-            "idle_j": sum(e.idle_j for e in energy.values()),
-            "radio_j": sum(e.radio_j for e in energy.values()),
-            "per_node_j": {str(i): e.total_j for i, e in energy.items()},
+            "total_j": sequential_sum(total),
+            "compute_j": sequential_sum(energy.compute_j),
+            "idle_j": sequential_sum(energy.idle_j),
+            "radio_j": sequential_sum(energy.radio_j),
+            "per_node_j": NodeValues(energy.ids, total, str_keys=True),
         }
-        record.bytes_moved = float(sum(u.bytes_moved for u in usage.values()))
+        record.bytes_moved = sequential_sum(UsageTable.from_mapping(usage).bytes_moved)

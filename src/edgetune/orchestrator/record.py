@@ -42,6 +42,7 @@ import numpy as np
 
 from edgetune.errors import InputError
 from edgetune.io import atomic_write_bytes, atomic_write_json
+from edgetune.selection.ids import NodeValues
 
 #: ``record_format`` choices of :meth:`RunRecord.save`.
 RECORD_FORMATS = ("auto", "json", "compact")
@@ -60,7 +61,7 @@ class EpochRecord:
     end_s: float
     active: list[int]
     metrics: Mapping[int, Mapping[str, float]]
-    scores: dict[int, float]
+    scores: Mapping[int, float]
     eliminated: list[int]
     loss: float | None
     failed: dict[int, str] = field(default_factory=dict)
@@ -76,7 +77,7 @@ class EpochRecord:
             "end_s": self.end_s,
             "active": None if compact else self.active,
             "metrics": None if compact else {str(k): dict(v) for k, v in self.metrics.items()},
-            "scores": None if compact else {str(k): v for k, v in self.scores.items()},
+            "scores": None if compact else {str(k): v for k, v in self.scores.items()},  # zipped columns
             "eliminated": None if compact else self.eliminated,
             "loss": self.loss,
             "perplexity": math.exp(self.loss) if self.loss is not None and self.loss < 50 else None,
@@ -107,7 +108,7 @@ class RunRecord:
     engine_info: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, Any] = field(default_factory=dict)
     #: Each node's partition size (the engine's ``Payloads.data_bytes``), the unit of ``data_fraction``.
-    data_bytes: dict[int, float] = field(default_factory=dict)
+    data_bytes: Mapping[int, float] = field(default_factory=dict)
     target_loss: float | None = None
     time_to_target_s: float | None = None
     data_fraction: float | None = None
@@ -120,8 +121,11 @@ class RunRecord:
     def to_json(self, compact: bool = False) -> dict[str, Any]:
         """The JSON document; ``compact`` leaves the per-node parts ``null`` (see the module doc)."""
         energy = self.energy
+        per_node = energy.get("per_node_j")
         if compact and "per_node_j" in energy:
             energy = {**energy, "per_node_j": None}
+        elif per_node is not None and not isinstance(per_node, dict):  # NodeValues: a plain dict for JSON
+            energy = {**energy, "per_node_j": dict(per_node.items())}
         return {
             "status": self.status,
             "policy": self.policy,
@@ -177,10 +181,11 @@ class RunRecord:
                 cols[f"e{k}_{key}"] = np.asarray(getattr(ep, key), dtype=np.int64).reshape(-1)
             ids, values = _metric_arrays(ep.metrics, names)
             cols[f"e{k}_metrics_ids"], cols[f"e{k}_metrics"] = ids, values
-            cols[f"e{k}_scores_ids"] = np.fromiter(ep.scores.keys(), dtype=np.int64, count=len(ep.scores))
-            cols[f"e{k}_scores"] = np.fromiter(ep.scores.values(), dtype=np.float64, count=len(ep.scores))
+            cols[f"e{k}_scores_ids"], cols[f"e{k}_scores"] = NodeValues.from_mapping(ep.scores).arrays()
         per_node = self.energy.get("per_node_j")
-        if per_node is not None:
+        if isinstance(per_node, NodeValues):  # the loop's columns, handed over as they are
+            cols["energy_per_node_ids"], cols["energy_per_node_j"] = per_node.arrays()
+        elif per_node is not None:
             cols["energy_per_node_ids"] = np.asarray([int(i) for i in per_node], dtype=np.int64)
             cols["energy_per_node_j"] = np.fromiter(per_node.values(), dtype=np.float64, count=len(per_node))
         buf = io.BytesIO()
@@ -217,11 +222,15 @@ def data_fraction(epochs: Sequence[EpochRecord], data_bytes: Mapping[int, float]
     >>> data_fraction(eps, {0: 1.0, 1: 3.0})
     0.875
     """
-    # fsum over the same terms AR would add: exactly 1.0 for a run that trained everyone every epoch
-    total = math.fsum(float(v) for _ in epochs for v in data_bytes.values())
+    # fsum over the same terms AR would add: exactly 1.0 for a run that trained everyone every epoch.
+    # fsum is exactly rounded, so the order of the terms does not matter: columns, then one fsum each.
+    table = NodeValues.from_mapping(data_bytes)
+    _, values = table.arrays()
+    total = math.fsum(np.tile(values, len(epochs)).tolist())
     if total <= 0:
         return None
-    return math.fsum(float(data_bytes.get(i, 0.0)) for ep in epochs for i in ep.active) / total
+    parts = [np.where(found, vals, 0.0) for vals, found in (table.lookup(ep.active) for ep in epochs)]
+    return math.fsum(np.concatenate(parts).tolist()) / total
 
 
 def writes_compact(record_format: str, n_nodes: int) -> bool:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from edgetune.errors import InputError
+from edgetune.selection.ids import IdIndex, NodeValues
 from edgetune.selection.scoring import METRIC_NAMES, perf_scores
 
 
@@ -82,10 +83,17 @@ class MetricsTable:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def to_json(self, keep: set[int] | None = None) -> MetricsView:
-        """Per-node metric objects for the run record (only ``keep`` if given), built when read."""
-        rows = [k for k, i in enumerate(self.ids) if keep is None or i in keep]
-        return MetricsView([self.ids[k] for k in rows], self.values[rows])
+    def to_json(self, keep: Collection[int] | NDArray[np.int64] | None = None) -> MetricsView:
+        """Per-node metric objects for the run record (only the ids in ``keep`` if given), built when read."""
+        if keep is None:
+            return MetricsView(self.ids, self.values)
+        ids = np.asarray(self.ids, dtype=np.int64)
+        wanted = np.fromiter(keep, dtype=np.int64) if not isinstance(keep, np.ndarray) else keep
+        k = len(wanted)
+        if k <= len(ids) and np.array_equal(ids[:k], wanted):  # the loop's case: kept rows come first
+            return MetricsView(self.ids[:k], self.values[:k])
+        rows = np.flatnonzero(IdIndex.build(wanted).contains(ids))
+        return MetricsView(ids[rows].tolist(), self.values[rows])
 
 
 class MetricsView(Mapping[int, dict[str, float]]):
@@ -93,11 +101,13 @@ class MetricsView(Mapping[int, dict[str, float]]):
     10,000-node epoch costs nothing until the record is written."""
 
     def __init__(self, ids: list[int], values: NDArray[np.float64]) -> None:
-        self._pos = {i: k for k, i in enumerate(ids)}
         self._ids = ids
         self._values = values
+        self._pos: dict[int, int] | None = None
 
     def __getitem__(self, node_id: int) -> dict[str, float]:
+        if self._pos is None:  # built on the first lookup, not per epoch
+            self._pos = {i: k for k, i in enumerate(self._ids)}
         return dict(zip(METRIC_NAMES, self._values[self._pos[node_id]].tolist(), strict=True))
 
     def __iter__(self) -> Iterator[int]:
@@ -198,13 +208,17 @@ class SelectionPolicy(ABC):
         """Whether :meth:`select` also wants metrics of eliminated nodes (for rejoining)."""
         return False
 
-    def score(self, metrics: Mapping[int, NodeMetrics] | MetricsTable) -> dict[int, float]:
-        """PerfScore (Eq. 3) of every node in ``metrics``, normalised over exactly those nodes."""
+    def score(self, metrics: Mapping[int, NodeMetrics] | MetricsTable) -> NodeValues:
+        """PerfScore (Eq. 3) of every node in ``metrics``, normalised over exactly those nodes.
+
+        Returns a read-only ``{node id: PerfScore}`` mapping over arrays (:class:`NodeValues`), in the
+        order of ``metrics``.
+        """
         table = metrics if isinstance(metrics, MetricsTable) else MetricsTable.from_mapping(metrics)
+        ids = np.asarray(table.ids, dtype=np.int64).reshape(-1)
         if not len(table):
-            return {}
-        scores = perf_scores(table.values, self.config.weights, self.config.utopia)
-        return dict(zip(table.ids, scores.tolist(), strict=True))
+            return NodeValues(ids, np.zeros(0))
+        return NodeValues(ids, perf_scores(table.values, self.config.weights, self.config.utopia))
 
     @abstractmethod
     def select(
