@@ -167,7 +167,7 @@ class NetworkMonitor(NorthboundAPI):
             ok = pos >= 0
             ok[ok] = self._samples[pos[ok]] > 0
             sel = pos[ok]
-            ids = [int(i) for i, k in zip(node_ids, ok.tolist(), strict=True) if k]
+            ids = np.asarray(node_ids, dtype=np.int64).reshape(-1)[ok].tolist()
             return ids, np.stack([self._bw[sel], self._delay[sel], self._loss[sel]], axis=1)
 
     def _sync(self, pos: np.ndarray | None = None) -> None:
@@ -303,7 +303,7 @@ class SimulatedMonitor(NetworkMonitor):
         last_tick = math.floor(t_s / dt)
         if last_tick < 0:
             return
-        sel = np.arange(len(self._ids)) if pos is None else np.unique(np.asarray(pos, dtype=np.int64))
+        sel = np.arange(len(self._ids)) if pos is None else _unique_sorted(np.asarray(pos, dtype=np.int64))
         sel = sel[self._next_tick[sel] <= last_tick]
         if sel.size == 0:
             return
@@ -411,3 +411,11 @@ def _folded_normal_fit(sum_w: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np
     _, var = _folded_moments(theta)
     scale = np.sqrt((1.0 - 2.0 / math.pi) / var)  # sd of |N(theta s, s)| = s sqrt(var) = sqrt(1 - 2/pi) r
     return theta[inverse.reshape(-1)], scale[inverse.reshape(-1)] * r
+
+
+def _unique_sorted(pos: np.ndarray) -> np.ndarray:
+    """``np.unique(pos)``, skipping the hash pass when ``pos`` is already strictly increasing (the
+    orchestrator asks for paths in fleet order)."""
+    if pos.size < 2 or bool((pos[1:] > pos[:-1]).all()):
+        return pos
+    return np.unique(pos)

@@ -42,7 +42,7 @@ def simulate(
     )
     spec = RunSpec(
         run=settings,
-        fleet=FleetSpec(file="<in-memory fleet>", nodes=len(fleet.nodes)),
+        fleet=FleetSpec(file="<in-memory fleet>", nodes=fleet.n_nodes),
         policy=policy_config or PolicyConfig(),
         network=network_config or NetworkConfig(),
         monitor=monitor_config or MonitorConfig(),

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from edgetune.network.model import one_blas_thread
+
 #: Metric order used everywhere (weights, utopia point, normalised vectors).
 METRIC_NAMES: tuple[str, ...] = ("compute", "bandwidth_mbps", "delay_ms", "loss_pct", "train_time_s")
 #: True where larger is better.
@@ -49,6 +51,7 @@ def perf_scores(values: NDArray[np.float64], weights: Sequence[float], utopia: S
     """Eq. 2-3: PerfScore of every row of ``values`` (nodes x 5 metrics in :data:`METRIC_NAMES` order)."""
     w = np.asarray(weights, dtype=np.float64)
     lam = np.asarray(utopia, dtype=np.float64)
-    s = normalize(values) @ w  # Eq. 2
+    with one_blas_thread():  # a (n, 5) @ (5,) product: BLAS threads would only spin (issue 17)
+        s = normalize(values) @ w  # Eq. 2
     lam_s = float(w @ lam)  # Eq. 3
     return np.asarray(1.0 - np.abs(s - lam_s), dtype=np.float64)
