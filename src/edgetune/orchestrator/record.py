@@ -30,7 +30,6 @@ and returns the same document. ``"auto"`` picks compact from :data:`COMPACT_FROM
 
 from __future__ import annotations
 
-import io
 import math
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -41,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from edgetune.errors import InputError
-from edgetune.io import atomic_write_bytes, atomic_write_json
+from edgetune.io import atomic_write_json, atomic_write_with
 from edgetune.selection.ids import NodeValues
 
 #: ``record_format`` choices of :meth:`RunRecord.save`.
@@ -161,7 +160,8 @@ class RunRecord:
             return atomic_write_json(path, self.to_json())
         target = Path(path)
         arrays = arrays_path(target)
-        atomic_write_bytes(arrays, self._arrays_npz())
+        cols = self._arrays_columns()
+        atomic_write_with(arrays, lambda tmp: _write_npz(tmp, cols))  # streamed: no copy of the file in memory
         doc = self.to_json(compact=True)
         doc["compact"] = {"arrays": arrays.name, "metric_names": list(self._metric_names())}
         return atomic_write_json(target, doc)
@@ -172,7 +172,7 @@ class RunRecord:
                 return tuple(row)
         return ()
 
-    def _arrays_npz(self) -> bytes:
+    def _arrays_columns(self) -> dict[str, np.ndarray]:
         names = self._metric_names()
         cols: dict[str, np.ndarray] = {"nodes": np.asarray(self.nodes, dtype=np.int64)}
         for ep in self.epochs:
@@ -188,9 +188,17 @@ class RunRecord:
         elif per_node is not None:
             cols["energy_per_node_ids"] = np.asarray([int(i) for i in per_node], dtype=np.int64)
             cols["energy_per_node_j"] = np.fromiter(per_node.values(), dtype=np.float64, count=len(per_node))
-        buf = io.BytesIO()
-        np.savez(buf, **cols)  # type: ignore[arg-type]
-        return buf.getvalue()
+        return cols
+
+
+def _write_npz(path: Path, cols: Mapping[str, np.ndarray]) -> None:
+    """Uncompressed ``.npz`` streamed to ``path`` (an open file: ``np.savez`` would add a suffix to a name).
+
+    Uncompressed on purpose: at 1M nodes x 10 epochs ``savez_compressed`` takes ~45 s CPU for a 30 %
+    smaller file, against < 1 s.
+    """
+    with path.open("wb") as fh:
+        np.savez(fh, **cols)  # type: ignore[arg-type]
 
 
 def time_to_target_s(epochs: Sequence[EpochRecord], target_loss: float | None) -> float | None:
