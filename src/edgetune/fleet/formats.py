@@ -2,7 +2,7 @@
 
 All three hold the same document (the :class:`~edgetune.fleet.schema.Fleet` model) and are checked by
 the same rules; YAML and JSON by pydantic node by node, npz column by column with numpy
-(:func:`~edgetune.fleet.schema.check_columns`, against the same ``BOUNDS``; the fleet is then built
+(:func:`~edgetune.fleet.columns.check_columns`, against the same ``BOUNDS``; the fleet is then built
 without per-node objects, see :class:`~edgetune.fleet.schema.Fleet`):
 
 * **YAML** (also any other suffix, as before formats existed) is parsed with libyaml
