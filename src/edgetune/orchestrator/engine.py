@@ -32,7 +32,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -56,7 +56,50 @@ class NodeReport(NamedTuple):
     train_loss: float | None = None  # mean training loss over the node's partition (engines that train)
 
 
-class ReportTable(Mapping[int, NodeReport]):
+_Row = TypeVar("_Row")
+
+
+class _IdColumns(Mapping[int, _Row]):
+    """A read-only ``{node id: row}`` over columns aligned with ``ids``: the lookup shared by
+    :class:`ReportTable` and :class:`UsageTable` (a row object is built only when one is asked for)."""
+
+    ids: NDArray[np.int64]
+    _index: IdIndex | None = None
+
+    @property
+    def index(self) -> IdIndex:
+        """Where each id sits in the columns (built on first lookup)."""
+        if self._index is None:
+            self._index = IdIndex.build(self.ids)
+        return self._index
+
+    def _row(self, key: object) -> int | None:
+        if not isinstance(key, (int, np.integer)):
+            return None
+        pos, found = self.index.lookup([int(key)])
+        return int(pos[0]) if found[0] else None
+
+    @abstractmethod
+    def _at(self, k: int) -> _Row:
+        """The row object of position ``k``."""
+
+    def __getitem__(self, key: object) -> _Row:
+        k = self._row(key)
+        if k is None:
+            raise KeyError(key)
+        return self._at(k)
+
+    def __contains__(self, key: object) -> bool:
+        return self._row(key) is not None
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(np.asarray(self.ids, dtype=np.int64).tolist())
+
+    def __len__(self) -> int:
+        return int(np.shape(self.ids)[0])
+
+
+class ReportTable(_IdColumns[NodeReport]):
     """One epoch's replies as columns: a read-only ``{node id: NodeReport}`` for engines of many nodes.
 
     ``train_loss`` is NaN where a node reported no loss (``NodeReport.train_loss is None``). The loop
@@ -111,23 +154,7 @@ class ReportTable(Mapping[int, NodeReport]):
             ),
         )
 
-    @property
-    def index(self) -> IdIndex:
-        """Where each id sits in the columns (built on first lookup)."""
-        if self._index is None:
-            self._index = IdIndex.build(self.ids)
-        return self._index
-
-    def _row(self, key: object) -> int | None:
-        if not isinstance(key, (int, np.integer)):
-            return None
-        pos, found = self.index.lookup([int(key)])
-        return int(pos[0]) if found[0] else None
-
-    def __getitem__(self, key: object) -> NodeReport:
-        k = self._row(key)
-        if k is None:
-            raise KeyError(key)
+    def _at(self, k: int) -> NodeReport:
         loss = float(self.train_loss[k])
         return NodeReport(
             node_id=int(self.ids[k]),
@@ -136,15 +163,6 @@ class ReportTable(Mapping[int, NodeReport]):
             arrived_s=float(self.arrived_s[k]),
             train_loss=None if math.isnan(loss) else loss,
         )
-
-    def __contains__(self, key: object) -> bool:
-        return self._row(key) is not None
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(np.asarray(self.ids, dtype=np.int64).tolist())
-
-    def __len__(self) -> int:
-        return int(np.shape(self.ids)[0])
 
     def upload_total(self) -> int:
         """Bytes uploaded by all nodes, exactly (Python ints where int64 could overflow)."""
@@ -196,7 +214,7 @@ class NodeUsage:
     bytes_moved: float
 
 
-class UsageTable(Mapping[int, NodeUsage]):
+class UsageTable(_IdColumns[NodeUsage]):
     """Per-node usage as columns: a read-only ``{node id: NodeUsage}`` (virtual-clock engines).
 
     Parameters
@@ -232,27 +250,8 @@ class UsageTable(Mapping[int, NodeUsage]):
             bytes_moved=np.fromiter((u.bytes_moved for u in rows), dtype=np.float64, count=n),
         )
 
-    @property
-    def index(self) -> IdIndex:
-        """Where each id sits in the columns (built on first lookup)."""
-        if self._index is None:
-            self._index = IdIndex.build(self.ids)
-        return self._index
-
-    def __getitem__(self, key: object) -> NodeUsage:
-        if not isinstance(key, (int, np.integer)):
-            raise KeyError(key)
-        pos, found = self.index.lookup([int(key)])
-        if not found[0]:
-            raise KeyError(key)
-        k = int(pos[0])
+    def _at(self, k: int) -> NodeUsage:
         return NodeUsage(busy_s=float(self.busy_s[k]), bytes_moved=float(self.bytes_moved[k]))
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(np.asarray(self.ids, dtype=np.int64).tolist())
-
-    def __len__(self) -> int:
-        return int(np.shape(self.ids)[0])
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (UsageTable, (self.ids, self.busy_s, self.bytes_moved))
