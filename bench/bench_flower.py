@@ -39,6 +39,7 @@ import numpy as np
 from edgetune.fleet.generate import generate_fleet
 from edgetune.fleet.schema import Fleet, save_fleet
 from edgetune.flower.commands import TASK_POLL_S
+from edgetune.flower.config import FlowerEngineConfig
 from edgetune.flower.polls import DEFAULT_POLL_S
 from edgetune.network.monitor import NorthboundAPI, PathMetrics
 from edgetune.network.northbound import HttpNorthboundClient, NorthboundServer
@@ -80,6 +81,7 @@ def job_spec(fleet_path: Path, args: argparse.Namespace, url: str, engine: str) 
             "sync_timeout_s": 60,
             "backend": "training",
             "supernode_poll_s": args.supernode_poll_s,
+            "poll_interval_s": args.poll_interval_s,
         }
     return spec_from_dict(doc)
 
@@ -310,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=DEFAULT_POLL_S,
         help="[flower] supernode_poll_s: cap on Flower's fixed waits (3 = Flower's own idle pull)",
+    )
+    ap.add_argument(
+        "--poll-interval-s",
+        type=float,
+        default=FlowerEngineConfig.poll_interval_s,
+        help="[flower] poll_interval_s: how often the ServerApp asks the SuperLink for replies",
     )
     ap.add_argument("--sim-cpus", type=int, default=2, help="CPUs the simulation runtime's Ray may use")
     ap.add_argument(

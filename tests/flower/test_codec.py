@@ -7,17 +7,22 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pytest
-from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
+from flwr.app import Array, ArrayRecord, ConfigRecord, Message, RecordDict
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.typing import NDArray
 
 from edgetune.flower.codec import (
+    INLINE_MAX_BYTES,
     PACKED_KEY,
     PACKED_STYPE,
+    attach,
+    carried_bytes,
+    detach,
     from_record,
     node_config,
+    record_bytes,
     scalar,
     state_bytes,
     state_checksum,
@@ -129,13 +134,41 @@ class _Linear(TrainingTask):
 
 
 def _reply(to: Message, grad: Sequence[float], tokens: int) -> Message:
-    content = RecordDict(
-        {
-            "update": to_record({"p": np.asarray(grad, dtype=np.float32)}),
-            "metrics": MetricRecord({"num-tokens": tokens}),
-        }
-    )
+    content = RecordDict({"info": ConfigRecord({"num-tokens": tokens})})
+    attach(content, to_record({"p": np.asarray(grad, dtype=np.float32)}), "info", "update")
     return Message(content, reply_to=to)
+
+
+def _objects(msg: Message) -> int:
+    """How many content-addressed objects (one request each per hop) Flower 1.41 moves for ``msg``."""
+    from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects
+
+    return len(get_all_nested_objects(msg))
+
+
+def test_a_small_state_travels_inline_in_the_config_record_a_large_one_as_its_packed_array() -> None:
+    small = to_record({"w": np.arange(6, dtype=np.float32).reshape(2, 3)})
+    content = RecordDict({"config": ConfigRecord({"k": 1})})
+    assert attach(content, small, "config", "arrays") == record_bytes(small)
+    assert list(content) == ["config"] and isinstance(content.config_records["config"][PACKED_KEY], bytes)
+    back = detach(content, "config", "arrays")
+    assert back is not None and from_record(back)["w"].tobytes() == from_record(small)["w"].tobytes()
+    assert carried_bytes(content, "config", "arrays") == record_bytes(small)
+    # message + record dict + config record: 3 objects (was 6: + array record, array, chunk)
+    assert _objects(Message(content, 5, "train")) == 3
+    # above Flower's 5 MiB chunk the packed array record travels as it is (Flower chunks it)
+    big = to_record({"w": np.zeros(INLINE_MAX_BYTES // 4 + 1, dtype=np.float32)})
+    content = RecordDict({"config": ConfigRecord({"k": 1})})
+    assert attach(content, big, "config", "arrays") == record_bytes(big) > INLINE_MAX_BYTES
+    assert PACKED_KEY not in content.config_records["config"] and content.array_records["arrays"] is big
+    assert detach(content, "config", "arrays") is big
+    # one array per tensor (not packed) is never inlined; no model at all reads as None / 0 bytes
+    legacy = ArrayRecord({"a": Array(np.ones(2, dtype=np.float32)), "b": Array(np.ones(1, dtype=np.float32))})
+    content = RecordDict({"config": ConfigRecord()})
+    attach(content, legacy, "config", "arrays")
+    assert detach(content, "config", "arrays") is legacy
+    empty = RecordDict({"config": ConfigRecord()})
+    assert detach(empty, "config", "arrays") is None and carried_bytes(empty, "config", "arrays") == 0
 
 
 def test_aggregate_train_is_token_weighted_fedsgd() -> None:
@@ -150,6 +183,7 @@ def test_aggregate_train_is_token_weighted_fedsgd() -> None:
     assert node_config(cfg, 101)["k"] == 1 and node_config(cfg, 101)["epoch"] == 1
     # one content for every node: Flower uploads it once per push, not once per message
     assert len({m.content.object_id for m in msgs}) == 1
+    assert _objects(msgs[0]) == 3  # message, record dict, config record (model inline)
     for m in msgs:
         m.metadata.__dict__["_message_id"] = m.object_id
     arrays, metrics = strat.aggregate_train(1, [_reply(msgs[0], [1.0, 0.0], 100), _reply(msgs[1], [4.0, 3.0], 300)])

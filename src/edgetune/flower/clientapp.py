@@ -20,10 +20,14 @@ Node config (``flower-supernode --node-config`` / ``edgetune flower join``):
 Messages:
 
 * ``train``: the global model (all tensors, or with LoRA only the adapters, merged into the model
-  the device holds), the task spec, ``lr`` and ``rng-state``; reply: ``update`` (gradients for
-  FedSGD, the model delta for FedAvg), ``metrics`` (``train-time-s`` wall time of the local step,
-  ``compute-s``, ``compute``, ``tokens-per-s``, ``num-tokens``, ``loss``, ``message-s`` the
-  whole handler) and ``info`` (node id, partition, backend, checksum of the model it trained).
+  the device holds), the task spec, ``lr`` and ``rng-state``; reply: one config record ``info``
+  with the update (gradients for FedSGD, the model delta for FedAvg; packed by
+  :func:`~edgetune.flower.codec.attach`: inline, or an ``update`` array record above 5 MiB), the
+  metrics (``train-time-s`` wall time of the local step, ``compute-s``, ``compute``,
+  ``tokens-per-s``, ``num-tokens``, ``loss``, ``message-s`` the whole handler) and who answered
+  (node id, partition, backend, checksum of the model it trained, ``warm``). One record instead of
+  an array record, a metric record and a config record: three objects per reply on every hop
+  instead of seven.
 * injected faults (the run spec's ``[faults]``, told by the engine in a ``train`` message's config:
   ``fault``, ``fault-event``, ``fault-factor``, ``fault-hold-s``): ``crash`` raises (Flower sends the
   server an error reply); ``down`` holds the message ``fault-hold-s`` (the round's timeout, at most
@@ -39,11 +43,11 @@ import threading
 import time
 from typing import Any
 
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, RecordDict
 from flwr.clientapp import ClientApp
 
 from edgetune.fleet.faults import InjectedCrash
-from edgetune.flower.codec import from_record, node_config, scalar, to_record
+from edgetune.flower.codec import attach, detach, from_record, node_config, scalar, to_record
 from edgetune.flower.task import NodeTask
 from edgetune.flower.trainer import NodeWork, RemoteTrainer, TrainJob, TrainReply
 
@@ -111,6 +115,14 @@ def _injected_fault(cfg: Any) -> float:
     return max(scalar(cfg.get("fault-factor", 1.0)), 1.0)
 
 
+def _model_of(msg: Message) -> dict[str, Any]:
+    """The (packed) model a ``train`` / ``train.sync`` message carries."""
+    arrays = detach(msg.content, "config", "arrays")
+    if arrays is None:
+        raise ValueError(f"{msg.metadata.message_type} message without a model")
+    return from_record(arrays)
+
+
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     """One epoch of local training on this device's partition (Algorithm 1 line 6)."""
@@ -125,22 +137,12 @@ def train(msg: Message, context: Context) -> Message:
         str(cfg.get("rng-state", "")),
         slowdown,
     )
-    arrays = from_record(msg.content.array_records["arrays"])
+    arrays = _model_of(msg)
     if node["trainer-dir"]:
         reply = RemoteTrainer(node["trainer-dir"], node["trainer-timeout-s"]).train(job, arrays)
     else:
         reply = _local_train(context, job, arrays)
-    metrics = MetricRecord(
-        {
-            "train-time-s": reply.train_s,
-            "compute-s": reply.compute_s,
-            "compute": node["compute"],
-            "tokens-per-s": reply.n_tokens / max(reply.compute_s, 1e-9),
-            "num-tokens": reply.n_tokens,
-            "loss": reply.loss,
-            "message-s": time.perf_counter() - t_start,
-        }
-    )
+    update = to_record(reply.update)
     info = ConfigRecord(
         {
             "node-id": node["node-id"],
@@ -149,9 +151,16 @@ def train(msg: Message, context: Context) -> Message:
             "checksum": reply.checksum,
             "compute": node["compute"],
             "warm": bool(node["trainer-dir"]),
+            "train-time-s": reply.train_s,
+            "compute-s": reply.compute_s,
+            "tokens-per-s": reply.n_tokens / max(reply.compute_s, 1e-9),
+            "num-tokens": reply.n_tokens,
+            "loss": reply.loss,
+            "message-s": time.perf_counter() - t_start,
         }
     )
-    content = RecordDict({"update": to_record(reply.update), "metrics": metrics, "info": info})
+    content = RecordDict({"info": info})
+    attach(content, update, "info", "update")
     return Message(content, reply_to=msg)
 
 
@@ -160,7 +169,7 @@ def sync(msg: Message, context: Context) -> Message:
     """Hold the broadcast model (Algorithm 1 lines 16-17 for nodes that do not train)."""
     node = node_settings(context.node_config)
     cfg = node_config(msg.content.config_records["config"], msg.metadata.dst_node_id)
-    arrays = from_record(msg.content.array_records["arrays"])
+    arrays = _model_of(msg)
     spec = NodeTask.from_config(cfg)
     if node["trainer-dir"]:
         checksum = RemoteTrainer(node["trainer-dir"], node["trainer-timeout-s"]).hold(arrays, spec)

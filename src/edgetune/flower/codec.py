@@ -10,6 +10,12 @@ and every array of a message as a separate content-addressed object, one HTTP re
 hop (ServerApp -> SuperLink -> SuperNode -> ClientApp and back); one array per tensor made a LoRA
 message of a few hundred KB cost dozens of requests per node and direction. Packed, a message is a
 handful of objects whatever the model. :func:`from_record` reads both forms, bit for bit.
+
+**On the wire** (:func:`attach` / :func:`detach`) a packed state of at most :data:`INLINE_MAX_BYTES`
+(Flower's own chunk size) travels *inside* the message's config record, as the bytes value
+:data:`PACKED_KEY`, instead of as an ``ArrayRecord`` -> ``Array`` -> chunk: three objects (message,
+record dict, config record) instead of six or seven, each one request on every hop. A larger state
+travels as the packed ``ArrayRecord`` (Flower splits its array into chunks).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from flwr.app import Array, ArrayRecord
+from flwr.app import Array, ArrayRecord, RecordDict
 from numpy.typing import NDArray
 
 State = dict[str, NDArray[np.generic]]
@@ -68,6 +74,41 @@ def from_record(record: ArrayRecord) -> State:
         _, state = unpack(packed.data)
         return state
     return {k: v.numpy() for k, v in record.items()}
+
+
+#: Largest packed frame that travels inline in a config record (bytes): Flower 1.41's chunk size
+#: (``flwr.common.constant.FLWR_PRIVATE_MAX_ARRAY_CHUNK_SIZE``, 5 MiB); a larger array is split into chunks anyway.
+INLINE_MAX_BYTES = 5 * 1024 * 1024
+
+
+def attach(content: RecordDict, arrays: ArrayRecord, config: str, fallback: str) -> int:
+    """Put the packed ``arrays`` into a message's ``content``; returns the bytes they carry.
+
+    Inline as the bytes value :data:`PACKED_KEY` of the config record named ``config`` (which must
+    exist) when the frame is at most :data:`INLINE_MAX_BYTES`; otherwise as the record itself, named
+    ``fallback``. An ``arrays`` that is not packed (one array per tensor) always goes as the record.
+    """
+    packed = arrays.get(PACKED_KEY)
+    if packed is not None and len(arrays) == 1 and len(packed.data) <= INLINE_MAX_BYTES:
+        content.config_records[config][PACKED_KEY] = packed.data
+        return len(packed.data)
+    content[fallback] = arrays
+    return record_bytes(arrays)
+
+
+def detach(content: RecordDict, config: str, fallback: str) -> ArrayRecord | None:
+    """The ``ArrayRecord`` :func:`attach` put into ``content`` (``None`` if it holds none)."""
+    cfg = content.config_records.get(config)
+    frame = None if cfg is None else cfg.get(PACKED_KEY)
+    if isinstance(frame, bytes):
+        return ArrayRecord({PACKED_KEY: Array(dtype="uint8", shape=(len(frame),), stype=PACKED_STYPE, data=frame)})
+    return content.array_records.get(fallback)
+
+
+def carried_bytes(content: RecordDict, config: str, fallback: str) -> int:
+    """Array bytes a message's ``content`` carries (0 if none): what :func:`attach` returned."""
+    arrays = detach(content, config, fallback)
+    return 0 if arrays is None else record_bytes(arrays)
 
 
 #: Prefix of one node's own keys in the config record all messages of a push share.

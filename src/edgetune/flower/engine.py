@@ -52,7 +52,7 @@ from edgetune.fleet.schema import Fleet
 from edgetune.flower.codec import from_record, record_bytes, scalar, state_checksum, to_record
 from edgetune.flower.config import FlowerEngineConfig
 from edgetune.flower.mailbox import Mailbox, Sent
-from edgetune.flower.strategy import EdgetuneStrategy
+from edgetune.flower.strategy import EdgetuneStrategy, update_of
 from edgetune.flower.task import NodeTask, TrainingTask
 from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.orchestrator.loop import OrchestratorConfig
@@ -411,16 +411,16 @@ class FlowerEngine(Engine):
                 who = "SuperNode unavailable" if msg.error.code == ErrorCode.NODE_UNAVAILABLE else "ClientApp error"
                 failed[nid] = f"{who} ({msg.error.code}): {msg.error.reason}"
                 continue
-            if "update" not in msg.content.array_records or "metrics" not in msg.content.metric_records:
+            update = update_of(msg)
+            if update is None:
                 failed[nid] = "reply without an update"
                 continue
-            metrics = msg.content.metric_records["metrics"]
-            info = msg.content.config_records["info"]
+            metrics = info = msg.content.config_records["info"]
             if str(info.get("backend", self.task.backend)) != self.task.backend:
                 failed[nid] = f"task backend mismatch: node {info.get('backend')!r}, server {self.task.backend!r}"
                 continue
             self._learn(nid, msg.metadata.src_node_id, info)
-            up = record_bytes(msg.content.array_records["update"])
+            up = record_bytes(update)
             timing.up_bytes += up
             train_s = scalar(metrics["train-time-s"])
             reports[nid] = NodeReport(node_id=nid, train_time_s=train_s, upload_bytes=up, arrived_s=arrived)

@@ -18,7 +18,7 @@ from flwr.app import Message
 from flwr.serverapp import Grid
 from flwr.supercore import log
 
-from edgetune.flower.codec import record_bytes
+from edgetune.flower.codec import carried_bytes
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Mailbox:
         if not messages:
             return [], []
         dst = [m.metadata.dst_node_id for m in messages]
-        nbytes = [record_bytes(m.content.array_records["arrays"]) for m in messages]
+        nbytes = [carried_bytes(m.content, "config", "arrays") for m in messages]
         ids = list(self.grid.push_messages(list(messages)))
         ids += [""] * (len(dst) - len(ids))  # a short answer: the rest were not accepted
         accepted: list[Sent] = []

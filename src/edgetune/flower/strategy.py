@@ -11,11 +11,12 @@ Message types: ``train`` (model + config down, update + metrics up) for the node
 ``train.sync`` (model down, checksum up) for every other node, so eliminated nodes keep the current
 model (Algorithm 1 lines 16-17) without training.
 
-All messages of one push carry **the same content**: the arrays and one config record holding the
-shared settings plus each node's own as ``node.<Flower node id>.<key>`` (:func:`node_config` reads a
-node's view). Flower 1.41 uploads content-addressed objects once per push however many messages
-name them, so a push to N nodes costs N message objects + 5 shared ones instead of 3 N + 3, each one
-HTTP request.
+All messages of one push carry **the same content**: one config record holding the shared settings,
+each node's own as ``node.<Flower node id>.<key>`` (:func:`node_config` reads a node's view) and the
+packed model (:func:`~edgetune.flower.codec.attach`: inline bytes up to 5 MiB, else an
+``ArrayRecord`` named ``arrays``). Flower 1.41 uploads content-addressed objects once per push however
+many messages name them, so a push to N nodes costs N message objects + 2 shared ones (record dict,
+config record) instead of 3 N + 3, each one HTTP request.
 """
 
 from __future__ import annotations
@@ -29,11 +30,36 @@ from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 from flwr.supercore import log
 
-from edgetune.flower.codec import NODE_PREFIX, State, from_record, scalar, state_checksum, to_record
+from edgetune.flower.codec import (
+    NODE_PREFIX,
+    State,
+    attach,
+    detach,
+    from_record,
+    scalar,
+    state_checksum,
+    to_record,
+)
 from edgetune.flower.task import TrainingTask
 
 TRAIN = "train"
 SYNC = "train.sync"
+
+
+def _messages(
+    arrays: ArrayRecord, cfg: ConfigRecord, dst: Iterable[int], kind: str, ttl_s: float, group: str
+) -> list[Message]:
+    """One message per node in ``dst``; every content holds the same records (``config`` + the packed model)."""
+    shared = RecordDict({"config": cfg})
+    attach(shared, arrays, "config", "arrays")
+    return [Message(RecordDict(dict(shared)), fid, kind, ttl=ttl_s, group_id=group) for fid in dst]
+
+
+def update_of(msg: Message) -> ArrayRecord | None:
+    """The update a ``train`` reply carries (``None`` for an error reply or a reply without one)."""
+    if msg.has_error() or "info" not in msg.content.config_records:
+        return None
+    return detach(msg.content, "info", "update")
 
 
 class EdgetuneStrategy(Strategy):
@@ -79,12 +105,7 @@ class EdgetuneStrategy(Strategy):
         cfg = self._shared(version, config, {fid: {"edgetune-node-id": nid} for fid, nid in targets.items()})
         cfg["version"] = version
         cfg["checksum"] = checksum
-        return [
-            Message(
-                RecordDict({"arrays": arrays, "config": cfg}), fid, SYNC, ttl=self.ttl_s, group_id=f"sync-{version}"
-            )
-            for fid in targets
-        ]
+        return _messages(arrays, cfg, targets, SYNC, self.ttl_s, f"sync-{version}")
 
     # -- Flower Strategy API --------------------------------------------------------------------------
     def configure_train(
@@ -95,12 +116,7 @@ class EdgetuneStrategy(Strategy):
             fid: {"edgetune-node-id": nid, **self.node_extra.get(fid, {})} for fid, nid in self.selected.items()
         }
         cfg = self._shared(server_round, config, per_node)
-        return [
-            Message(
-                RecordDict({"arrays": arrays, "config": cfg}), fid, TRAIN, ttl=self.ttl_s, group_id=str(server_round)
-            )
-            for fid in self.selected
-        ]
+        return _messages(arrays, cfg, self.selected, TRAIN, self.ttl_s, str(server_round))
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]
@@ -115,10 +131,11 @@ class EdgetuneStrategy(Strategy):
         updates: list[State] = []
         tokens: list[float] = []
         for msg in replies:
-            if msg.has_error() or "update" not in msg.content.array_records:
+            update = update_of(msg)
+            if update is None:
                 continue
-            updates.append(from_record(msg.content.array_records["update"]))
-            tokens.append(scalar(msg.content.metric_records["metrics"].get("num-tokens", 1)))
+            updates.append(from_record(update))
+            tokens.append(scalar(msg.content.config_records["info"].get("num-tokens", 1)))
         if not updates:
             return None, None
         state = self.task.aggregate(from_record(self.arrays), updates, self.learning_rate, tokens)
