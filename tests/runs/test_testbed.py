@@ -50,3 +50,35 @@ def test_real_compute_workload_from_a_record():
     assert w.model_bytes == 1 * MB and w.gradient_bytes == 1 * MB
     assert w.dataset_bytes == pytest.approx(2 * 2 * MB)
     assert w.compute_s_per_mb == pytest.approx(5.0)  # median of 5, 5, 7
+
+
+def test_the_prediction_document_is_plain_json_with_the_error_against_the_testbed_run():
+    import json
+
+    from edgetune.engines.simulated import SimWorkload
+    from edgetune.runs.testbed import prediction_doc, simulate_prediction
+
+    link = {"bandwidth_mbps": 10.0, "delay_ms": 5.0, "loss_pct": 0.0}
+    fleet = fleet_from_dict(
+        {
+            "orchestrator": {"switch": "agg0", "link": link},
+            "switches": [
+                {"id": "agg0", "kind": "aggregation"},
+                {"id": "gw0", "kind": "gateway", "parent": "agg0", "uplink": link},
+            ],
+            "nodes": [
+                {"id": i, "compute": c, "gateway": "gw0", "link": link} for i, c in ((0, 20.0), (1, 10.0), (2, 5.0))
+            ],
+        }
+    )
+    spec = spec_from_dict({"run": {"engine": "testbed", "policy": "ne", "epochs": 3}})
+    workload = SimWorkload(model_bytes=1 * MB, gradient_bytes=1 * MB, dataset_bytes=3 * MB, compute_s_per_mb=1.0)
+    sim = simulate_prediction(fleet, spec, workload)
+    doc = prediction_doc(2 * sim.completion_time_s, sim, workload)
+    back = json.loads(json.dumps(doc, allow_nan=False))  # no NodeValues, arrays or tuples left over
+    assert back["engine"] == "simulated" and back["completion_time_s"] == pytest.approx(sim.completion_time_s)
+    assert back["error_s"] == pytest.approx(sim.completion_time_s) and back["error_pct"] == pytest.approx(100.0)
+    assert set(back["energy"]["per_node_j"]) == {"0", "1", "2"}
+    assert back["energy"]["total_j"] == pytest.approx(sum(back["energy"]["per_node_j"].values()), rel=1e-9)
+    assert [e["epoch"] for e in back["epochs"]] == [1, 2, 3]
+    assert back["workload"]["compute_s_per_mb"] == 1.0

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -212,6 +211,7 @@ def _run(args: argparse.Namespace) -> int:
     from edgetune.fleet.schema import load_fleet
     from edgetune.io import atomic_write_json
     from edgetune.runs.testbed import (
+        prediction_doc,
         real_compute_workload,
         run_flower_on_testbed,
         run_on_testbed,
@@ -268,19 +268,8 @@ def _run(args: argparse.Namespace) -> int:
     if real:
         workload = real_compute_workload(doc, built)
     sim = simulate_prediction(built, spec, workload)
-    err = doc["completion_time_s"] - sim.completion_time_s
-    doc["prediction"] = {
-        "engine": "simulated",
-        "workload": dataclasses.asdict(workload),
-        "completion_time_s": sim.completion_time_s,
-        "final_loss": sim.final_loss,
-        "energy": sim.energy,
-        "epochs": [
-            {"epoch": e.epoch, "end_s": e.end_s, "active": e.active, "eliminated": e.eliminated} for e in sim.epochs
-        ],
-        "error_s": err,
-        "error_pct": 100.0 * err / sim.completion_time_s if sim.completion_time_s else None,
-    }
+    doc["prediction"] = prediction_doc(doc["completion_time_s"], sim, workload)
+    err = doc["prediction"]["error_s"]
     atomic_write_json(out, doc)
     if not args.quiet:
         print(

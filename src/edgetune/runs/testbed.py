@@ -86,6 +86,29 @@ def simulate_prediction(fleet: Fleet, spec: RunSpec, workload: SimWorkload) -> R
 
 
 # -- real compute: Flower on the testbed -------------------------------------------------------------------
+def prediction_doc(completion_time_s: float, sim: RunRecord, workload: SimWorkload) -> dict[str, Any]:
+    """The record's ``prediction``: the simulation of the same fleet and spec, in JSON types.
+
+    ``completion_time_s`` is the testbed run's; ``error_s`` / ``error_pct`` compare it with the
+    simulation's. The energy section is the simulated record's own JSON form (its per-node column
+    becomes a plain ``{id: joules}``).
+    """
+    err = completion_time_s - sim.completion_time_s
+    return {
+        "engine": "simulated",
+        "workload": dataclasses.asdict(workload),
+        "completion_time_s": sim.completion_time_s,
+        "final_loss": sim.final_loss,
+        "energy": sim.to_json()["energy"],
+        "epochs": [
+            {"epoch": e.epoch, "end_s": e.end_s, "active": list(e.active), "eliminated": list(e.eliminated)}
+            for e in sim.epochs
+        ],
+        "error_s": err,
+        "error_pct": 100.0 * err / sim.completion_time_s if sim.completion_time_s else None,
+    }
+
+
 def flower_spec(spec: RunSpec, fleet_file: Path, northbound_url: str) -> RunSpec:
     """The Flower run spec of a testbed spec: the same run, fleet = the testbed's (capped), waits from ``[testbed]``."""
     from edgetune.flower.config import FlowerEngineConfig
