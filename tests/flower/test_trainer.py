@@ -106,3 +106,53 @@ def test_declared_compute_paces_the_step(slowdown: float) -> None:
     assert reply.compute_s == pytest.approx(0.05 * slowdown)  # the paced compute time, exactly
     assert reply.train_s >= 0.05 * slowdown  # and the step really took that long (sleep after the step)
     assert reply.train_s < 0.05 * slowdown + 1.0
+
+
+def _children(pid: int) -> set[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(p) for p in path.read_text().split()} if path.exists() else set()
+
+
+@pytest.mark.slow
+def test_one_process_imports_once_and_forks_a_trainer_per_folder_that_stop_with_it(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    from edgetune.flower.trainer import trainer_command
+
+    folders = [prepare_dir(tmp_path / f"n{k}")[0] for k in range(3)]
+    zygote = subprocess.Popen(trainer_command(folders, os.getpid()), stdout=subprocess.PIPE, text=True)
+    try:
+        assert all(wait_ready(f, 120) for f in folders)
+        children = _children(zygote.pid)
+        assert len(children) == 3
+        # each child is one device's trainer: its own socket and token, its own held model
+        for k, folder in enumerate(folders):
+            remote = RemoteTrainer(folder, timeout_s=30)
+            spec = NodeTask(TrainingSpec(lora=False), 0, 3, "synthetic")
+            model = {"w": np.full(4, float(k), dtype=np.float32)}
+            assert remote.hold(model, spec) == state_checksum(model)
+        with pytest.raises(AuthenticationError):
+            Client(str(folders[0] / SOCKET), family="AF_UNIX", authkey=b"0" * 64)
+        zygote.send_signal(signal.SIGTERM)  # forwarded: every trainer stops with it
+        assert zygote.wait(timeout=30) == 0
+        assert not any(Path(f"/proc/{c}").exists() and "zombie" not in _state(c) for c in children)
+    finally:
+        if zygote.poll() is None:
+            zygote.kill()
+            zygote.wait()
+    pids = [json_pid(line) for line in (zygote.stdout.read() if zygote.stdout else "").splitlines() if line.strip()]
+    assert sorted(pids) == sorted(children)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return "zombie"
+
+
+def json_pid(line: str) -> int:
+    import json
+
+    return int(json.loads(line)["pid"])

@@ -211,6 +211,25 @@ class Deployment:
             )
         return bindir
 
+    def _spawn_trainers(self, names: Sequence[str]) -> dict[str, tuple[Path, str]]:
+        """Warm trainers for ``names``: name -> (private folder, log name).
+
+        Several nodes in this host's own network namespace share one process that imports torch,
+        transformers and peft once and forks a trainer per node (``trainer --dir A --dir B ...``,
+        :func:`edgetune.flower.trainer.serve_many`); a node in a namespace of its own (the SDN
+        testbed) gets its own process there.
+        """
+        from edgetune.flower.trainer import prepare_dir, trainer_command
+
+        local = [n for n in names if not self.netns.get(n)]
+        out = {n: (self._spawn_trainer(n), f"{n}-trainer") for n in names if n not in set(local) or len(local) == 1}
+        if len(local) > 1:
+            folders = [prepare_dir(self.workdir / f"{n}-trainer")[0] for n in local]
+            log_name = f"{local[0]}..{local[-1]}-trainers"
+            self._start(log_name, trainer_command(folders, os.getpid()), local[0])
+            out.update({n: (f, log_name) for n, f in zip(local, folders, strict=True)})
+        return out
+
     def _spawn_trainer(self, name: str) -> Path:
         from edgetune.flower.trainer import prepare_dir, trainer_command
 
@@ -247,25 +266,26 @@ class Deployment:
         from edgetune.flower.trainer import wait_ready as trainer_ready
 
         planned: list[tuple[str, dict[str, Any], dict[str, str]]] = []
-        waits: list[tuple[str, Any, Path]] = []
+        waits: list[tuple[str, Any, Path, str]] = []  # what, ready(folder, timeout), folder, log name
+        need = [name for name, cfg in nodes if self.warm and "trainer-dir" not in cfg]
+        trainers = self._spawn_trainers(need)
         for name, node_config in nodes:
             cfg = dict(node_config)
-            if self.warm and "trainer-dir" not in cfg:
-                folder = self._spawn_trainer(name)
+            if name in trainers:
+                folder, log_name = trainers[name]
                 cfg["trainer-dir"] = str(folder)
-                waits.append((f"trainer of {name}", trainer_ready, folder))
+                waits.append((f"trainer of {name}", trainer_ready, folder, log_name))
             extra: dict[str, str] = {}
             if self.fork_clientapp:
                 bindir = self._spawn_forkserver(name)
                 extra["PATH"] = path_with(bindir, self._env(name).get("PATH"))
-                waits.append((f"fork server of {name}", forkserver_ready, bindir.parent))
+                waits.append((f"fork server of {name}", forkserver_ready, bindir.parent, f"{name}-clientapp"))
             planned.append((name, cfg, extra))
         bound_s = 60.0 + 5.0 * len(nodes) if timeout_s is None else timeout_s
         end = time.monotonic() + bound_s
-        for what, ready, folder in waits:
+        for what, ready, folder, log_name in waits:
             if not ready(folder, max(end - time.monotonic(), 0.1)):
-                proc = folder.name  # <name>-trainer / <name>-clientapp: the process's log name
-                raise RuntimeError(f"{what} did not answer within {bound_s:.0f} s: {self.tail(proc)}")
+                raise RuntimeError(f"{what} did not answer within {bound_s:.0f} s: {self.tail(log_name)}")
         pids: list[int] = []
         ports: set[int] = set()
         for name, cfg, extra in planned:
