@@ -40,7 +40,8 @@ def test_script_runs_flowers_clientapp_in_a_fork_and_falls_back_when_the_server_
 
 _CLIENT = (
     "from flwr.supercore.runtime import RuntimeHttpClient; "
-    "RuntimeHttpClient.from_server_address('127.0.0.1:9', insecure=True, root_certificates=None, interceptors=[]).close()"
+    "RuntimeHttpClient.from_server_address("
+    "'127.0.0.1:9', insecure=True, root_certificates=None, interceptors=[]).close()"
 )
 
 
