@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from logging import INFO, WARNING
 from typing import Any
 
@@ -54,29 +54,9 @@ from edgetune.flower.config import FlowerEngineConfig
 from edgetune.flower.mailbox import Mailbox, Sent
 from edgetune.flower.strategy import EdgetuneStrategy, update_of
 from edgetune.flower.task import NodeTask, TrainingTask
+from edgetune.flower.versions import ModelVersions, RoundTiming
 from edgetune.orchestrator.engine import Engine, EngineReport, NodeReport, NodeUsage, RoundResult
 from edgetune.orchestrator.loop import OrchestratorConfig
-
-
-@dataclass
-class RoundTiming:
-    """Where one round's wall time went (for the overhead benchmark)."""
-
-    epoch: int
-    push_s: float = 0.0
-    wall_s: float = 0.0
-    max_compute_s: float = 0.0
-    max_train_s: float = 0.0
-    #: Longest ClientApp handler (``message-s``: unpack, trainer round trip, pack) of the round.
-    max_message_s: float = 0.0
-    #: Seconds after the push until the first / the last reply was pulled.
-    first_reply_s: float = 0.0
-    last_reply_s: float = 0.0
-    down_bytes: int = 0
-    up_bytes: int = 0
-    replies: int = 0
-    failed: int = 0
-    syncs_pushed: int = 0
 
 
 class FlowerEngine(Engine):
@@ -133,14 +113,12 @@ class FlowerEngine(Engine):
         self._partial = set(self._names) != set(from_record(self._arrays))
         self._sent_cache: tuple[int, ArrayRecord, int] | None = None
         self._round_down = 0
-        self._version = 0
-        self._checksums: dict[int, str] = {0: state_checksum(from_record(self._arrays))}
+        self.versions = ModelVersions(state_checksum(from_record(self._arrays)))
         self._owed_sync: set[int] = set()
         self.mail = Mailbox(grid)
         self._busy: dict[int, float] = dict.fromkeys(self._ids, 0.0)
         self._bytes: dict[int, float] = dict.fromkeys(self._ids, 0.0)
         self._epoch = 0
-        self.sync_log: list[dict[str, Any]] = []
         self.timings: list[RoundTiming] = []
         self.node_info: dict[int, dict[str, Any]] = {}
         self.connect_s: float | None = None
@@ -195,11 +173,11 @@ class FlowerEngine(Engine):
         """What a node that holds the base model is sent: all tensors, or with LoRA the adapters."""
         if not self._partial:
             return self._arrays, self._model_bytes
-        if self._sent_cache is None or self._sent_cache[0] != self._version:
+        if self._sent_cache is None or self._sent_cache[0] != self.versions.version:
             full = from_record(self._arrays)
             sub = {n: full[n] for n in self._names}
             record = to_record(sub)
-            self._sent_cache = (self._version, record, record_bytes(record))
+            self._sent_cache = (self.versions.version, record, record_bytes(record))
         return self._sent_cache[1], self._sent_cache[2]
 
     def _push(self, messages: list[Message], kind: str, version: int) -> None:
@@ -213,7 +191,7 @@ class FlowerEngine(Engine):
         if kind == "sync":
             for fid in refused:
                 nid = by_fid.get(fid)
-                self._log_sync_failure(-1 if nid is None else nid, fid, version, "push refused")
+                self.versions.failed(version, -1 if nid is None else nid, fid, "push refused")
 
     def _sync_messages(self, targets: Mapping[int, int | None]) -> list[Message]:
         """``train.sync`` of the current model to ``targets`` (Flower id -> edgetune id or None).
@@ -226,42 +204,24 @@ class FlowerEngine(Engine):
             if group:
                 arrays = self._arrays if full else self._travelling()[0]
                 out += self.strategy.configure_sync(
-                    self._version, arrays, self._base_config(), group, self._checksums[self._version]
+                    self.versions.version, arrays, self._base_config(), group, self.versions.checksum
                 )
         return out
 
     def _on_sync(self, sent: Sent, msg: Message) -> None:
         if msg.has_error():
             nid = sent.nid if sent.nid is not None else -1
-            self._log_sync_failure(nid, sent.fid, sent.version, f"error {msg.error.code}: {msg.error.reason}")
+            self.versions.failed(sent.version, nid, sent.fid, f"error {msg.error.code}: {msg.error.reason}")
             return
         info = msg.content.config_records["info"]
         nid = self._node_of(info)
         self._learn(nid, sent.fid, info)
-        got = str(info["checksum"])
-        self.sync_log.append(
-            {
-                "version": sent.version,
-                "node": nid,
-                "checksum": got,
-                "server_checksum": self._checksums[sent.version],
-                "match": got == self._checksums[sent.version],
-                "latency_s": self.now_s() - sent.sent_s,
-            }
-        )
+        self.versions.held(sent.version, nid, str(info["checksum"]), self.now_s() - sent.sent_s)
 
-    def _log_sync_failure(self, nid: int, fid: int, version: int, reason: str) -> None:
-        self.sync_log.append(
-            {
-                "version": version,
-                "node": nid,
-                "flower_node": fid,
-                "checksum": None,
-                "server_checksum": self._checksums[version],
-                "match": False,
-                "error": reason,
-            }
-        )
+    @property
+    def sync_log(self) -> list[dict[str, Any]]:
+        """Every sync outcome so far (:attr:`ModelVersions.log`)."""
+        return self.versions.log
 
     def _node_of(self, info: Mapping[str, Any]) -> int:
         """The fleet id a reply names: its ``node-id``, or (-1) the fleet's node at its partition."""
@@ -306,7 +266,7 @@ class FlowerEngine(Engine):
             connected = self._connected()
             new = connected - asked
             if new:
-                self._push(self._sync_messages(dict.fromkeys(sorted(new))), "sync", self._version)
+                self._push(self._sync_messages(dict.fromkeys(sorted(new))), "sync", self.versions.version)
                 asked |= new
             self._handle(self.mail.pull(), {})
             if wanted <= set(self._fid) or self.now_s() >= deadline:
@@ -349,7 +309,7 @@ class FlowerEngine(Engine):
             if fid is not None and fid in connected:
                 targets[fid] = nid
             else:
-                self._log_sync_failure(nid, fid if fid is not None else -1, self._version, "not connected")
+                self.versions.failed(self.versions.version, nid, fid if fid is not None else -1, "not connected")
         self._owed_sync.clear()
         self.strategy.selected = selected
         # FedAvg: each node starts from the sampling state it would have in-process (active order).
@@ -362,9 +322,9 @@ class FlowerEngine(Engine):
         self._round_down = 0
         sending, _ = self._travelling()
         train_msgs = list(self.strategy.configure_train(epoch, sending, self._base_config(), self.grid))
-        self._push(train_msgs, "train", self._version)
+        self._push(train_msgs, "train", self.versions.version)
         sync_msgs = self._sync_messages(targets)
-        self._push(sync_msgs, "sync", self._version)
+        self._push(sync_msgs, "sync", self.versions.version)
         timing.syncs_pushed = len(sync_msgs)
         timing.push_s = self.now_s() - start
         waiting = self.mail.waiting("train")
@@ -466,8 +426,7 @@ class FlowerEngine(Engine):
         if arrays is None:
             return
         self._arrays = arrays
-        self._version = self._epoch
-        self._checksums[self._version] = state_checksum(from_record(arrays))
+        self.versions.new(self._epoch, state_checksum(from_record(arrays)))
 
     def evaluate(self) -> float | None:
         """Validation loss of the global model, computed here at the ServerApp."""
@@ -492,23 +451,23 @@ class FlowerEngine(Engine):
             if fid is not None and fid in connected:
                 targets[fid] = nid
             else:
-                self._log_sync_failure(nid, fid if fid is not None else -1, self._version, "not connected")
+                self.versions.failed(self.versions.version, nid, fid if fid is not None else -1, "not connected")
         self._owed_sync.clear()
         self.mail.drop("train")
-        self._push(self._sync_messages(targets), "sync", self._version)
+        self._push(self._sync_messages(targets), "sync", self.versions.version)
         end = self.now_s() + self.config.sync_timeout_s
         while self.mail.inflight and self.now_s() < end:
             self._handle(self.mail.pull(), {})
             if self.mail.inflight:
                 self._sleep(self.config.poll_interval_s)
         for sent in self.mail.drop("sync"):
-            self._log_sync_failure(sent.nid if sent.nid is not None else -1, sent.fid, sent.version, "no reply")
+            self.versions.failed(sent.version, sent.nid if sent.nid is not None else -1, sent.fid, "no reply")
 
     # -- record ---------------------------------------------------------------------------------------
     @property
     def checksum(self) -> str:
         """Checksum of the current global model."""
-        return self._checksums[self._version]
+        return self.versions.checksum
 
     def finish(self) -> EngineReport:
         """Sync the final model (:meth:`close`), then report usage and the Flower section."""
@@ -532,10 +491,10 @@ class FlowerEngine(Engine):
             "connect_s": self.connect_s,
             "model_bytes": self._model_bytes,
             "travelling_bytes": self._travelling()[1],
-            "server_checksums": {str(v): c for v, c in sorted(self._checksums.items())},
+            "server_checksums": {str(v): c for v, c in sorted(self.versions.checksums.items())},
             "sync": list(self.sync_log),
             "rounds": [asdict(t) for t in self.timings],
         }
 
 
-__all__ = ["FlowerEngine", "FlowerEngineConfig", "RoundTiming"]
+__all__ = ["FlowerEngine", "FlowerEngineConfig", "ModelVersions", "RoundTiming"]
