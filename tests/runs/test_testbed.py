@@ -26,18 +26,23 @@ def test_flower_spec_keeps_the_run_and_takes_the_testbed_waits(tmp_path):
     assert out.task == spec.task and out.policy == spec.policy
 
 
-def test_real_compute_workload_from_a_record():
+def _fleet(*computes: float):
+    """Nodes 0, 1, ... of the given compute powers behind one gateway, every link 10 Mbps / 5 ms."""
     link = {"bandwidth_mbps": 10.0, "delay_ms": 5.0, "loss_pct": 0.0}
-    fleet = fleet_from_dict(
+    return fleet_from_dict(
         {
             "orchestrator": {"switch": "agg0", "link": link},
             "switches": [
                 {"id": "agg0", "kind": "aggregation"},
                 {"id": "gw0", "kind": "gateway", "parent": "agg0", "uplink": link},
             ],
-            "nodes": [{"id": i, "compute": c, "gateway": "gw0", "link": link} for i, c in ((0, 20.0), (1, 10.0))],
+            "nodes": [{"id": i, "compute": c, "gateway": "gw0", "link": link} for i, c in enumerate(computes)],
         }
     )
+
+
+def test_real_compute_workload_from_a_record():
+    fleet = _fleet(20.0, 10.0)
     # model 3 MB, adapters 1 MB travel: partition sized 2 MB so distribution carries the whole model
     doc = {
         "engine": {"flower": {"model_bytes": 3 * MB, "travelling_bytes": 1 * MB}},
@@ -58,19 +63,7 @@ def test_the_prediction_document_is_plain_json_with_the_error_against_the_testbe
     from edgetune.engines.simulated import SimWorkload
     from edgetune.runs.testbed import prediction_doc, simulate_prediction
 
-    link = {"bandwidth_mbps": 10.0, "delay_ms": 5.0, "loss_pct": 0.0}
-    fleet = fleet_from_dict(
-        {
-            "orchestrator": {"switch": "agg0", "link": link},
-            "switches": [
-                {"id": "agg0", "kind": "aggregation"},
-                {"id": "gw0", "kind": "gateway", "parent": "agg0", "uplink": link},
-            ],
-            "nodes": [
-                {"id": i, "compute": c, "gateway": "gw0", "link": link} for i, c in ((0, 20.0), (1, 10.0), (2, 5.0))
-            ],
-        }
-    )
+    fleet = _fleet(20.0, 10.0, 5.0)
     spec = spec_from_dict({"run": {"engine": "testbed", "policy": "ne", "epochs": 3}})
     workload = SimWorkload(model_bytes=1 * MB, gradient_bytes=1 * MB, dataset_bytes=3 * MB, compute_s_per_mb=1.0)
     sim = simulate_prediction(fleet, spec, workload)

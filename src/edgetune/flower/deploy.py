@@ -221,13 +221,15 @@ class Deployment:
         """
         from edgetune.flower.trainer import prepare_dir, trainer_command
 
-        local = [n for n in names if not self.netns.get(n)]
-        out = {n: (self._spawn_trainer(n), f"{n}-trainer") for n in names if n not in set(local) or len(local) == 1}
-        if len(local) > 1:
-            folders = [prepare_dir(self.workdir / f"{n}-trainer")[0] for n in local]
-            log_name = f"{local[0]}..{local[-1]}-trainers"
-            self._start(log_name, trainer_command(folders, os.getpid()), local[0])
-            out.update({n: (f, log_name) for n, f in zip(local, folders, strict=True)})
+        shared = [n for n in names if not self.netns.get(n)]
+        if len(shared) < 2:
+            shared = []
+        out = {n: (self._spawn_trainer(n), f"{n}-trainer") for n in names if n not in shared}
+        if shared:
+            folders = [prepare_dir(self.workdir / f"{n}-trainer")[0] for n in shared]
+            log_name = f"{shared[0]}..{shared[-1]}-trainers"
+            self._start(log_name, trainer_command(folders, os.getpid()), shared[0])
+            out.update({n: (f, log_name) for n, f in zip(shared, folders, strict=True)})
         return out
 
     def _spawn_trainer(self, name: str) -> Path:
